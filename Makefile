@@ -1,0 +1,43 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck pytest bench soak schema clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/audittrail serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check api workers tests bench
+	$(BIN)/ruff format --check api workers
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict api workers
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q -m "not soak"
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+soak: $(STAMP)
+	$(BIN)/pytest -q -m soak
+
+schema: $(STAMP)
+	$(BIN)/audittrail export-schema
+
+clean:
+	rm -rf $(VENV) .audittrail

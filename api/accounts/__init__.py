@@ -1,0 +1,1 @@
+"""Tenants, their API keys, the JWTs those keys are exchanged for, and the identity of a request."""

@@ -1,0 +1,61 @@
+"""Who is calling: resolved from a verified token and the live key row, never from arguments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from api.accounts.tokens import decode_token
+from api.errors import Forbidden, Unauthenticated
+from api.models import Account, ApiKey, Role
+
+
+@dataclass(frozen=True)
+class Identity:
+    key_id: str
+    key_name: str
+    role: Role
+    account_id: str
+    account_name: str
+    retention_days: int
+
+    @property
+    def actor(self) -> str:
+        return f"api_key::{self.key_id}"
+
+    def require(self, *roles: Role) -> Identity:
+        """This identity if its role is one of ``roles``; FORBIDDEN otherwise."""
+        if self.role not in roles:
+            allowed = " or ".join(role.value for role in roles)
+            raise Forbidden(f"this operation needs an {allowed} key; this key is {self.role.value}")
+        return self
+
+
+async def identity_from_token(session: AsyncSession, token: str, signing_key: str) -> Identity:
+    """Check the token, then the key: a revoked key's tokens stop working at once."""
+    claims = decode_token(token, signing_key)
+    row = (
+        await session.execute(
+            select(ApiKey, Account)
+            .join(Account, col(Account.id) == ApiKey.account_id)
+            .where(col(ApiKey.id) == claims.key_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise Unauthenticated("invalid token")
+    key, account = row
+    if key.revoked_at is not None:
+        raise Unauthenticated("API key revoked")
+    if key.account_id != claims.account_id:
+        raise Unauthenticated("invalid token")
+    return Identity(
+        key_id=key.id,
+        key_name=key.name,
+        role=Role(key.role),
+        account_id=account.id,
+        account_name=account.name,
+        retention_days=account.retention_days,
+    )

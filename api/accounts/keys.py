@@ -1,0 +1,93 @@
+"""API keys: created with a secret shown once, stored as its hash, exchanged for a JWT."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from api.errors import BadInput, NotFound, Unauthenticated
+from api.models import Account, ApiKey, Role, utcnow
+
+MAX_KEY_NAME_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    """A new key and its secret: the only moment the secret exists outside the caller's hands."""
+
+    key: ApiKey
+    secret: str
+
+
+def hash_secret(secret: str) -> str:
+    """Key secrets are 256 random bits, so a plain SHA-256 is as strong as a slow hash here."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse_role(role: str) -> Role:
+    try:
+        return Role(role.upper())
+    except ValueError:
+        allowed = ", ".join(r.value for r in Role)
+        raise BadInput(f"role must be one of {allowed}, got {role!r}") from None
+
+
+async def create_key(session: AsyncSession, account_id: str, name: str, role: Role) -> CreatedKey:
+    """Create a key in the account; the returned secret is never stored."""
+    name = name.strip()
+    if not name or len(name) > MAX_KEY_NAME_LENGTH:
+        raise BadInput(f"key name must be 1-{MAX_KEY_NAME_LENGTH} characters, got {len(name)}")
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey(account_id=account_id, name=name, role=role.value, secret_hash=hash_secret(secret))
+    session.add(key)
+    await session.flush()
+    return CreatedKey(key=key, secret=secret)
+
+
+async def list_keys(session: AsyncSession, account_id: str | None = None) -> list[ApiKey]:
+    """Keys newest first, revoked ones included (their ``revoked_at`` says so)."""
+    query = select(ApiKey).order_by(col(ApiKey.created_at).desc(), col(ApiKey.id).desc())
+    if account_id is not None:
+        query = query.where(col(ApiKey.account_id) == account_id)
+    return list((await session.execute(query)).scalars())
+
+
+async def revoke_key(session: AsyncSession, key_id: str, account_id: str | None = None) -> ApiKey:
+    """Revoke a key: its tokens stop working at once, its history stays."""
+    key = await session.get(ApiKey, key_id)
+    if key is None or (account_id is not None and key.account_id != account_id) or key.revoked_at is not None:
+        raise NotFound(f"API key {key_id!r} does not exist or is already revoked")
+    key.revoked_at = utcnow()
+    await session.flush()
+    return key
+
+
+async def check_key_secret(session: AsyncSession, key_id: str, secret: str) -> ApiKey:
+    """The key if the secret matches and it is live; one vague error otherwise (no key probing)."""
+    key = await session.get(ApiKey, key_id) if len(key_id) <= 26 else None
+    expected = key.secret_hash if key is not None else hash_secret(secrets.token_urlsafe(32))
+    matches = hmac.compare_digest(expected, hash_secret(secret))
+    if key is None or not matches or key.revoked_at is not None:
+        raise Unauthenticated("invalid API key id or secret")
+    await session.execute(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=utcnow()))
+    return key
+
+
+async def find_key_with_account(session: AsyncSession, key_id: str) -> tuple[ApiKey, Account] | None:
+    """The key and its account, for naming the actor of a login attempt before it is checked."""
+    if len(key_id) > 26:
+        return None
+    row = (
+        await session.execute(
+            select(ApiKey, Account)
+            .join(Account, col(Account.id) == ApiKey.account_id)
+            .where(col(ApiKey.id) == key_id)
+        )
+    ).one_or_none()
+    return (row[0], row[1]) if row is not None else None

@@ -1,0 +1,178 @@
+"""``create_app()``: the starlette application: GraphQL, GraphiQL, health and readiness."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import StrawberryGraphQLError
+from strawberry.http import GraphQLRequestData
+from ulid import ULID
+
+from api import __version__
+from api.graphql.context import RequestContext
+from api.graphql.schema import build_schema
+from api.logging import configure_logging
+from api.services import Services
+from api.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+
+class GraphQLApp(GraphQL[RequestContext, None]):
+    def __init__(self, services_of: ServicesHolder, settings: Settings) -> None:
+        super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None)
+        self._services_of = services_of
+        self._max_query_bytes = settings.max_query_bytes
+
+    async def get_context(self, request: Request, response: object) -> RequestContext:  # type: ignore[override]  # starlette request only
+        request_id = request.headers.get("x-request-id") or str(ULID())
+        return RequestContext(request, self._services_of.services, request_id[:64])
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            if item.query is not None and len(item.query.encode()) > self._max_query_bytes:
+                raise HTTPException(413, f"GraphQL documents are limited to {self._max_query_bytes} bytes")
+        return data
+
+
+class ServicesHolder:
+    """Services exist from lifespan start; routes are built before that."""
+
+    def __init__(self) -> None:
+        self._services: Services | None = None
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            raise RuntimeError("services are not started")
+        return self._services
+
+    def set(self, services: Services | None) -> None:
+        self._services = services
+
+
+class BodySizeLimit:
+    """Refuse request bodies over the limit with 413 before anything parses them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse(
+            {
+                "errors": [
+                    {
+                        "message": f"request body over {self.max_bytes} bytes",
+                        "extensions": {"code": "PAYLOAD_TOO_LARGE"},
+                    }
+                ]
+            },
+            status_code=413,
+        )
+        await response({"type": "http"}, _no_receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The ASGI app; ``uvicorn --factory api.app:create_app`` and the tests both call this."""
+    settings = settings or get_settings()
+    configure_logging(settings)
+    holder = ServicesHolder()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = await Services.start(settings)
+        holder.set(services)
+        try:
+            yield
+        finally:
+            holder.set(None)
+            await services.close()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    async def readyz(request: Request) -> Response:
+        services = holder.services
+        checks: dict[str, str] = {}
+        started = time.perf_counter()
+        try:
+            async with services.db.transaction() as session:
+                await session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as error:
+            checks["database"] = f"unavailable: {type(error).__name__}"
+        try:
+            await services.queue.ping()
+            checks["redis"] = "ok"
+        except Exception as error:
+            checks["redis"] = f"unavailable: {type(error).__name__}"
+        ready = all(value == "ok" for value in checks.values())
+        body = {
+            "status": "ready" if ready else "unavailable",
+            "checks": checks,
+            "latencyMs": round((time.perf_counter() - started) * 1000, 1),
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    graphql_app = GraphQLApp(holder, settings)
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)],
+    )
+
+
+__all__ = ["Mount", "StrawberryGraphQLError", "create_app"]

@@ -1,0 +1,1 @@
+"""Recording audit events (with their webhook deliveries), searching them, and retention."""

@@ -1,0 +1,203 @@
+"""Write audit events and the webhook deliveries they owe, in the caller's transaction.
+
+One statement per batch: the events go in through ``unnest`` and the delivery rows are derived
+from them in the same statement, so ingestion of 1,000 events is one round trip, and no event
+can commit without the delivery its webhook is owed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+from ulid import ULID
+
+from api.audit.payload import build_body
+from api.models import AuditEvent, EventType, new_id
+
+
+@dataclass(frozen=True)
+class Resource:
+    resource_type: str
+    resource_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRef:
+    run_id: str
+    stack_id: str
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """An event as the caller knows it, before it has an id."""
+
+    action: str
+    actor: str
+    timestamp_ms: int
+    event_type: EventType = EventType.AUDIT
+    context: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    remote_ip: str | None = None
+    affected_resource: Resource | None = None
+    related_resource: Resource | None = None
+    run: RunRef | None = None
+
+
+@dataclass(frozen=True)
+class RecordedBatch:
+    events: list[AuditEvent]
+    delivery_ids: list[str]
+    """Deliveries written with the events; enqueue them once the transaction has committed."""
+
+    delivery_id_by_event: dict[str, str]
+
+
+def actor_source(actor: str) -> str:
+    return actor.split("::", 1)[0]
+
+
+def event_id_at(timestamp_ms: int) -> str:
+    """Event ids carry their own time, so an id alone finds its partition."""
+    return str(ULID.from_timestamp(timestamp_ms / 1000))
+
+
+def now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def build_event(
+    draft: EventDraft, *, account_id: str, account_name: str, recorded_by: str | None
+) -> AuditEvent:
+    body = build_body(
+        account_name=account_name,
+        action=draft.action,
+        actor=draft.actor,
+        context=draft.context,
+        data=draft.data,
+        remote_ip=draft.remote_ip,
+        timestamp_ms=draft.timestamp_ms,
+    )
+    affected, related = draft.affected_resource, draft.related_resource
+    return AuditEvent(
+        id=event_id_at(draft.timestamp_ms),
+        created_at=datetime.fromtimestamp(draft.timestamp_ms / 1000, UTC),
+        account_id=account_id,
+        action=draft.action,
+        actor=draft.actor,
+        actor_source=actor_source(draft.actor),
+        event_type=draft.event_type.value,
+        affected_resource_type=affected.resource_type if affected else None,
+        affected_resource_id=affected.resource_id if affected else None,
+        related_resource_type=related.resource_type if related else None,
+        related_resource_id=related.resource_id if related else None,
+        run_id=draft.run.run_id if draft.run else None,
+        run_stack_id=draft.run.stack_id if draft.run else None,
+        context=draft.context,
+        data=draft.data,
+        remote_ip=draft.remote_ip,
+        recorded_by=recorded_by,
+        body=body,
+    )
+
+
+_INSERT_EVENTS_AND_DELIVERIES = text(
+    """
+    WITH incoming AS (
+        SELECT * FROM unnest(
+            CAST(:ids AS varchar[]), CAST(:created_ats AS timestamptz[]), CAST(:actions AS text[]),
+            CAST(:actors AS text[]), CAST(:actor_sources AS text[]), CAST(:event_types AS text[]),
+            CAST(:affected_types AS text[]), CAST(:affected_ids AS text[]),
+            CAST(:related_types AS text[]), CAST(:related_ids AS text[]),
+            CAST(:run_ids AS text[]), CAST(:run_stack_ids AS text[]),
+            CAST(:contexts AS text[]), CAST(:datas AS text[]), CAST(:remote_ips AS text[]),
+            CAST(:bodies AS text[]), CAST(:delivery_ids AS varchar[])
+        ) AS t(id, created_at, action, actor, actor_source, event_type, affected_type, affected_id,
+               related_type, related_id, run_id, run_stack_id, context, data, remote_ip, body, delivery_id)
+    ),
+    inserted AS (
+        INSERT INTO audit_events (
+            id, created_at, account_id, action, actor, actor_source, event_type,
+            affected_resource_type, affected_resource_id, related_resource_type, related_resource_id,
+            run_id, run_stack_id, context, data, remote_ip, recorded_by, body)
+        SELECT id, created_at, :account_id, action, actor, actor_source, event_type,
+               affected_type, affected_id, related_type, related_id,
+               run_id, run_stack_id, context::jsonb, data::jsonb, remote_ip, :recorded_by, body
+        FROM incoming
+        RETURNING id
+    ),
+    target AS (
+        -- The account's live enabled webhook, or the one named explicitly (the final payload of
+        -- a disable or delete goes to the webhook as it was, whatever its state now).
+        SELECT id, include_runs OR id = :forced_webhook_id AS include_runs
+        FROM webhooks
+        WHERE account_id = :account_id
+          AND (id = :forced_webhook_id OR (enabled AND deleted_at IS NULL))
+        ORDER BY id = :forced_webhook_id DESC
+        LIMIT 1
+    )
+    INSERT INTO webhook_deliveries (id, account_id, webhook_id, event_id, event_created_at, action, next_attempt_at)
+    SELECT incoming.delivery_id, :account_id, target.id, incoming.id, incoming.created_at, incoming.action, now()
+    FROM incoming
+    JOIN inserted ON inserted.id = incoming.id
+    CROSS JOIN target
+    WHERE incoming.event_type = 'AUDIT' OR target.include_runs
+    RETURNING id, event_id
+    """
+)
+
+
+def _json_text(value: dict[str, Any]) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def record_events(
+    session: AsyncSession,
+    drafts: list[EventDraft],
+    *,
+    account_id: str,
+    account_name: str,
+    recorded_by: str | None,
+    forced_webhook_id: str | None = None,
+) -> RecordedBatch:
+    """Insert ``drafts`` and their deliveries in one statement inside the caller's transaction."""
+    await session.flush()  # the caller's own writes (a webhook just saved) must be visible to the statement
+    events = [
+        build_event(draft, account_id=account_id, account_name=account_name, recorded_by=recorded_by)
+        for draft in drafts
+    ]
+    result = await session.execute(
+        _INSERT_EVENTS_AND_DELIVERIES,
+        {
+            "account_id": account_id,
+            "recorded_by": recorded_by,
+            "forced_webhook_id": forced_webhook_id or "",
+            "ids": [e.id for e in events],
+            "created_ats": [e.created_at for e in events],
+            "actions": [e.action for e in events],
+            "actors": [e.actor for e in events],
+            "actor_sources": [e.actor_source for e in events],
+            "event_types": [e.event_type for e in events],
+            "affected_types": [e.affected_resource_type for e in events],
+            "affected_ids": [e.affected_resource_id for e in events],
+            "related_types": [e.related_resource_type for e in events],
+            "related_ids": [e.related_resource_id for e in events],
+            "run_ids": [e.run_id for e in events],
+            "run_stack_ids": [e.run_stack_id for e in events],
+            "contexts": [_json_text(e.context) for e in events],
+            "datas": [_json_text(e.data) for e in events],
+            "remote_ips": [e.remote_ip for e in events],
+            "bodies": [e.body for e in events],
+            "delivery_ids": [new_id() for _ in events],
+        },
+    )
+    delivery_id_by_event = {str(row.event_id): str(row.id) for row in result}
+    return RecordedBatch(
+        events=events,
+        delivery_ids=list(delivery_id_by_event.values()),
+        delivery_id_by_event=delivery_id_by_event,
+    )

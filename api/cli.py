@@ -1,0 +1,239 @@
+"""The ``audittrail`` command: serve, worker, migrate, accounts, keys, export-schema.
+
+Every command that needs the database uses ``DATABASE_URL``/``REDIS_URL`` when set and starts
+(or joins) the embedded servers under the data dir when not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.accounts import accounts as account_store
+from api.accounts import keys as key_store
+from api.accounts.bootstrap import ensure_first_account
+from api.db import Database
+from api.embedded import EmbeddedServers, start_servers
+from api.errors import AppError
+from api.migrate import upgrade_database
+from api.settings import Settings
+
+app = typer.Typer(help="Audit trail service.", no_args_is_help=True, add_completion=False)
+accounts_app = typer.Typer(help="Manage accounts (tenants).", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(keys_app, name="keys")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+@contextmanager
+def backing_servers() -> Iterator[tuple[Settings, EmbeddedServers]]:
+    """Settings pointing at running servers, embedded ones started (and stopped) as needed.
+
+    The resolved URLs and secret key go into the environment so that child processes (uvicorn
+    workers, the arq worker) see the same servers without starting their own.
+    """
+    settings = Settings()
+    servers = start_servers(settings.data_dir, settings.database_url, settings.redis_url)
+    try:
+        embedded = settings.is_embedded
+        secret_key = settings.resolved_secret_key()
+        os.environ["DATABASE_URL"] = servers.database_url
+        os.environ["REDIS_URL"] = servers.redis_url
+        os.environ["AUDITTRAIL_SECRET_KEY"] = secret_key
+        if embedded and settings.allow_private_endpoints is None:
+            os.environ["AUDITTRAIL_ALLOW_PRIVATE_ENDPOINTS"] = "true"
+        yield Settings(), servers
+    finally:
+        servers.stop()
+
+
+def run_with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run one unit of work against the database; domain errors become a clear exit 1."""
+    assert settings.database_url is not None
+
+    async def main() -> T:
+        db = Database(settings.database_url or "", pool_size=1)
+        try:
+            async with db.transaction() as session:
+                return await work(session)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except AppError as error:
+        err.print(f"[red]error:[/red] {error.message}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (safe to run again)."""
+    with backing_servers() as (settings, _):
+        assert settings.database_url is not None
+        upgrade_database(settings.database_url)
+        out.print("database is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="API processes.")] = 1,
+    with_worker: Annotated[
+        bool, typer.Option("--with-worker/--no-worker", help="Run the arq worker too.")
+    ] = True,
+) -> None:
+    """Run the API (and the delivery worker beside it) until Ctrl-C."""
+    import uvicorn
+
+    with backing_servers() as (settings, _):
+        assert settings.database_url is not None
+        upgrade_database(settings.database_url)
+        created = run_with_session(settings, ensure_first_account)
+        if created is not None:
+            out.print(
+                "[bold]Created account 'default' and its first ADMIN API key (shown only this once):[/bold]"
+            )
+            out.print(f"  key id:     {created.key.id}")
+            out.print(f"  key secret: {created.secret}", highlight=False)
+        worker = _start_worker_process() if with_worker else None
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - display only
+        out.print(f"GraphiQL: http://{shown_host}:{port}/graphql", highlight=False)
+        try:
+            uvicorn.run(
+                "api.app:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level=settings.log_level.lower(),
+                proxy_headers=False,
+            )
+        finally:
+            if worker is not None:
+                _stop_process(worker)
+
+
+def _start_worker_process() -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "api.cli", "worker"], start_new_session=True)
+
+
+def _stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@app.command()
+def worker() -> None:
+    """Run the arq worker alone: deliveries, sweeper, partitions and retention crons."""
+    from workers.settings import run_worker
+
+    with backing_servers() as (settings, _):
+        run_worker(settings)
+
+
+@accounts_app.command("create")
+def accounts_create(name: Annotated[str, typer.Argument(help="Subdomain-style name, e.g. acme.")]) -> None:
+    """Create an account."""
+    try:
+        account_store.validate_account_name(name)
+    except AppError as error:
+        err.print(f"[red]error:[/red] {error.message}")
+        raise typer.Exit(2) from None
+    with backing_servers() as (settings, _):
+        account = run_with_session(settings, lambda session: account_store.create_account(session, name))
+        out.print(f"created account {account.name} ({account.id})")
+
+
+@keys_app.command("create")
+def keys_create(
+    account: Annotated[str, typer.Option(help="Account name.")],
+    role: Annotated[str, typer.Option(help="ADMIN, READER or SERVICE.")],
+    name: Annotated[str, typer.Option(help="What the key is for.")],
+) -> None:
+    """Create an API key; its secret is printed once."""
+    try:
+        parsed_role = key_store.parse_role(role)
+    except AppError as error:
+        err.print(f"[red]error:[/red] {error.message}")
+        raise typer.Exit(2) from None
+
+    async def create(session: AsyncSession) -> key_store.CreatedKey:
+        found = await account_store.get_account(session, account)
+        return await key_store.create_key(session, found.id, name, parsed_role)
+
+    with backing_servers() as (settings, _):
+        created = run_with_session(settings, create)
+        out.print(f"key id:     {created.key.id}")
+        out.print(f"key secret: {created.secret}", highlight=False)
+        out.print("The secret is shown only now; store it safely.")
+
+
+@keys_app.command("list")
+def keys_list(account: Annotated[str | None, typer.Option(help="Only this account.")] = None) -> None:
+    """List API keys (never their secrets)."""
+
+    async def rows(session: AsyncSession) -> list[tuple[str, str, str, str, str]]:
+        account_id = (await account_store.get_account(session, account)).id if account else None
+        names = {a.id: a.name for a in await account_store.list_accounts(session)}
+        return [
+            (
+                key.id,
+                names.get(key.account_id, "?"),
+                key.name,
+                key.role,
+                "revoked" if key.revoked_at else "active",
+            )
+            for key in await key_store.list_keys(session, account_id)
+        ]
+
+    with backing_servers() as (settings, _):
+        table = Table("id", "account", "name", "role", "state")
+        for row in run_with_session(settings, rows):
+            table.add_row(*row)
+        out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id.")]) -> None:
+    """Revoke an API key; its tokens stop working at once."""
+    with backing_servers() as (settings, _):
+        key = run_with_session(settings, lambda session: key_store.revoke_key(session, key_id))
+        out.print(f"revoked key {key.id} ({key.name})")
+
+
+@app.command("export-schema")
+def export_schema(
+    path: Annotated[Path, typer.Option(help="Where to write the SDL.")] = Path("schema.graphql"),
+) -> None:
+    """Write the GraphQL schema (SDL) that CI compares with the checked-in file."""
+    from api.graphql.schema import schema_sdl
+
+    path.write_text(schema_sdl())
+    out.print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    app()

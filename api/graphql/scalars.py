@@ -1,0 +1,24 @@
+"""Shared GraphQL scalars and conversions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, NewType
+
+import strawberry
+
+JSON = strawberry.scalar(
+    NewType("JSON", object),
+    name="JSON",
+    description="Any JSON value.",
+    serialize=lambda value: value,
+    parse_value=lambda value: value,
+)
+
+
+def unix_seconds(moment: datetime | None) -> int | None:
+    return int(moment.timestamp()) if moment is not None else None
+
+
+def json_value(value: Any) -> Any:
+    return value

@@ -1,0 +1,53 @@
+"""The strawberry schema: domain query/mutation types merged, limits and error codes attached."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.extensions.disable_introspection import DisableIntrospection
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from api.graphql.accounts import AccountsMutation, AccountsQuery
+from api.graphql.errors import ErrorCodes
+from api.settings import Settings
+
+Query = merge_types("Query", (AccountsQuery,))
+Mutation = merge_types("Mutation", (AccountsMutation,))
+
+
+class AuditTrailSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Logging is ErrorCodes' job: expected errors are not noise, unexpected ones are logged there."""
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema with the limits of ``settings`` (defaults when exporting ``schema.graphql``)."""
+    settings = settings or Settings()
+    extensions: list[Any] = [
+        ErrorCodes,
+        QueryDepthLimiter(max_depth=settings.max_query_depth),
+        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection())
+    return AuditTrailSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+def schema_sdl() -> str:
+    """The SDL checked in as ``schema.graphql``."""
+    return build_schema().as_str() + "\n"
+
+
+__all__: list[Any] = ["build_schema", "schema_sdl"]

@@ -1,0 +1,137 @@
+"""Tables of the service.  Alembic migrations in ``api/migrations`` are what create them.
+
+``audit_events`` is range-partitioned by ``created_at`` in the migration; this model is the
+shape SQLAlchemy reads and writes, the partitioning is invisible to it.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+from ulid import ULID
+
+
+def new_id() -> str:
+    """A 26-character ULID: sortable by creation time, safe in URLs."""
+    return str(ULID())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _tz(**kwargs: Any) -> Any:
+    return Field(sa_type=DateTime(timezone=True), **kwargs)
+
+
+class Role(enum.StrEnum):
+    ADMIN = "ADMIN"
+    READER = "READER"
+    SERVICE = "SERVICE"
+
+
+class EventType(enum.StrEnum):
+    AUDIT = "AUDIT"
+    RUN_STATE_CHANGE = "RUN_STATE_CHANGE"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "accounts"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=26)
+    name: str = Field(unique=True, index=True)
+    retention_days: int = 30
+    created_at: datetime = _tz(default_factory=utcnow)
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=26)
+    account_id: str = Field(foreign_key="accounts.id", index=True)
+    name: str
+    role: str
+    secret_hash: str
+    created_at: datetime = _tz(default_factory=utcnow)
+    last_used_at: datetime | None = _tz(default=None)
+    revoked_at: datetime | None = _tz(default=None)
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_events"
+
+    id: str = Field(primary_key=True, max_length=26)
+    created_at: datetime = Field(sa_type=DateTime(timezone=True), primary_key=True)
+    account_id: str = Field(index=False)
+    action: str
+    actor: str
+    actor_source: str
+    event_type: str = EventType.AUDIT.value
+    affected_resource_type: str | None = None
+    affected_resource_id: str | None = None
+    related_resource_type: str | None = None
+    related_resource_id: str | None = None
+    run_id: str | None = None
+    run_stack_id: str | None = None
+    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    remote_ip: str | None = None
+    recorded_by: str | None = None
+    body: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Webhook(SQLModel, table=True):
+    """An account's webhook.  Deleting sets ``deleted_at`` so the delete payload can still be sent."""
+
+    __tablename__ = "webhooks"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=26)
+    account_id: str = Field(foreign_key="accounts.id")
+    enabled: bool
+    endpoint: str
+    include_runs: bool = False
+    retry_on_failure: bool = True
+    secret_encrypted: str
+    secret_sha: str
+    custom_headers_encrypted: str | None = None
+    custom_header_names: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    created_at: datetime = _tz(default_factory=utcnow)
+    updated_at: datetime = _tz(default_factory=utcnow)
+    deleted_at: datetime | None = _tz(default=None)
+    last_delivery_at: datetime | None = _tz(default=None)
+    last_success_at: datetime | None = _tz(default=None)
+    consecutive_failures: int = 0
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event owed to one webhook; the unit the worker claims, sends and retries."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=26)
+    account_id: str
+    webhook_id: str = Field(foreign_key="webhooks.id")
+    event_id: str
+    event_created_at: datetime = _tz()
+    action: str
+    status: str = DeliveryStatus.PENDING.value
+    attempts: int = 0
+    next_attempt_at: datetime | None = _tz(default_factory=utcnow)
+    last_status_code: int | None = None
+    last_error: str | None = None
+    last_latency_ms: int | None = None
+    response_snippet: str | None = None
+    created_at: datetime = _tz(default_factory=utcnow)
+    updated_at: datetime = _tz(default_factory=utcnow)
+    delivered_at: datetime | None = _tz(default=None)

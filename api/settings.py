@@ -1,0 +1,93 @@
+"""Every setting of the service, read from the environment in one place.
+
+Most settings take the ``AUDITTRAIL_`` prefix; ``DATABASE_URL`` and ``REDIS_URL`` are read
+plain because that is what hosting platforms set.  When either URL is missing the CLI starts
+the embedded server for it under ``AUDITTRAIL_DATA_DIR`` (see ``api.embedded``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_RETRY_SCHEDULE = (5, 30, 120, 600, 1800, 3600, 10800, 21600, 43200, 86400)
+
+
+class Settings(BaseSettings):
+    """Configuration of the API, the worker and the CLI."""
+
+    model_config = SettingsConfigDict(env_prefix="AUDITTRAIL_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "AUDITTRAIL_DATABASE_URL")
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "AUDITTRAIL_REDIS_URL")
+    )
+    data_dir: Path = Path(".audittrail")
+    secret_key: SecretStr | None = None
+
+    jwt_lifetime_seconds: int = Field(default=36_000, ge=60)
+    graphiql: bool = True
+    introspection: bool = True
+    default_page_size: int = Field(default=50, ge=1)
+    max_page_size: int = Field(default=500, ge=1)
+    max_query_depth: int = Field(default=10, ge=1)
+    max_aliases: int = Field(default=30, ge=1)
+    max_query_bytes: int = Field(default=100_000, ge=1_000)
+    max_request_bytes: int = Field(default=8_000_000, ge=10_000)
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    allow_private_endpoints: bool | None = None
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    verify_timeout_seconds: float = Field(default=10.0, gt=0)
+    retry_schedule_seconds: list[float] = Field(
+        default_factory=lambda: [float(s) for s in DEFAULT_RETRY_SCHEDULE]
+    )
+    retry_after_cap_seconds: float = Field(default=3600.0, gt=0)
+    sweep_interval_seconds: int = Field(default=5, ge=1)
+    worker_poll_delay_seconds: float = Field(default=0.05, gt=0)
+    worker_max_jobs: int = Field(default=50, ge=1)
+
+    default_retention_days: int = Field(default=30, ge=1, le=3650)
+    partitions_ahead_days: int = Field(default=7, ge=1)
+    log_level: str = "INFO"
+    log_json: bool = False
+    resource_url_template: str | None = None
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when at least one backing server is started by us rather than given by URL."""
+        return self.database_url is None or self.redis_url is None
+
+    @property
+    def private_endpoints_allowed(self) -> bool:
+        """Private targets are fine on a developer machine, refused in production unless opted in."""
+        if self.allow_private_endpoints is not None:
+            return self.allow_private_endpoints
+        return self.is_embedded
+
+    def resolved_secret_key(self) -> str:
+        """The service secret; in embedded mode generated once and kept in the data dir."""
+        if self.secret_key is not None and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value()
+        if not self.is_embedded:
+            raise RuntimeError(
+                "AUDITTRAIL_SECRET_KEY must be set when DATABASE_URL and REDIS_URL point at external servers"
+            )
+        key_file = self.data_dir / "secret_key"
+        if not key_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

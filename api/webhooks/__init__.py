@@ -1,0 +1,1 @@
+"""The account's webhook: configuration, validation, signing, verify-on-save, delivery wake-ups."""

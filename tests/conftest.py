@@ -1,0 +1,94 @@
+"""Fixtures: one embedded PostgreSQL + Redis per test session, a clean database per test.
+
+Nothing of ours is mocked: the app runs in-process over httpx's ASGI transport with its real
+lifespan (database pool, arq queue), and tests that need the worker or a receiver start real ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+
+from api.app import create_app
+from api.db import Database
+from api.embedded import EmbeddedServers, start_servers
+from api.migrate import upgrade_database
+from api.settings import Settings
+from tests.helpers import Api
+
+TEST_SECRET_KEY = "test-service-secret-key-0123456789abcdef"
+TABLES = "webhook_deliveries, webhooks, audit_events, api_keys, accounts"
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServers]:
+    data_dir = tmp_path_factory.mktemp("data")
+    started = start_servers(data_dir, None, None)
+    try:
+        upgrade_database(started.database_url)
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(servers: EmbeddedServers, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        database_url=servers.database_url,
+        redis_url=servers.redis_url,
+        secret_key=TEST_SECRET_KEY,  # type: ignore[arg-type]
+        data_dir=Path(tmp_path_factory.mktemp("appdata")),
+        allow_private_endpoints=True,
+        retry_schedule_seconds=[0.2, 0.4, 0.8],
+        webhook_timeout_seconds=2.0,
+        verify_timeout_seconds=2.0,
+        sweep_interval_seconds=1,
+    )
+
+
+@pytest.fixture(scope="session")
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    database = Database(settings.database_url or "", pool_size=4)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(autouse=True)
+async def clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Each test that touches the database starts from empty tables and an empty Redis."""
+    if "db" not in request.fixturenames and "api" not in request.fixturenames:
+        yield
+        return
+    settings: Settings = request.getfixturevalue("settings")
+    database: Database = request.getfixturevalue("db")
+    async with database.transaction() as session:
+        await session.execute(text(f"TRUNCATE {TABLES} CASCADE"))
+    redis = Redis.from_url(settings.redis_url or "")
+    await redis.flushall()
+    await redis.aclose()
+    yield
+
+
+@pytest.fixture
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://audittrail.test") as client:
+            yield client
+
+
+@pytest.fixture
+async def api(app_client: httpx.AsyncClient, db: Database, settings: Settings) -> Api:
+    return Api(app_client, db, settings)
+
+
+@pytest.fixture(scope="session")
+def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
+    return asyncio.DefaultEventLoopPolicy()

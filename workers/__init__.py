@@ -1,0 +1,1 @@
+"""The arq worker: deliveries, the sweeper and the partition/retention crons."""

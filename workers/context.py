@@ -1,0 +1,26 @@
+"""What every job of the worker shares: settings, database, one pooled HTTP client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from api.db import Database
+from api.settings import Settings
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    db: Database
+    http: httpx.AsyncClient
+    secret_key: str
+
+
+def worker_context(ctx: dict[str, Any]) -> WorkerContext:
+    """arq hands jobs a dict; ours keeps one typed object in it."""
+    context = ctx["audittrail"]
+    assert isinstance(context, WorkerContext)
+    return context
