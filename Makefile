@@ -19,7 +19,7 @@ run: $(STAMP)
 	$(BIN)/audittrail serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check api workers tests bench
+	$(BIN)/ruff check api workers tests $(wildcard bench receivers)
 	$(BIN)/ruff format --check api workers
 
 typecheck: $(STAMP)

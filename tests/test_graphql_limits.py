@@ -1,0 +1,77 @@
+"""Limits and error shapes of the GraphQL endpoint: clear errors, never a stack trace."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.graphql.errors import ErrorCodes
+from api.graphql.schema import build_schema
+from api.settings import Settings
+from tests.helpers import Api
+
+
+async def test_query_deeper_than_the_limit_is_refused() -> None:
+    """Our schema has no cycles deeper than the default 10, so the limit is lowered to show it bites."""
+    schema = build_schema(Settings(max_query_depth=1))
+    result = await schema.execute("{ viewer { account { name } } }")
+    assert result.data is None and result.errors is not None
+    error = result.errors[0].formatted
+    assert "exceeds maximum operation depth of 1" in error["message"]
+    assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+
+
+async def test_alias_flood_is_refused(api: Api) -> None:
+    aliases = " ".join(f"a{i}: __typename" for i in range(api.settings.max_aliases + 1))
+    result = await api.gql(f"{{ {aliases} }}")
+    assert result.data is None
+    assert "aliases" in result.errors[0]["message"]
+    assert result.codes == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+async def test_document_over_100kb_is_refused_with_413(api: Api) -> None:
+    padding = "#" + "x" * api.settings.max_query_bytes + "\n"
+    response = await api.client.post("/graphql", json={"query": padding + "{ __typename }"})
+    assert response.status_code == 413
+    assert "limited to" in response.text
+
+
+async def test_request_body_over_the_limit_is_refused_with_413(api: Api) -> None:
+    body = b'{"query": "{ __typename }", "variables": {"x": "' + b"y" * api.settings.max_request_bytes + b'"}}'
+    response = await api.client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_malformed_json_is_a_400_not_a_500(api: Api) -> None:
+    response = await api.client.post("/graphql", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 400
+
+
+async def test_syntax_error_has_a_code(api: Api) -> None:
+    result = await api.gql("{ viewer { ")
+    assert result.codes == ["GRAPHQL_VALIDATION_FAILED"] or result.codes == ["GRAPHQL_PARSE_FAILED"]
+
+
+async def test_unexpected_exceptions_are_masked_with_the_request_id() -> None:
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def explode(self) -> str:
+            raise RuntimeError("connection string postgresql://secret@db leaked?")
+
+    class Context:
+        request_id = "req-123"
+
+    schema = strawberry.Schema(query=Query, extensions=[ErrorCodes])
+    result = await schema.execute("{ explode }", context_value=Context())
+    assert result.errors is not None
+    error = result.errors[0].formatted
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    assert "req-123" in error["message"]
+    assert "secret" not in str(error)
+
+
+async def test_graphiql_is_served_to_browsers(api: Api) -> None:
+    response = await api.client.get("/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
