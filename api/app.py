@@ -40,9 +40,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         request_id = request.headers.get("x-request-id") or str(ULID())
         return RequestContext(request, self._services_of.services, request_id[:64])
 
-    async def parse_http_body(
-        self, request: AsyncHTTPRequestAdapter
-    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         data = await super().parse_http_body(request)
         for item in data if isinstance(data, list) else [data]:
             if item.query is not None and len(item.query.encode()) > self._max_query_bytes:

@@ -96,9 +96,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="API processes.")] = 1,
-    with_worker: Annotated[
-        bool, typer.Option("--with-worker/--no-worker", help="Run the arq worker too.")
-    ] = True,
+    with_worker: Annotated[bool, typer.Option("--with-worker/--no-worker", help="Run the arq worker too.")] = True,
 ) -> None:
     """Run the API (and the delivery worker beside it) until Ctrl-C."""
     import uvicorn
@@ -108,9 +106,7 @@ def serve(
         upgrade_database(settings.database_url)
         created = run_with_session(settings, ensure_first_account)
         if created is not None:
-            out.print(
-                "[bold]Created account 'default' and its first ADMIN API key (shown only this once):[/bold]"
-            )
+            out.print("[bold]Created account 'default' and its first ADMIN API key (shown only this once):[/bold]")
             out.print(f"  key id:     {created.key.id}")
             out.print(f"  key secret: {created.secret}", highlight=False)
         worker = _start_worker_process() if with_worker else None

@@ -44,9 +44,7 @@ class EmbeddedPostgres:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         already_running = _postmaster_alive(pgdata)
         server = get_server(pgdata, cleanup_mode=None)
-        return cls(
-            pgdata=pgdata, url=server.get_uri(), system_user=server.system_user, owned=not already_running
-        )
+        return cls(pgdata=pgdata, url=server.get_uri(), system_user=server.system_user, owned=not already_running)
 
     def is_running(self) -> bool:
         return _postmaster_alive(self.pgdata)

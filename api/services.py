@@ -23,15 +23,11 @@ class Services:
     @classmethod
     async def start(cls, settings: Settings) -> Services:
         if not settings.database_url or not settings.redis_url:
-            raise RuntimeError(
-                "DATABASE_URL and REDIS_URL must be set (the CLI sets them for embedded servers)"
-            )
+            raise RuntimeError("DATABASE_URL and REDIS_URL must be set (the CLI sets them for embedded servers)")
         db = Database(settings.database_url)
         queue = await connect_queue(settings.redis_url)
         http = httpx.AsyncClient(follow_redirects=False, timeout=settings.webhook_timeout_seconds)
-        return cls(
-            settings=settings, db=db, queue=queue, http=http, signing_key=settings.resolved_secret_key()
-        )
+        return cls(settings=settings, db=db, queue=queue, http=http, signing_key=settings.resolved_secret_key())
 
     async def close(self) -> None:
         await self.http.aclose()

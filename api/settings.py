@@ -25,9 +25,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "AUDITTRAIL_DATABASE_URL")
     )
-    redis_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("REDIS_URL", "AUDITTRAIL_REDIS_URL")
-    )
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "AUDITTRAIL_REDIS_URL"))
     data_dir: Path = Path(".audittrail")
     secret_key: SecretStr | None = None
 
@@ -45,9 +43,7 @@ class Settings(BaseSettings):
     allow_private_endpoints: bool | None = None
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     verify_timeout_seconds: float = Field(default=10.0, gt=0)
-    retry_schedule_seconds: list[float] = Field(
-        default_factory=lambda: [float(s) for s in DEFAULT_RETRY_SCHEDULE]
-    )
+    retry_schedule_seconds: list[float] = Field(default_factory=lambda: [float(s) for s in DEFAULT_RETRY_SCHEDULE])
     retry_after_cap_seconds: float = Field(default=3600.0, gt=0)
     sweep_interval_seconds: int = Field(default=5, ge=1)
     worker_poll_delay_seconds: float = Field(default=0.05, gt=0)

@@ -36,9 +36,7 @@ async def test_key_exchange_reports_valid_until_in_unix_seconds(api: Api) -> Non
 
 async def test_wrong_secret_is_unauthenticated(api: Api) -> None:
     key = await api.key(login=False)
-    result = await api.gql(
-        'mutation($id: ID!) { apiKeyUser(id: $id, secret: "nope") { jwt } }', {"id": key.id}
-    )
+    result = await api.gql('mutation($id: ID!) { apiKeyUser(id: $id, secret: "nope") { jwt } }', {"id": key.id})
     assert result.codes == ["UNAUTHENTICATED"]
     assert key.secret not in str(result.json)
 

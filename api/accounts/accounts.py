@@ -20,8 +20,7 @@ def validate_account_name(name: str) -> str:
     """Account names are subdomains, so they follow DNS label rules."""
     if not ACCOUNT_NAME_PATTERN.match(name):
         raise BadInput(
-            f"account name must be 1-63 lowercase letters, digits or '-' starting with a letter or digit,"
-            f" got {name!r}"
+            f"account name must be 1-63 lowercase letters, digits or '-' starting with a letter or digit, got {name!r}"
         )
     return name
 
@@ -52,9 +51,7 @@ async def get_account(session: AsyncSession, name: str) -> Account:
 async def set_retention(session: AsyncSession, account_id: str, days: int) -> Account:
     """Change how long the account's events are kept."""
     if not MIN_RETENTION_DAYS <= days <= MAX_RETENTION_DAYS:
-        raise BadInput(
-            f"retention must be between {MIN_RETENTION_DAYS} and {MAX_RETENTION_DAYS} days, got {days}"
-        )
+        raise BadInput(f"retention must be between {MIN_RETENTION_DAYS} and {MAX_RETENTION_DAYS} days, got {days}")
     account = await session.get(Account, account_id)
     if account is None:
         raise NotFound("account does not exist")

@@ -85,9 +85,7 @@ async def find_key_with_account(session: AsyncSession, key_id: str) -> tuple[Api
         return None
     row = (
         await session.execute(
-            select(ApiKey, Account)
-            .join(Account, col(Account.id) == ApiKey.account_id)
-            .where(col(ApiKey.id) == key_id)
+            select(ApiKey, Account).join(Account, col(Account.id) == ApiKey.account_id).where(col(ApiKey.id) == key_id)
         )
     ).one_or_none()
     return (row[0], row[1]) if row is not None else None

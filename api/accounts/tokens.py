@@ -56,6 +56,4 @@ def decode_token(token: str, signing_key: str) -> TokenClaims:
         raise Unauthenticated("token expired; exchange the API key again with apiKeyUser") from None
     except jwt.PyJWTError:
         raise Unauthenticated("invalid token") from None
-    return TokenClaims(
-        key_id=str(claims["sub"]), account_id=str(claims["acc"]), role=str(claims.get("role", ""))
-    )
+    return TokenClaims(key_id=str(claims["sub"]), account_id=str(claims["acc"]), role=str(claims.get("role", "")))

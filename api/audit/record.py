@@ -70,9 +70,7 @@ def now_ms() -> int:
     return int(datetime.now(UTC).timestamp() * 1000)
 
 
-def build_event(
-    draft: EventDraft, *, account_id: str, account_name: str, recorded_by: str | None
-) -> AuditEvent:
+def build_event(draft: EventDraft, *, account_id: str, account_name: str, recorded_by: str | None) -> AuditEvent:
     body = build_body(
         account_name=account_name,
         action=draft.action,

@@ -139,9 +139,7 @@ class AccountsMutation:
     )
     async def api_key_create(self, info: AppInfo, input: ApiKeyCreateInput) -> ApiKeyWithSecret:
         identity = await info.context.require(Role.ADMIN)
-        created = await key_store.create_key(
-            info.context.session, identity.account_id, input.name, Role(input.role)
-        )
+        created = await key_store.create_key(info.context.session, identity.account_id, input.name, Role(input.role))
         info.context.audit.affected_resource = Resource("api_key", created.key.id)
         return ApiKeyWithSecret(
             id=strawberry.ID(created.key.id),

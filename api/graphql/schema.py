@@ -21,9 +21,7 @@ Mutation = merge_types("Mutation", (AccountsMutation,))
 
 
 class AuditTrailSchema(strawberry.Schema):
-    def process_errors(
-        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
-    ) -> None:
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Logging is ErrorCodes' job: expected errors are not noise, unexpected ones are logged there."""
 
 

@@ -17,9 +17,7 @@ config = context.config
 def _database_url() -> str:
     url = config.get_main_option("sqlalchemy.url") or get_settings().database_url
     if not url:
-        raise RuntimeError(
-            "DATABASE_URL is not set; run `audittrail migrate`, which starts the embedded server"
-        )
+        raise RuntimeError("DATABASE_URL is not set; run `audittrail migrate`, which starts the embedded server")
     return async_url(url)
 
 

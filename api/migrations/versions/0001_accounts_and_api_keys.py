@@ -27,9 +27,7 @@ def upgrade() -> None:
     op.create_table(
         "api_keys",
         sa.Column("id", sa.String(26), primary_key=True),
-        sa.Column(
-            "account_id", sa.String(26), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("account_id", sa.String(26), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("role", sa.Text, nullable=False),
         sa.Column("secret_hash", sa.Text, nullable=False),

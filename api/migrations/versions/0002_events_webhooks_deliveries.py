@@ -41,9 +41,7 @@ def upgrade() -> None:
     )
     op.execute("CREATE TABLE audit_events_default PARTITION OF audit_events DEFAULT")
     # The listing order of every search: newest first within one account.
-    op.execute(
-        "CREATE INDEX audit_events_account_time ON audit_events (account_id, created_at DESC, id DESC)"
-    )
+    op.execute("CREATE INDEX audit_events_account_time ON audit_events (account_id, created_at DESC, id DESC)")
     # Daily partitions, created ahead by the worker's cron.  A day whose rows already sit in the
     # default partition is skipped (creating it would fail); those rows stay findable there.
     op.execute(
@@ -99,9 +97,7 @@ def upgrade() -> None:
         """
     )
     # One live webhook per account; deleted ones stay for their final payload.
-    op.execute(
-        "CREATE UNIQUE INDEX webhooks_one_live_per_account ON webhooks (account_id) WHERE deleted_at IS NULL"
-    )
+    op.execute("CREATE UNIQUE INDEX webhooks_one_live_per_account ON webhooks (account_id) WHERE deleted_at IS NULL")
 
     op.execute(
         """
@@ -127,13 +123,9 @@ def upgrade() -> None:
         """
     )
     # The sweeper's question: which pending deliveries are due?
-    op.execute(
-        "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'PENDING'"
-    )
+    op.execute("CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'PENDING'")
     # The delivery log of one webhook, newest first.
-    op.execute(
-        "CREATE INDEX webhook_deliveries_log ON webhook_deliveries (webhook_id, created_at DESC, id DESC)"
-    )
+    op.execute("CREATE INDEX webhook_deliveries_log ON webhook_deliveries (webhook_id, created_at DESC, id DESC)")
     # Retention removes deliveries together with their events.
     op.execute("CREATE INDEX webhook_deliveries_event ON webhook_deliveries (account_id, event_created_at)")
 
