@@ -1,0 +1,172 @@
+"""Events recorded by other services: validated as a whole batch, then written in one statement.
+
+The batch is all-or-nothing: the first invalid item fails the call with its index in the
+message, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.audit.record import EventDraft, RecordedBatch, Resource, RunRef, record_events
+from api.errors import BadInput
+from api.models import EventType
+
+MAX_EVENTS_PER_CALL = 1000
+ACTION_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
+MAX_ACTION_LENGTH = 128
+MAX_ACTOR_LENGTH = 256
+MAX_RESOURCE_FIELD_LENGTH = 256
+MAX_CONTEXT_BYTES = 8 * 1024
+MAX_DATA_BYTES = 64 * 1024
+MAX_FUTURE_SKEW_MS = 5 * 60 * 1000
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """One event as a service sent it, not yet checked."""
+
+    action: str
+    actor: str
+    event_type: EventType = EventType.AUDIT
+    affected_resource: Resource | None = None
+    related_resource: Resource | None = None
+    run: RunRef | None = None
+    context: Any = None
+    data: Any = None
+    remote_ip: str | None = None
+    timestamp_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    now_ms: int
+    retention_days: int
+
+
+def validate_event(event: IncomingEvent, limits: IngestLimits, where: str = "event") -> EventDraft:
+    """``event`` as a draft ready to record, or BAD_USER_INPUT naming ``where`` and what is allowed."""
+    if len(event.action) > MAX_ACTION_LENGTH or not ACTION_PATTERN.match(event.action):
+        raise BadInput(
+            f"{where}.action must look like <resource>.<verb> (lowercase letters, digits, '_', dot-separated,"
+            f" at most {MAX_ACTION_LENGTH} characters), got {event.action[:MAX_ACTION_LENGTH]!r}"
+        )
+    source, separator, identity = event.actor.partition("::")
+    if not separator or not source or not identity or len(event.actor) > MAX_ACTOR_LENGTH:
+        raise BadInput(
+            f"{where}.actor must be source::identity (both parts non-empty, at most {MAX_ACTOR_LENGTH}"
+            f" characters), got {event.actor[:MAX_ACTOR_LENGTH]!r}"
+        )
+    if event.event_type is EventType.RUN_STATE_CHANGE and event.run is None:
+        raise BadInput(f"{where}.run {{id stackId}} is required for RUN_STATE_CHANGE events")
+    if event.event_type is EventType.AUDIT and event.run is not None:
+        raise BadInput(f"{where}.run is only allowed on RUN_STATE_CHANGE events")
+    for name, resource in (("affectedResource", event.affected_resource), ("relatedResource", event.related_resource)):
+        _check_resource(resource, f"{where}.{name}")
+    if event.run is not None and not (
+        0 < len(event.run.run_id) <= MAX_RESOURCE_FIELD_LENGTH
+        and 0 < len(event.run.stack_id) <= MAX_RESOURCE_FIELD_LENGTH
+    ):
+        raise BadInput(f"{where}.run id and stackId must be 1 to {MAX_RESOURCE_FIELD_LENGTH} characters")
+    return EventDraft(
+        action=event.action,
+        actor=event.actor,
+        timestamp_ms=_check_timestamp(event.timestamp_ms, limits, where),
+        event_type=event.event_type,
+        context=_check_json_object(event.context, f"{where}.context", MAX_CONTEXT_BYTES),
+        data=_check_json_object(event.data, f"{where}.data", MAX_DATA_BYTES),
+        remote_ip=_check_ip(event.remote_ip, where),
+        affected_resource=event.affected_resource,
+        related_resource=event.related_resource,
+        run=event.run,
+    )
+
+
+def validate_events(events: Sequence[IncomingEvent], limits: IngestLimits) -> list[EventDraft]:
+    """All events as drafts, or BAD_USER_INPUT for the first one that is not valid."""
+    if not 1 <= len(events) <= MAX_EVENTS_PER_CALL:
+        raise BadInput(f"events must hold 1 to {MAX_EVENTS_PER_CALL} events per call, got {len(events)}")
+    return [validate_event(event, limits, f"events[{index}]") for index, event in enumerate(events)]
+
+
+async def ingest_events(
+    session: AsyncSession,
+    events: Sequence[IncomingEvent],
+    limits: IngestLimits,
+    *,
+    account_id: str,
+    account_name: str,
+    recorded_by: str,
+) -> RecordedBatch:
+    """Validate the whole batch, then record it (and its deliveries) in one statement."""
+    drafts = validate_events(events, limits)
+    return await record_events(
+        session, drafts, account_id=account_id, account_name=account_name, recorded_by=recorded_by
+    )
+
+
+def _check_resource(resource: Resource | None, where: str) -> None:
+    if resource is None:
+        return
+    if not 0 < len(resource.resource_type) <= MAX_RESOURCE_FIELD_LENGTH:
+        raise BadInput(f"{where}.resourceType must be 1 to {MAX_RESOURCE_FIELD_LENGTH} characters")
+    if resource.resource_id is not None and len(resource.resource_id) > MAX_RESOURCE_FIELD_LENGTH:
+        raise BadInput(f"{where}.resourceId is limited to {MAX_RESOURCE_FIELD_LENGTH} characters")
+
+
+def _check_timestamp(timestamp_ms: float | None, limits: IngestLimits, where: str) -> int:
+    if timestamp_ms is None:
+        return limits.now_ms
+    if not math.isfinite(timestamp_ms) or timestamp_ms < 0:
+        raise BadInput(f"{where}.timestamp must be milliseconds since the epoch, got {timestamp_ms}")
+    moment = round(timestamp_ms)
+    if moment > limits.now_ms + MAX_FUTURE_SKEW_MS:
+        raise BadInput(
+            f"{where}.timestamp {moment} is in the future; at most {MAX_FUTURE_SKEW_MS // 1000} s of clock skew"
+            f" is allowed (now is {limits.now_ms})"
+        )
+    oldest = limits.now_ms - limits.retention_days * DAY_MS
+    if moment < oldest:
+        raise BadInput(
+            f"{where}.timestamp {moment} is older than this account's retention of {limits.retention_days}"
+            f" days (oldest accepted: {oldest})"
+        )
+    return moment
+
+
+def _check_json_object(value: Any, where: str, max_bytes: int) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        # Spacelift's API carries data as a JSON string; accept that form as well.
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise BadInput(f"{where} must be a JSON object (or a string holding one)") from None
+    if not isinstance(value, dict):
+        raise BadInput(f"{where} must be a JSON object, got {type(value).__name__}")
+    try:
+        size = len(orjson.dumps(value))
+    except orjson.JSONEncodeError as error:
+        raise BadInput(f"{where} cannot be stored as JSON: {error}") from None
+    if size > max_bytes:
+        raise BadInput(f"{where} is limited to {max_bytes} bytes of JSON, got {size}")
+    return value
+
+
+def _check_ip(remote_ip: str | None, where: str) -> str | None:
+    if remote_ip is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(remote_ip.strip()))
+    except ValueError:
+        raise BadInput(f"{where}.remoteIP must be an IPv4 or IPv6 address, got {remote_ip[:64]!r}") from None

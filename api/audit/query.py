@@ -1,0 +1,261 @@
+"""What a search may ask for (fields, predicates, full text) and the SQL condition it becomes.
+
+Predicates combine with AND; the values inside one constraint combine with OR; ``exclude``
+negates a predicate (rows where the field is NULL count as "not matching", so they are kept).
+"""
+
+from __future__ import annotations
+
+import calendar
+import enum
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, false, literal_column, or_, true
+from sqlmodel import col
+
+from api.errors import BadInput
+from api.models import AuditEvent, EventType
+
+
+class FieldKind(enum.StrEnum):
+    STRING = "STRING"
+    ENUM = "ENUM"
+    TIME = "TIME"
+
+
+class TimeUnit(enum.StrEnum):
+    MINUTES = "MINUTES"
+    HOURS = "HOURS"
+    DAYS = "DAYS"
+    WEEKS = "WEEKS"
+    MONTHS = "MONTHS"
+
+
+@dataclass(frozen=True)
+class SearchField:
+    name: str
+    column: SQLColumnExpression[str] | SQLColumnExpression[str | None] | SQLColumnExpression[datetime]
+    kind: FieldKind
+    enum_values: tuple[str, ...] = ()
+
+
+SEARCH_FIELDS: dict[str, SearchField] = {
+    f.name: f
+    for f in (
+        SearchField("action", col(AuditEvent.action), FieldKind.STRING),
+        SearchField("actor", col(AuditEvent.actor), FieldKind.STRING),
+        SearchField("actorSource", col(AuditEvent.actor_source), FieldKind.STRING),
+        SearchField("eventType", col(AuditEvent.event_type), FieldKind.ENUM, tuple(t.value for t in EventType)),
+        SearchField("affectedResourceType", col(AuditEvent.affected_resource_type), FieldKind.STRING),
+        SearchField("affectedResourceId", col(AuditEvent.affected_resource_id), FieldKind.STRING),
+        SearchField("relatedResourceType", col(AuditEvent.related_resource_type), FieldKind.STRING),
+        SearchField("relatedResourceId", col(AuditEvent.related_resource_id), FieldKind.STRING),
+        SearchField("remoteIP", col(AuditEvent.remote_ip), FieldKind.STRING),
+        SearchField("createdAt", col(AuditEvent.created_at), FieldKind.TIME),
+    )
+}
+ORDERABLE_FIELDS = ("createdAt",)
+CONSTRAINTS_BY_KIND = {
+    FieldKind.STRING: "stringMatches",
+    FieldKind.ENUM: "enumEquals",
+    FieldKind.TIME: "timeInRange or timeInLast",
+}
+MAX_VALUES_PER_CONSTRAINT = 100
+MAX_VALUE_LENGTH = 512
+MAX_PREDICATES = 50
+MAX_FULL_TEXT_LENGTH = 256
+MAX_FULL_TEXT_WORDS = 10
+MAX_TIME_IN_LAST = 100_000
+
+# The same expression as the trigram index ``audit_events_search_text`` in migration 0003:
+# PostgreSQL uses the index only when the query repeats it exactly.
+SEARCH_TEXT: ColumnElement[str] = literal_column(
+    "lower(action || ' ' || actor || ' ' || coalesce(affected_resource_id, '') || ' '"
+    " || coalesce(related_resource_id, '') || ' ' || data::text)"
+)
+
+
+@dataclass(frozen=True)
+class TimeInRange:
+    """Unix seconds, both ends inclusive at the precision ``createdAt`` is shown with."""
+
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass(frozen=True)
+class TimeInLast:
+    number: int
+    unit: TimeUnit
+
+
+@dataclass(frozen=True)
+class Constraint:
+    boolean_equals: Sequence[bool] | None = None
+    enum_equals: Sequence[str] | None = None
+    string_matches: Sequence[str] | None = None
+    time_in_range: TimeInRange | None = None
+    time_in_last: TimeInLast | None = None
+
+    def given(self) -> list[str]:
+        """The GraphQL names of the constraint kinds that are set."""
+        names = {
+            "booleanEquals": self.boolean_equals,
+            "enumEquals": self.enum_equals,
+            "stringMatches": self.string_matches,
+            "timeInRange": self.time_in_range,
+            "timeInLast": self.time_in_last,
+        }
+        return [name for name, value in names.items() if value is not None]
+
+
+@dataclass(frozen=True)
+class Predicate:
+    field: str
+    constraint: Constraint
+    exclude: bool = False
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Everything that narrows a search, without paging or ordering."""
+
+    predicates: Sequence[Predicate] = field(default_factory=tuple)
+    full_text_search: str | None = None
+
+
+def search_field(name: str) -> SearchField:
+    """The field called ``name``, or BAD_USER_INPUT listing the fields there are."""
+    found = SEARCH_FIELDS.get(name)
+    if found is None:
+        raise BadInput(f"unknown field {name!r}; filterable fields are: {', '.join(SEARCH_FIELDS)}")
+    return found
+
+
+def filter_condition(filters: Filters, *, now: datetime, skip_field: str | None = None) -> ColumnElement[bool]:
+    """The WHERE condition (account aside) of ``filters``; ``skip_field``'s own predicates are left out.
+
+    Leaving a field's own predicates out is what a filter sidebar needs: the counts of the other
+    values of that field under everything else that is selected.
+    """
+    if len(filters.predicates) > MAX_PREDICATES:
+        raise BadInput(f"at most {MAX_PREDICATES} predicates are allowed, got {len(filters.predicates)}")
+    conditions = [
+        predicate_condition(predicate, now=now) for predicate in filters.predicates if predicate.field != skip_field
+    ]
+    for predicate in filters.predicates:
+        search_field(predicate.field)  # a skipped predicate must still name a real field
+    conditions.extend(full_text_conditions(filters.full_text_search))
+    return and_(true(), *conditions)
+
+
+def predicate_condition(predicate: Predicate, *, now: datetime) -> ColumnElement[bool]:
+    target = search_field(predicate.field)
+    given = predicate.constraint.given()
+    expected = CONSTRAINTS_BY_KIND[target.kind]
+    if len(given) != 1:
+        raise BadInput(f"predicate on {target.name!r} must set exactly one constraint ({expected}), got {len(given)}")
+    if target.kind is FieldKind.STRING:
+        condition = _string_condition(target, _values(target, predicate.constraint.string_matches, given[0]))
+    elif target.kind is FieldKind.ENUM:
+        condition = _enum_condition(target, _values(target, predicate.constraint.enum_equals, given[0]))
+    else:
+        condition = _time_condition(target, predicate.constraint, given[0], now=now)
+    # IS NOT TRUE keeps rows whose field is NULL when the predicate is excluded.
+    return condition.is_not(True) if predicate.exclude else condition
+
+
+def _values(target: SearchField, values: Sequence[str] | None, given: str) -> Sequence[str]:
+    if values is None:
+        raise BadInput(f"field {target.name!r} takes {CONSTRAINTS_BY_KIND[target.kind]}, not {given}")
+    if not 1 <= len(values) <= MAX_VALUES_PER_CONSTRAINT:
+        raise BadInput(
+            f"{given} on {target.name!r} must list 1 to {MAX_VALUES_PER_CONSTRAINT} values, got {len(values)}"
+        )
+    for value in values:
+        if len(value) > MAX_VALUE_LENGTH:
+            raise BadInput(f"values are limited to {MAX_VALUE_LENGTH} characters, got {len(value)}")
+    return values
+
+
+def escape_like(value: str) -> str:
+    """``value`` as a LIKE pattern that matches only itself (escape character ``\\``)."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def like_pattern(pattern: str) -> str:
+    """``*`` matches any run of characters; every other character matches itself."""
+    return escape_like(pattern).replace("*", "%")
+
+
+def _string_condition(target: SearchField, patterns: Sequence[str]) -> ColumnElement[bool]:
+    exact = [p for p in patterns if "*" not in p]
+    wildcards = [p for p in patterns if "*" in p]
+    column = target.column
+    conditions: list[ColumnElement[bool]] = []
+    if exact:
+        # Exact values go through the (account_id, field, created_at) indexes.
+        conditions.append(column.in_(exact))
+    conditions.extend(column.like(like_pattern(p), escape="\\") for p in wildcards)
+    return or_(false(), *conditions)
+
+
+def _enum_condition(target: SearchField, values: Sequence[str]) -> ColumnElement[bool]:
+    unknown = [v for v in values if v not in target.enum_values]
+    if unknown:
+        raise BadInput(
+            f"{target.name} must be one of {', '.join(target.enum_values)}, got {', '.join(map(repr, unknown))}"
+        )
+    return target.column.in_(list(values))
+
+
+def _time_condition(target: SearchField, constraint: Constraint, given: str, *, now: datetime) -> ColumnElement[bool]:
+    column = target.column
+    if constraint.time_in_range is not None:
+        start, end = constraint.time_in_range.start, constraint.time_in_range.end
+        if start is None and end is None:
+            raise BadInput("timeInRange needs a start, an end or both (unix seconds)")
+        if start is not None and end is not None and start > end:
+            raise BadInput(f"timeInRange start ({start}) must not be after its end ({end})")
+        conditions: list[ColumnElement[bool]] = []
+        if start is not None:
+            conditions.append(column >= datetime.fromtimestamp(start, UTC))
+        if end is not None:
+            conditions.append(column < datetime.fromtimestamp(end + 1, UTC))
+        return and_(*conditions)
+    if constraint.time_in_last is not None:
+        return column >= time_before(now, constraint.time_in_last)
+    raise BadInput(f"field {target.name!r} takes timeInRange or timeInLast, not {given}")
+
+
+def time_before(now: datetime, span: TimeInLast) -> datetime:
+    """``now`` minus ``span``; months are calendar months (the day is clamped to the month's end)."""
+    if not 1 <= span.number <= MAX_TIME_IN_LAST:
+        raise BadInput(f"timeInLast number must be between 1 and {MAX_TIME_IN_LAST}, got {span.number}")
+    if span.unit is TimeUnit.MONTHS:
+        months = now.year * 12 + now.month - 1 - span.number
+        year, month = divmod(months, 12)
+        if year < 1:
+            raise BadInput(f"timeInLast of {span.number} months reaches before year 1")
+        day = min(now.day, calendar.monthrange(year, month + 1)[1])
+        return now.replace(year=year, month=month + 1, day=day)
+    unit_seconds = {TimeUnit.MINUTES: 60, TimeUnit.HOURS: 3600, TimeUnit.DAYS: 86400, TimeUnit.WEEKS: 604800}
+    return now - timedelta(seconds=span.number * unit_seconds[span.unit])
+
+
+_WORDS = re.compile(r"\S+")
+
+
+def full_text_conditions(text: str | None) -> list[ColumnElement[bool]]:
+    """Every word must appear, case-insensitively, in the action, actor, resource ids or data."""
+    if text is None or not text.strip():
+        return []
+    if len(text) > MAX_FULL_TEXT_LENGTH:
+        raise BadInput(f"fullTextSearch is limited to {MAX_FULL_TEXT_LENGTH} characters, got {len(text)}")
+    words = _WORDS.findall(text.lower())
+    if len(words) > MAX_FULL_TEXT_WORDS:
+        raise BadInput(f"fullTextSearch is limited to {MAX_FULL_TEXT_WORDS} words, got {len(words)}")
+    return [SEARCH_TEXT.like(f"%{escape_like(word)}%", escape="\\") for word in words]

@@ -1,0 +1,171 @@
+"""Reading audit events: a filtered keyset-paged search, one entry by id, and field suggestions.
+
+Every query names the caller's account first, so each one is served by an index that starts
+with ``account_id`` and one account can never see another's rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import ColumnElement, Select, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+from ulid import ULID
+
+from api.audit.cursor import Cursor, Direction, decode_cursor, encode_cursor
+from api.audit.query import ORDERABLE_FIELDS, SEARCH_FIELDS, FieldKind, Filters, filter_condition, search_field
+from api.errors import BadInput
+from api.models import AuditEvent
+
+MAX_SUGGESTED_VALUES = 50
+ONE_MS = timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    first: int
+    after: str | None = None
+    order_field: str = "createdAt"
+    direction: Direction = Direction.DESC
+
+
+@dataclass(frozen=True)
+class Page:
+    events: list[AuditEvent]
+    cursors: list[str]
+    has_next_page: bool
+    has_previous_page: bool
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursors[-1] if self.cursors else None
+
+
+@dataclass(frozen=True)
+class FieldValues:
+    """The most frequent values of one field (at most ``MAX_SUGGESTED_VALUES``), most frequent first."""
+
+    name: str
+    kind: FieldKind
+    values: list[str]
+    counts: list[int]
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    filtered_count: int
+    fields: list[FieldValues]
+
+
+def check_page_size(first: int | None, *, default: int, maximum: int) -> int:
+    """``first`` as given or the default, or BAD_USER_INPUT when it is outside 1..maximum."""
+    size = default if first is None else first
+    if not 1 <= size <= maximum:
+        raise BadInput(f"first must be between 1 and {maximum}, got {size}")
+    return size
+
+
+def search_statement(account_id: str, filters: Filters, page: PageRequest, *, now: datetime) -> Select[AuditEvent]:
+    """The query of one page (one row more than asked, to know whether there is a next page)."""
+    if page.order_field not in ORDERABLE_FIELDS:
+        raise BadInput(f"orderBy field must be one of {', '.join(ORDERABLE_FIELDS)}, got {page.order_field!r}")
+    condition = filter_condition(filters, now=now)
+    created_at, event_id = col(AuditEvent.created_at), col(AuditEvent.id)
+    statement = select(AuditEvent).where(col(AuditEvent.account_id) == account_id, condition)
+    if page.after is not None:
+        cursor = decode_cursor(page.after, page.direction)
+        position = tuple_(created_at, event_id)
+        boundary = tuple_(cursor.created_at, cursor.event_id)
+        statement = statement.where(position < boundary if page.direction is Direction.DESC else position > boundary)
+    if page.direction is Direction.DESC:
+        statement = statement.order_by(created_at.desc(), event_id.desc())
+    else:
+        statement = statement.order_by(created_at.asc(), event_id.asc())
+    return statement.limit(page.first + 1)
+
+
+async def search_events(
+    session: AsyncSession, account_id: str, filters: Filters, page: PageRequest, *, now: datetime | None = None
+) -> Page:
+    """One page of the account's events matching ``filters``, ordered by (created_at, id)."""
+    statement = search_statement(account_id, filters, page, now=now or datetime.now(UTC))
+    rows = list((await session.execute(statement)).scalars())
+    events = rows[: page.first]
+    return Page(
+        events=events,
+        cursors=[encode_cursor(Cursor(e.created_at, e.id, page.direction)) for e in events],
+        has_next_page=len(rows) > page.first,
+        # Forward-only paging (as in Relay): there is a previous page exactly when we started after one.
+        has_previous_page=page.after is not None,
+    )
+
+
+def created_at_of(event_id: str) -> datetime | None:
+    """The creation time an event id carries (ids are ULIDs of the event's timestamp)."""
+    try:
+        return ULID.from_str(event_id).datetime
+    except ValueError:
+        return None
+
+
+async def get_event(session: AsyncSession, account_id: str, event_id: str) -> AuditEvent | None:
+    """The account's event ``event_id``; the id's own time picks the one partition to look in."""
+    created_at = created_at_of(event_id)
+    if created_at is None:
+        raise BadInput(f"id must be a 26-character audit event id, got {event_id[:40]!r}")
+    # A millisecond either side: the id's time and created_at are both derived from a float timestamp.
+    statement = select(AuditEvent).where(
+        col(AuditEvent.account_id) == account_id,
+        col(AuditEvent.id) == event_id,
+        col(AuditEvent.created_at).between(created_at - ONE_MS, created_at + ONE_MS),
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def suggest_values(
+    session: AsyncSession,
+    account_id: str,
+    filters: Filters,
+    field_names: list[str] | None = None,
+    *,
+    now: datetime | None = None,
+) -> Suggestions:
+    """How many events match ``filters``, and per field its values with counts under the other filters.
+
+    ``field_names`` defaults to every filterable field; time fields have no values to suggest.
+    """
+    moment = now or datetime.now(UTC)
+    names = field_names if field_names else list(SEARCH_FIELDS)
+    targets = [search_field(name) for name in dict.fromkeys(names)]
+    in_account = col(AuditEvent.account_id) == account_id
+    filtered_count = (
+        await session.execute(
+            select(func.count()).select_from(AuditEvent).where(in_account, filter_condition(filters, now=moment))
+        )
+    ).scalar_one()
+    fields: list[FieldValues] = []
+    for target in targets:
+        if target.kind is FieldKind.TIME:
+            fields.append(FieldValues(target.name, target.kind, [], []))
+            continue
+        condition = filter_condition(filters, now=moment, skip_field=target.name)
+        fields.append(await _field_values(session, in_account, condition, target.name))
+    return Suggestions(filtered_count=int(filtered_count), fields=fields)
+
+
+async def _field_values(
+    session: AsyncSession, in_account: ColumnElement[bool], condition: ColumnElement[bool], name: str
+) -> FieldValues:
+    target = SEARCH_FIELDS[name]
+    count = func.count().label("count")
+    statement = (
+        select(target.column, count)
+        .where(in_account, condition, target.column.is_not(None))
+        .group_by(target.column)
+        .order_by(count.desc(), target.column)
+        .limit(MAX_SUGGESTED_VALUES)
+    )
+    rows = (await session.execute(statement)).all()
+    return FieldValues(name, target.kind, [str(row[0]) for row in rows], [int(row[1]) for row in rows])

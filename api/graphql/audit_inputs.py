@@ -1,0 +1,157 @@
+"""GraphQL inputs of the audit trail (search, suggestions, ingestion) and their domain forms."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.audit.cursor import Direction
+from api.audit.ingest import IncomingEvent
+from api.audit.query import Constraint, Filters, Predicate, TimeInLast, TimeInRange, TimeUnit
+from api.audit.record import Resource, RunRef
+from api.audit.search import PageRequest, check_page_size
+from api.graphql.audit_types import AuditTrailEventType
+from api.graphql.scalars import JSON
+from api.models import EventType
+from api.settings import Settings
+
+SearchQueryOrderDirection = strawberry.enum(Direction, name="SearchQueryOrderDirection")
+QueryTimeUnit = strawberry.enum(TimeUnit, name="QueryTimeUnit")
+
+
+@strawberry.input(description="Unix seconds; either end may be left open, both ends are inclusive.")
+class QueryTimeInRange:
+    start: int | None = None
+    end: int | None = None
+
+
+@strawberry.input
+class QueryTimeInLast:
+    number: int
+    unit: QueryTimeUnit  # type: ignore[valid-type]  # strawberry enum wrapper
+
+
+@strawberry.input(description="Exactly one constraint; the values of a list match if any one matches.")
+class QueryFieldConstraint:
+    boolean_equals: list[bool] | None = None
+    enum_equals: list[str] | None = None
+    string_matches: list[str] | None = strawberry.field(
+        default=None, description="Exact values, or patterns where `*` matches any run of characters."
+    )
+    time_in_range: QueryTimeInRange | None = None
+    time_in_last: QueryTimeInLast | None = None
+
+    def to_constraint(self) -> Constraint:
+        time_in_range = self.time_in_range
+        time_in_last = self.time_in_last
+        return Constraint(
+            boolean_equals=self.boolean_equals,
+            enum_equals=self.enum_equals,
+            string_matches=self.string_matches,
+            time_in_range=TimeInRange(time_in_range.start, time_in_range.end) if time_in_range else None,
+            time_in_last=TimeInLast(time_in_last.number, TimeUnit(time_in_last.unit)) if time_in_last else None,
+        )
+
+
+@strawberry.input
+class QueryPredicate:
+    field: str
+    constraint: QueryFieldConstraint
+    exclude: bool | None = strawberry.field(default=False, description="Match the entries the constraint does not.")
+
+    def to_predicate(self) -> Predicate:
+        return Predicate(field=self.field, constraint=self.constraint.to_constraint(), exclude=bool(self.exclude))
+
+
+@strawberry.input
+class QueryOrder:
+    field: str = strawberry.field(description="Only createdAt is orderable.")
+    direction: SearchQueryOrderDirection = Direction.DESC  # type: ignore[valid-type]  # strawberry enum wrapper
+
+
+def _filters(predicates: list[QueryPredicate] | None, full_text_search: str | None) -> Filters:
+    return Filters(
+        predicates=tuple(p.to_predicate() for p in predicates or ()),
+        full_text_search=full_text_search,
+    )
+
+
+@strawberry.input
+class SearchInput:
+    first: int | None = strawberry.field(default=None, description="Page size: 50 unless given, at most 500.")
+    after: str | None = strawberry.field(default=None, description="A cursor of the previous page.")
+    full_text_search: str | None = strawberry.field(
+        default=None, description="Words that must all appear in the action, actor, resource ids or data."
+    )
+    predicates: list[QueryPredicate] | None = None
+    order_by: QueryOrder | None = strawberry.field(default=None, description="createdAt DESC unless given.")
+
+    def filters(self) -> Filters:
+        return _filters(self.predicates, self.full_text_search)
+
+    def page_request(self, settings: Settings) -> PageRequest:
+        order = self.order_by
+        return PageRequest(
+            first=check_page_size(self.first, default=settings.default_page_size, maximum=settings.max_page_size),
+            after=self.after,
+            order_field=order.field if order else "createdAt",
+            direction=Direction(order.direction) if order else Direction.DESC,
+        )
+
+
+@strawberry.input
+class SearchSuggestionsInput:
+    fields: list[str] | None = strawberry.field(
+        default=None, description="The fields to suggest values for; every filterable field unless given."
+    )
+    field: str | None = strawberry.field(default=None, description="One field; shorthand for `fields: [field]`.")
+    predicates: list[QueryPredicate] | None = None
+    full_text_search: str | None = None
+
+    def filters(self) -> Filters:
+        return _filters(self.predicates, self.full_text_search)
+
+    def field_names(self) -> list[str]:
+        return [*(self.fields or []), *([self.field] if self.field else [])]
+
+
+@strawberry.input
+class AuditTrailResourceInput:
+    resource_type: str
+    resource_id: str | None = None
+
+    def to_resource(self) -> Resource:
+        return Resource(self.resource_type, self.resource_id)
+
+
+@strawberry.input
+class AuditTrailRunInput:
+    id: str
+    stack_id: str
+
+
+@strawberry.input
+class AuditTrailEventInput:
+    action: str = strawberry.field(description="`<resource>.<verb>`, e.g. `stack.create`.")
+    actor: str = strawberry.field(description="`source::identity`, e.g. `github::alice`.")
+    event_type: AuditTrailEventType | None = EventType.AUDIT  # type: ignore[valid-type]  # strawberry enum wrapper
+    affected_resource: AuditTrailResourceInput | None = None
+    related_resource: AuditTrailResourceInput | None = None
+    run: AuditTrailRunInput | None = strawberry.field(default=None, description="Required for RUN_STATE_CHANGE.")
+    context: JSON | None = None  # type: ignore[valid-type]  # strawberry scalar wrapper
+    data: JSON | None = None  # type: ignore[valid-type]  # strawberry scalar wrapper
+    remote_ip: str | None = strawberry.field(default=None, name="remoteIP")
+    timestamp: float | None = strawberry.field(default=None, description="Milliseconds since the epoch; now if unset.")
+
+    def to_incoming(self) -> IncomingEvent:
+        return IncomingEvent(
+            action=self.action,
+            actor=self.actor,
+            event_type=EventType(self.event_type or EventType.AUDIT),
+            affected_resource=self.affected_resource.to_resource() if self.affected_resource else None,
+            related_resource=self.related_resource.to_resource() if self.related_resource else None,
+            run=RunRef(run_id=self.run.id, stack_id=self.run.stack_id) if self.run else None,
+            context=self.context,
+            data=self.data,
+            remote_ip=self.remote_ip,
+            timestamp_ms=self.timestamp,
+        )

@@ -1,0 +1,167 @@
+"""GraphQL output types of the audit trail: entries, their connection, and search suggestions."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.audit.query import ORDERABLE_FIELDS, FieldKind
+from api.audit.search import FieldValues, Page, Suggestions
+from api.graphql.scalars import JSON, unix_seconds
+from api.models import AuditEvent, EventType
+
+AuditTrailEventType = strawberry.enum(EventType, name="AuditTrailEventType")
+SearchSuggestionsFieldType = strawberry.enum(FieldKind, name="SearchSuggestionsFieldType")
+
+
+@strawberry.type
+class AuditTrailActorRun:
+    id: str
+    stack_id: str
+
+
+@strawberry.type
+class AuditTrailActor:
+    username: str = strawberry.field(description="The whole actor, `source::identity`.")
+    source: str
+    identity: str
+    run: AuditTrailActorRun | None = strawberry.field(description="The run, for RUN_STATE_CHANGE events.")
+
+
+@strawberry.type
+class AuditTrailResource:
+    resource_type: str
+    resource_id: str | None
+
+
+def _resource(resource_type: str | None, resource_id: str | None) -> AuditTrailResource | None:
+    return AuditTrailResource(resource_type=resource_type, resource_id=resource_id) if resource_type else None
+
+
+@strawberry.type
+class AuditTrailEntry:
+    id: strawberry.ID
+    action: str
+    event_type: AuditTrailEventType  # type: ignore[valid-type]  # strawberry enum wrapper
+    actor: AuditTrailActor
+    affected_resource: AuditTrailResource | None
+    related_resource: AuditTrailResource | None
+    body: str = strawberry.field(description="The exact JSON payload a webhook receives for this event.")
+    data: JSON  # type: ignore[valid-type]  # strawberry scalar wrapper
+    context: JSON  # type: ignore[valid-type]  # strawberry scalar wrapper
+    remote_ip: str | None = strawberry.field(name="remoteIP")
+    created_at: int = strawberry.field(description="Unix seconds.")
+    updated_at: int = strawberry.field(description="Unix seconds; events never change, so equal to createdAt.")
+    timestamp: float = strawberry.field(description="Milliseconds since the epoch.")
+
+    @classmethod
+    def from_event(cls, event: AuditEvent) -> AuditTrailEntry:
+        source, _, identity = event.actor.partition("::")
+        run = (
+            AuditTrailActorRun(id=event.run_id, stack_id=event.run_stack_id)
+            if event.run_id and event.run_stack_id
+            else None
+        )
+        created_at = unix_seconds(event.created_at) or 0
+        return cls(
+            id=strawberry.ID(event.id),
+            action=event.action,
+            event_type=EventType(event.event_type),
+            actor=AuditTrailActor(username=event.actor, source=source, identity=identity, run=run),
+            affected_resource=_resource(event.affected_resource_type, event.affected_resource_id),
+            related_resource=_resource(event.related_resource_type, event.related_resource_id),
+            body=event.body,
+            data=event.data,
+            context=event.context,
+            remote_ip=event.remote_ip,
+            created_at=created_at,
+            updated_at=created_at,
+            timestamp=float(round(event.created_at.timestamp() * 1000)),
+        )
+
+
+@strawberry.type
+class AuditTrailEntryEdge:
+    cursor: str
+    node: AuditTrailEntry
+
+
+@strawberry.type
+class PageInfo:
+    end_cursor: str | None
+    has_next_page: bool
+    has_previous_page: bool
+
+
+@strawberry.type
+class AuditTrailEntryConnection:
+    edges: list[AuditTrailEntryEdge]
+    page_info: PageInfo
+
+    @classmethod
+    def from_page(cls, page: Page) -> AuditTrailEntryConnection:
+        return cls(
+            edges=[
+                AuditTrailEntryEdge(cursor=cursor, node=AuditTrailEntry.from_event(event))
+                for event, cursor in zip(page.events, page.cursors, strict=True)
+            ],
+            page_info=PageInfo(
+                end_cursor=page.end_cursor,
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+            ),
+        )
+
+
+@strawberry.type
+class SearchSuggestionsPossibleValues:
+    """Parallel lists: ``counts[i]`` events have ``values[i]``; most frequent first, at most 50."""
+
+    values: list[str]
+    counts: list[int]
+
+
+@strawberry.type
+class SearchSuggestionsField:
+    name: str
+    type: SearchSuggestionsFieldType  # type: ignore[valid-type]  # strawberry enum wrapper
+    filterable: bool
+    orderable: bool
+    possible_values_string: SearchSuggestionsPossibleValues | None = strawberry.field(
+        description="Values of a STRING field, with counts under the other predicates."
+    )
+    possible_values_enum: SearchSuggestionsPossibleValues | None = strawberry.field(
+        description="Values of an ENUM field, with counts under the other predicates."
+    )
+
+    @classmethod
+    def from_values(cls, field: FieldValues) -> SearchSuggestionsField:
+        values = SearchSuggestionsPossibleValues(values=field.values, counts=field.counts)
+        return cls(
+            name=field.name,
+            type=field.kind,
+            filterable=True,
+            orderable=field.name in ORDERABLE_FIELDS,
+            possible_values_string=values if field.kind is FieldKind.STRING else None,
+            possible_values_enum=values if field.kind is FieldKind.ENUM else None,
+        )
+
+
+@strawberry.type(
+    description="How many entries match all filters, and per field its values with counts under the other filters."
+)
+class SearchSuggestionsOutput:
+    """The filter sidebar: how many entries match everything, and per field its values with counts.
+
+    A field's counts leave out that field's own predicates (and honour all the others), so the
+    sidebar keeps showing the alternatives to what is selected.  TIME fields list no values.
+    """
+
+    filtered_count: int
+    fields: list[SearchSuggestionsField]
+
+    @classmethod
+    def from_suggestions(cls, suggestions: Suggestions) -> SearchSuggestionsOutput:
+        return cls(
+            filtered_count=suggestions.filtered_count,
+            fields=[SearchSuggestionsField.from_values(f) for f in suggestions.fields],
+        )

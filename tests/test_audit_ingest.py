@@ -1,0 +1,106 @@
+"""auditTrailRecordEvents: SERVICE/ADMIN ingestion, validated and all-or-nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from api.models import Role
+from tests.helpers import Api
+from tests.test_audit_support import event_count
+
+RECORD = (
+    "mutation($events: [AuditTrailEventInput!]!) { auditTrailRecordEvents(events: $events) {"
+    " id action eventType actor { username source identity run { id stackId } }"
+    " affectedResource { resourceType resourceId } body data context remoteIP timestamp } }"
+)
+
+
+def event(**overrides: Any) -> dict[str, Any]:
+    return {"action": "stack.create", "actor": "github::alice", **overrides}
+
+
+async def test_service_key_records_events_from_another_service(api: Api) -> None:
+    service = await api.key("acme", Role.SERVICE)
+    timestamp = int(time.time() * 1000) - 60_000
+    events = [
+        event(
+            affectedResource={"resourceType": "stack", "resourceId": "prod"},
+            context={"source": "vcs"},
+            data={"branch": "main"},
+            remoteIP="203.0.113.7",
+            timestamp=timestamp,
+        ),
+        event(
+            action="run.state_changed",
+            actor="spacelift::scheduler",
+            eventType="RUN_STATE_CHANGE",
+            run={"id": "run-7", "stackId": "prod"},
+            data='{"state": "FINISHED"}',  # Spacelift clients send data as a JSON string
+        ),
+    ]
+    recorded = (await api.gql(RECORD, {"events": events}, token=service.jwt)).ok()["auditTrailRecordEvents"]
+
+    first, run = recorded
+    assert json.loads(first["body"]) == {
+        "account": "acme",
+        "action": "stack.create",
+        "actor": "github::alice",
+        "context": {"source": "vcs"},
+        "data": {"branch": "main"},
+        "remoteIP": "203.0.113.7",
+        "timestamp": timestamp,
+    }
+    assert first["actor"] == {"username": "github::alice", "source": "github", "identity": "alice", "run": None}
+    assert first["affectedResource"] == {"resourceType": "stack", "resourceId": "prod"}
+    assert first["timestamp"] == timestamp
+    assert run["eventType"] == "RUN_STATE_CHANGE"
+    assert run["actor"]["run"] == {"id": "run-7", "stackId": "prod"}
+    assert run["data"] == {"state": "FINISHED"}
+    assert abs(run["timestamp"] - time.time() * 1000) < 60_000
+    assert await event_count(api.db, service.account_id) == 3  # the two and the key's login
+
+
+async def test_ingestion_is_all_or_nothing_on_one_bad_item(api: Api) -> None:
+    service = await api.key("acme", Role.SERVICE)
+    before = await event_count(api.db)
+    events = [event(action=f"stack.e{i}") for i in range(1000)]
+    events[500] = event(action="Not An Action")
+    result = await api.gql(RECORD, {"events": events}, token=service.jwt)
+    assert result.codes == ["BAD_USER_INPUT"]
+    assert result.errors[0]["message"].startswith("events[500].action must look like <resource>.<verb>")
+    assert await event_count(api.db) == before
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (event(action="stack"), "events[0].action must look like <resource>.<verb>"),
+        (event(actor="alice"), "events[0].actor must be source::identity"),
+        (event(actor="github::"), "events[0].actor must be source::identity"),
+        (event(timestamp=time.time() * 1000 + 3_600_000), "is in the future; at most 300 s of clock skew"),
+        (event(timestamp=(time.time() - 40 * 86400) * 1000), "older than this account's retention of 30 days"),
+        (event(data=[1, 2]), "events[0].data must be a JSON object"),
+        (event(context="{not json"), "events[0].context must be a JSON object (or a string holding one)"),
+        (event(data={"blob": "x" * 70_000}), "events[0].data is limited to 65536 bytes"),
+        (event(eventType="RUN_STATE_CHANGE"), "events[0].run {id stackId} is required"),
+        (event(run={"id": "r", "stackId": "s"}), "events[0].run is only allowed on RUN_STATE_CHANGE"),
+        (event(remoteIP="not-an-ip"), "events[0].remoteIP must be an IPv4 or IPv6 address"),
+    ],
+)
+async def test_invalid_events_are_refused_with_what_is_allowed(api: Api, bad: dict[str, Any], message: str) -> None:
+    service = await api.key("acme", Role.SERVICE)
+    result = await api.gql(RECORD, {"events": [bad]}, token=service.jwt)
+    assert result.codes == ["BAD_USER_INPUT"]
+    assert message in result.errors[0]["message"]
+
+
+async def test_batches_are_limited_to_1000_events(api: Api) -> None:
+    service = await api.key("acme", Role.SERVICE)
+    too_many = await api.gql(RECORD, {"events": [event()] * 1001}, token=service.jwt)
+    empty = await api.gql(RECORD, {"events": []}, token=service.jwt)
+    assert too_many.codes == empty.codes == ["BAD_USER_INPUT"]
+    assert "1 to 1000 events per call, got 1001" in too_many.errors[0]["message"]

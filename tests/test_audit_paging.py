@@ -1,0 +1,103 @@
+"""Keyset pagination stays exact while events arrive; suggestions count values under the other filters."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import timedelta
+
+from api.models import Role
+from tests.helpers import Api
+from tests.test_audit_support import SEARCH, ago, draft, predicate, seed
+
+SUGGEST = (
+    "query($input: SearchSuggestionsInput!) { searchAuditTrailEntriesSuggestions(input: $input) {"
+    " filteredCount fields { name type orderable possibleValuesString { values counts }"
+    " possibleValuesEnum { values counts } } } }"
+)
+
+
+async def test_paging_over_1000_events_returns_each_exactly_once_while_events_arrive(api: Api) -> None:
+    reader = await api.key("acme", Role.READER)
+    start = ago(hours=2)
+    # Three events share each millisecond, so the id breaks ties inside the order.
+    drafts = [draft(f"load.e{i}", at=start + timedelta(milliseconds=i // 3)) for i in range(1000)]
+    seeded = set(await seed(api.db, reader.account_id, drafts))
+    stop = asyncio.Event()
+    rng = random.Random(7)
+    inserted_batches = 0
+
+    async def keep_inserting() -> None:
+        # New events land both before the first page (now) and inside the range being paged.
+        nonlocal inserted_batches
+        while not stop.is_set():
+            inside = start + timedelta(milliseconds=rng.randrange(0, 334))
+            await seed(api.db, reader.account_id, [draft("load.new", at=ago(seconds=1)), draft("load.old", at=inside)])
+            inserted_batches += 1
+
+    inserter = asyncio.create_task(keep_inserting())
+    seen: list[str] = []
+    after = None
+    pages = 0
+    try:
+        while True:
+            page_input = {"first": 97, "after": after, "predicates": [predicate("action", stringMatches=["load.*"])]}
+            page = (await api.gql(SEARCH, {"input": page_input}, token=reader.jwt)).ok()["searchAuditTrailEntries"]
+            seen.extend(edge["node"]["id"] for edge in page["edges"])
+            assert page["pageInfo"]["hasPreviousPage"] is (after is not None)
+            pages += 1
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+            assert after == page["edges"][-1]["cursor"]
+    finally:
+        stop.set()
+        await inserter
+    assert len(seen) == len(set(seen)), "an entry was returned twice"
+    assert seeded <= set(seen), f"{len(seeded - set(seen))} seeded entries were skipped"
+    assert pages >= 11 and inserted_batches >= pages - 1
+
+
+async def test_suggestions_count_values_under_the_other_filters(api: Api) -> None:
+    reader = await api.key("acme", Role.READER)
+    await seed(
+        api.db,
+        reader.account_id,
+        [
+            draft("stack.create", "github::alice"),
+            draft("stack.create", "github::bob"),
+            draft("stack.delete", "github::alice"),
+            draft("policy.attach", "gitlab::carol"),
+        ],
+    )
+    only_github = {
+        "fields": ["action", "actor", "eventType", "createdAt"],
+        "predicates": [
+            predicate("actorSource", stringMatches=["github"]),
+            predicate("action", stringMatches=["stack.create"]),
+        ],
+    }
+    result = (await api.gql(SUGGEST, {"input": only_github}, token=reader.jwt)).ok()
+    suggestions = result["searchAuditTrailEntriesSuggestions"]
+    fields = {f["name"]: f for f in suggestions["fields"]}
+
+    assert suggestions["filteredCount"] == 2
+    # action's own predicate is left out of its counts: the sidebar shows the alternatives too.
+    assert fields["action"]["possibleValuesString"] == {"values": ["stack.create", "stack.delete"], "counts": [2, 1]}
+    assert fields["actor"]["possibleValuesString"] == {"values": ["github::alice", "github::bob"], "counts": [1, 1]}
+    assert fields["eventType"]["possibleValuesEnum"] == {"values": ["AUDIT"], "counts": [2]}
+    assert fields["eventType"]["type"] == "ENUM" and fields["eventType"]["possibleValuesString"] is None
+    assert fields["createdAt"] == {
+        "name": "createdAt",
+        "type": "TIME",
+        "orderable": True,
+        "possibleValuesString": None,
+        "possibleValuesEnum": None,
+    }
+
+    one_field = {"field": "actorSource", "fullTextSearch": "stack"}
+    single = (await api.gql(SUGGEST, {"input": one_field}, token=reader.jwt)).ok()
+    [actor_source] = single["searchAuditTrailEntriesSuggestions"]["fields"]
+    assert actor_source["possibleValuesString"] == {"values": ["github"], "counts": [3]}
+    unknown = await api.gql(SUGGEST, {"input": {"field": "colour"}}, token=reader.jwt)
+    assert unknown.codes == ["BAD_USER_INPUT"]

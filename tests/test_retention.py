@@ -1,0 +1,137 @@
+"""Retention: expired events and their deliveries go, recent ones stay; whole partitions only when all may go."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from api.accounts.accounts import set_retention
+from api.audit.retention import apply_retention
+from api.cli import app
+from api.db import Database
+from api.models import Webhook
+from api.settings import Settings
+from tests.conftest import TEST_SECRET_KEY
+from tests.helpers import Api
+from tests.test_audit_support import ago, draft, seed
+from workers.context import WorkerContext
+from workers.retention import retention_job
+from workers.settings import build_worker
+
+
+async def with_webhook(db: Database, account_id: str) -> None:
+    """An enabled webhook, so every recorded event owes a delivery row."""
+    async with db.transaction() as session:
+        session.add(
+            Webhook(
+                account_id=account_id,
+                enabled=True,
+                endpoint="http://127.0.0.1:9/hook",
+                secret_encrypted="unused",
+                secret_sha="unused",
+            )
+        )
+
+
+async def retain(db: Database, account_id: str, days: int) -> None:
+    async with db.transaction() as session:
+        await set_retention(session, account_id, days)
+
+
+async def surviving(db: Database, table: str, column: str, ids: list[str]) -> set[str]:
+    async with db.transaction() as session:
+        rows = await session.execute(text(f"SELECT {column} FROM {table} WHERE {column} = ANY(:ids)"), {"ids": ids})
+        return {str(row[0]) for row in rows}
+
+
+async def partition_exists(db: Database, name: str) -> bool:
+    async with db.transaction() as session:
+        return bool((await session.execute(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": name})).scalar_one())
+
+
+async def test_retention_removes_expired_events_and_their_deliveries_and_keeps_recent_ones(api: Api) -> None:
+    acme, globex = await api.account("acme"), await api.account("globex")
+    await retain(api.db, globex, 7)
+    for account_id in (acme, globex):
+        await with_webhook(api.db, account_id)
+    acme_old, acme_recent, acme_new = await seed(
+        api.db, acme, [draft(at=ago(days=40)), draft(at=ago(days=10)), draft(at=ago(days=1))]
+    )
+    globex_old, globex_recent, globex_new = await seed(
+        api.db, globex, [draft(at=ago(days=10)), draft(at=ago(days=6)), draft(at=ago(days=1))], "globex"
+    )
+    everything = [acme_old, acme_recent, acme_new, globex_old, globex_recent, globex_new]
+
+    report = await apply_retention(api.db, batch_size=1)
+
+    kept = {acme_recent, acme_new, globex_recent, globex_new}
+    assert await surviving(api.db, "audit_events", "id", everything) == kept
+    assert await surviving(api.db, "webhook_deliveries", "event_id", everything) == kept
+    assert report.deleted_events == {"acme": 1, "globex": 1}
+    assert report.deleted_deliveries == 2
+
+
+async def test_partitions_are_dropped_only_once_older_than_every_accounts_retention(api: Api) -> None:
+    acme, globex = await api.account("acme"), await api.account("globex")
+    await retain(api.db, globex, 60)
+    await with_webhook(api.db, globex)
+    day = ago(days=45).date()
+    partition = f"audit_events_p{day:%Y%m%d}"
+    async with api.db.transaction() as session:
+        await session.execute(text("SET LOCAL TIME ZONE 'UTC'"))
+        await session.execute(text("SELECT audit_events_ensure_partitions(:day, 1)"), {"day": day})
+    [acme_event] = await seed(api.db, acme, [draft(at=ago(days=45))])
+    [globex_event] = await seed(api.db, globex, [draft(at=ago(days=45))], "globex")
+
+    # globex keeps 60 days: the shared partition stays, only acme's row in it goes.
+    first = await apply_retention(api.db)
+    assert partition not in first.dropped_partitions and await partition_exists(api.db, partition)
+    assert await surviving(api.db, "audit_events", "id", [acme_event, globex_event]) == {globex_event}
+
+    # Now no account keeps that day: the whole partition goes, with globex's delivery.
+    await retain(api.db, globex, 40)
+    second = await apply_retention(api.db)
+    assert partition in second.dropped_partitions and not await partition_exists(api.db, partition)
+    assert await surviving(api.db, "audit_events", "id", [globex_event]) == set()
+    assert await surviving(api.db, "webhook_deliveries", "event_id", [globex_event]) == set()
+    assert second.deleted_deliveries == 1
+
+
+async def test_retention_run_command_prints_what_it_removed(
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acme = await api.account("acme")
+    # 35 days back is before the first daily partition: the row sits in the default partition.
+    await seed(api.db, acme, [draft(at=ago(days=35)), draft(at=ago(days=29))])
+    for name, value in {
+        "DATABASE_URL": settings.database_url or "",
+        "REDIS_URL": settings.redis_url or "",
+        "AUDITTRAIL_SECRET_KEY": TEST_SECRET_KEY,
+        "AUDITTRAIL_ALLOW_PRIVATE_ENDPOINTS": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["retention", "run"])
+
+    assert result.exit_code == 0, result.output
+    assert "deleted 1 events of account acme" in result.output
+    assert "deleted 0 webhook deliveries" in result.output
+
+
+async def test_the_worker_runs_retention_hourly(api: Api, settings: Settings) -> None:
+    acme = await api.account("acme")
+    await retain(api.db, acme, 7)
+    old, recent = await seed(api.db, acme, [draft(at=ago(days=8)), draft(at=ago(days=6))])
+    worker = build_worker(settings, handle_signals=False)
+    [cron_job] = [job for job in worker.cron_jobs if job.coroutine is retention_job]
+
+    async with httpx.AsyncClient() as http:
+        context = WorkerContext(settings=settings, db=api.db, http=http, secret_key=TEST_SECRET_KEY)
+        await retention_job({"audittrail": context})
+
+    assert cron_job.minute == 23 and cron_job.unique
+    assert await surviving(api.db, "audit_events", "id", [old, recent]) == {recent}

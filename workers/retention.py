@@ -1,0 +1,25 @@
+"""Cron (hourly): remove events older than their account's retention, and their deliveries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from api.audit.retention import apply_retention
+from workers.context import worker_context
+
+log = structlog.get_logger(__name__)
+
+
+async def retention_job(ctx: dict[str, Any]) -> None:
+    context = worker_context(ctx)
+    report = await apply_retention(context.db, default_retention_days=context.settings.default_retention_days)
+    if report.dropped_partitions or report.skipped_partitions or report.deleted_events or report.deleted_deliveries:
+        log.info(
+            "retention removed expired events",
+            dropped_partitions=report.dropped_partitions,
+            skipped_partitions=report.skipped_partitions,
+            deleted_events=report.deleted_events,
+            deleted_deliveries=report.deleted_deliveries,
+        )
