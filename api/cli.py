@@ -1,4 +1,4 @@
-"""The ``audittrail`` command: serve, worker, migrate, accounts, keys, export-schema.
+"""The ``audittrail`` command: serve, worker, migrate, accounts, keys, retention, export-schema, listen.
 
 Every command that needs the database uses ``DATABASE_URL``/``REDIS_URL`` when set and starts
 (or joins) the embedded servers under the data dir when not.
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.accounts import accounts as account_store
 from api.accounts import keys as key_store
 from api.accounts.bootstrap import ensure_first_account
+from api.audit.retention import DEFAULT_BATCH_SIZE, RetentionReport, apply_retention
 from api.db import Database
 from api.embedded import EmbeddedServers, start_servers
 from api.errors import AppError
@@ -33,8 +34,10 @@ from api.settings import Settings
 app = typer.Typer(help="Audit trail service.", no_args_is_help=True, add_completion=False)
 accounts_app = typer.Typer(help="Manage accounts (tenants).", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+retention_app = typer.Typer(help="Remove events older than their account's retention.", no_args_is_help=True)
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
+app.add_typer(retention_app, name="retention")
 
 out = Console()
 err = Console(stderr=True)
@@ -82,6 +85,24 @@ def run_with_session(settings: Settings, work: Callable[[AsyncSession], Awaitabl
         raise typer.Exit(1) from None
 
 
+def run_with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Like ``run_with_session``, for work that commits in several transactions of its own."""
+    assert settings.database_url is not None
+
+    async def main() -> T:
+        db = Database(settings.database_url or "", pool_size=1)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except AppError as error:
+        err.print(f"[red]error:[/red] {error.message}")
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def migrate() -> None:
     """Apply database migrations (safe to run again)."""
@@ -112,6 +133,9 @@ def serve(
         worker = _start_worker_process() if with_worker else None
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - display only
         out.print(f"GraphiQL: http://{shown_host}:{port}/graphql", highlight=False)
+        # uvicorn re-raises the signal it stopped on once it has shut down; SIGTERM's default action
+        # would then kill us before the worker and the embedded servers are stopped.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         try:
             uvicorn.run(
                 "api.app:create_app",
@@ -125,6 +149,10 @@ def serve(
         finally:
             if worker is not None:
                 _stop_process(worker)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _start_worker_process() -> subprocess.Popen[bytes]:
@@ -218,6 +246,47 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id.")]) -> None:
     with backing_servers() as (settings, _):
         key = run_with_session(settings, lambda session: key_store.revoke_key(session, key_id))
         out.print(f"revoked key {key.id} ({key.name})")
+
+
+@app.command()
+def listen(
+    secret: Annotated[
+        str, typer.Option(envvar="AUDITTRAIL_LISTEN_SECRET", help="The webhook secret to check signatures with.")
+    ],
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9000,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    count: Annotated[int | None, typer.Option(min=1, help="Exit after this many deliveries.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per delivery, with its body.")] = False,
+) -> None:
+    """Receive webhook deliveries locally: print each one and whether its signatures verify."""
+    from api.listen import run_listener
+
+    exit_code = run_listener(host=host, port=port, secret=secret, count=count, as_json=as_json)
+    raise typer.Exit(exit_code)
+
+
+@retention_app.command("run")
+def retention_run(
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows deleted per transaction.")] = DEFAULT_BATCH_SIZE,
+) -> None:
+    """Remove expired events and their deliveries now (the worker does this hourly); print what went."""
+
+    with backing_servers() as (settings, _):
+        default_days = settings.default_retention_days
+
+        async def run(db: Database) -> RetentionReport:
+            return await apply_retention(db, default_retention_days=default_days, batch_size=batch_size)
+
+        report = run_with_database(settings, run)
+    out.print(f"partitions older than {report.cutoff_for_partitions:%Y-%m-%d %H:%M} UTC can go", highlight=False)
+    out.print(f"dropped partitions: {', '.join(report.dropped_partitions) or 'none'}", highlight=False)
+    if report.skipped_partitions:
+        out.print(f"busy, retried next run: {', '.join(report.skipped_partitions)}", highlight=False)
+    for account_name, count in report.deleted_events.items():
+        out.print(f"deleted {count} events of account {account_name}", highlight=False)
+    if not report.deleted_events:
+        out.print("deleted 0 events row by row", highlight=False)
+    out.print(f"deleted {report.deleted_deliveries} webhook deliveries", highlight=False)
 
 
 @app.command("export-schema")

@@ -21,6 +21,7 @@ from api.embedded import EmbeddedServers, start_servers
 from api.migrate import upgrade_database
 from api.settings import Settings
 from tests.helpers import Api
+from tests.receivers import Receiver, running_receiver, running_worker
 
 TEST_SECRET_KEY = "test-service-secret-key-0123456789abcdef"
 TABLES = "webhook_deliveries, webhooks, audit_events, api_keys, accounts"
@@ -92,3 +93,17 @@ async def api(app_client: httpx.AsyncClient, db: Database, settings: Settings) -
 @pytest.fixture(scope="session")
 def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
     return asyncio.DefaultEventLoopPolicy()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A real HTTP receiver on 127.0.0.1 recording raw bodies and headers; answers 200 unless scripted."""
+    async with running_receiver() as started:
+        yield started
+
+
+@pytest.fixture
+async def worker(settings: Settings, db: Database) -> AsyncIterator[None]:
+    """The real arq worker (deliver, sweep, crons) running in the test's event loop."""
+    async with running_worker(settings):
+        yield

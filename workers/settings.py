@@ -14,14 +14,22 @@ from api.db import Database
 from api.logging import configure_logging
 from api.settings import Settings
 from workers.context import WorkerContext, worker_context
+from workers.delivery import deliver
 from workers.partitions import create_partitions_job
+from workers.retention import retention_job
+from workers.sweeper import sweep
 
 
 def worker_functions() -> list[WorkerCoroutine | Function]:
-    return []
+    return [deliver]
 
 
-def build_worker(settings: Settings) -> Worker:
+def sweep_seconds(interval_seconds: int) -> set[int]:
+    """The seconds of each minute at which the sweeper runs (at least once a minute)."""
+    return set(range(0, 60, min(interval_seconds, 60)))
+
+
+def build_worker(settings: Settings, *, handle_signals: bool = True) -> Worker:
     """An arq Worker wired to our jobs; ``keep_result=0`` frees a delivery's job id once it ran."""
     assert settings.redis_url is not None
 
@@ -46,7 +54,12 @@ def build_worker(settings: Settings) -> Worker:
 
     return Worker(
         functions=worker_functions(),
-        cron_jobs=[cron(create_partitions_job, minute=7, run_at_startup=True, unique=True)],
+        cron_jobs=[
+            cron(create_partitions_job, minute=7, run_at_startup=True, unique=True),
+            # Retention may delete many batches; it has most of the hour, not the delivery job timeout.
+            cron(retention_job, minute=23, unique=True, timeout=50 * 60),
+            cron(sweep, second=sweep_seconds(settings.sweep_interval_seconds), run_at_startup=True, unique=True),
+        ],
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         on_startup=startup,
         on_shutdown=shutdown,
@@ -54,7 +67,7 @@ def build_worker(settings: Settings) -> Worker:
         max_jobs=settings.worker_max_jobs,
         keep_result=0,
         job_timeout=max(60, int(settings.webhook_timeout_seconds * 3)),
-        handle_signals=True,
+        handle_signals=handle_signals,
     )
 
 

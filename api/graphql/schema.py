@@ -13,11 +13,13 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api.graphql.accounts import AccountsMutation, AccountsQuery
+from api.graphql.audit import AuditMutation, AuditQuery
 from api.graphql.errors import ErrorCodes
+from api.graphql.webhooks import WebhooksMutation, WebhooksQuery
 from api.settings import Settings
 
-Query = merge_types("Query", (AccountsQuery,))
-Mutation = merge_types("Mutation", (AccountsMutation,))
+Query = merge_types("Query", (AccountsQuery, AuditQuery, WebhooksQuery))
+Mutation = merge_types("Mutation", (AccountsMutation, AuditMutation, WebhooksMutation))
 
 
 class AuditTrailSchema(strawberry.Schema):

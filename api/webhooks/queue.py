@@ -20,6 +20,14 @@ def delivery_job_id(delivery_id: str) -> str:
     return f"deliver:{delivery_id}"
 
 
+def retry_job_id(delivery_id: str, attempt: int) -> str:
+    """The deferred wake-up after ``attempt`` failed; distinct from the plain one, which may be queued too.
+
+    Two wake-ups for one delivery are harmless: the claim lets only one of them send.
+    """
+    return f"deliver:{delivery_id}:after:{attempt}"
+
+
 async def connect_queue(redis_url: str) -> ArqRedis:
     pool: ArqRedis = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name="arq:queue")
     return pool

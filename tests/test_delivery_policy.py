@@ -1,0 +1,93 @@
+"""The retry rules and the pieces they read, as plain functions."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+from api.models import DeliveryStatus
+from api.webhooks.crypto import decrypt_headers, decrypt_text, encrypt_headers, encrypt_text
+from api.webhooks.sending import AttemptOutcome, parse_retry_after, plan_next_step
+from api.webhooks.signing import check_signatures, sign_delivery
+from api.webhooks.validation import is_public_address
+
+SCHEDULE = [5.0, 30.0, 120.0]
+
+
+def outcome(status_code: int | None, retry_after: float | None = None) -> AttemptOutcome:
+    return AttemptOutcome(status_code, 10, None, None if status_code else "ConnectError", retry_after)
+
+
+def plan(
+    result: AttemptOutcome, attempt: int = 1, retry_on_failure: bool = True
+) -> tuple[DeliveryStatus, float | None]:
+    step = plan_next_step(
+        result,
+        attempt=attempt,
+        retry_on_failure=retry_on_failure,
+        retry_schedule_seconds=SCHEDULE,
+        retry_after_cap_seconds=3600,
+    )
+    return step.status, step.retry_in_seconds
+
+
+def test_2xx_is_delivered() -> None:
+    assert plan(outcome(204)) == (DeliveryStatus.DELIVERED, None)
+
+
+def test_retryable_failures_follow_the_schedule_with_jitter() -> None:
+    for code in (None, 408, 429, 500, 503):
+        status, delay = plan(outcome(code), attempt=2)
+        assert status == DeliveryStatus.PENDING and delay is not None
+        assert 30 * 0.8 <= delay <= 30 * 1.2
+
+
+def test_other_4xx_exhausted_schedule_and_no_retry_setting_fail() -> None:
+    assert plan(outcome(400))[0] == DeliveryStatus.FAILED
+    assert plan(outcome(404))[0] == DeliveryStatus.FAILED
+    assert plan(outcome(500), attempt=len(SCHEDULE) + 1)[0] == DeliveryStatus.FAILED
+    assert plan(outcome(500), retry_on_failure=False)[0] == DeliveryStatus.FAILED
+
+
+def test_retry_after_wins_over_the_schedule_within_the_cap() -> None:
+    assert plan(outcome(429, retry_after=90)) == (DeliveryStatus.PENDING, 90)
+    assert plan(outcome(429, retry_after=99_999)) == (DeliveryStatus.PENDING, 3600)
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    assert parse_retry_after("120") == 120
+    in_a_minute = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
+    assert 55 <= (parse_retry_after(in_a_minute) or 0) <= 61
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_public_and_private_addresses() -> None:
+    assert is_public_address(ipaddress.ip_address("93.184.216.34"))
+    assert is_public_address(ipaddress.ip_address("2606:2800:220:1:248:1893:25c8:1946"))
+    for private in ("127.0.0.1", "10.0.0.1", "169.254.169.254", "::1", "fe80::1", "::ffff:10.0.0.1", "224.0.0.1"):
+        assert not is_public_address(ipaddress.ip_address(private)), private
+
+
+def test_secrets_round_trip_through_encryption_and_are_not_stored_plain() -> None:
+    sealed = encrypt_text("service-key", "webhook-secret")
+    assert "webhook-secret" not in sealed and decrypt_text("service-key", sealed) == "webhook-secret"
+    headers = [("X-Token", "abc"), ("X-Other", "d e f")]
+    assert decrypt_headers("service-key", encrypt_headers("service-key", headers)) == headers
+
+
+def test_a_receiver_verifies_what_the_signer_signed() -> None:
+    signed = sign_delivery(
+        service_secret_key="service-key",
+        secret_encrypted=encrypt_text("service-key", "s"),
+        custom_headers_encrypted=None,
+        body_bytes=b'{"a":1}',
+        event_id="e",
+        delivery_id="d",
+        attempt=1,
+        timestamp=1700000000,
+    )
+    lowered = {name.lower(): value for name, value in signed.headers.items()}
+    assert check_signatures(secret="s", body_bytes=b'{"a":1}', headers=lowered).all_ok
+    assert not check_signatures(secret="s", body_bytes=b'{"a":2}', headers=lowered).all_ok
+    assert not check_signatures(secret="t", body_bytes=b'{"a":1}', headers=lowered).all_ok

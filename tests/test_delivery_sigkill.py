@@ -1,0 +1,113 @@
+"""A worker killed with SIGKILL mid-batch, and Redis flushed: every event is still delivered after restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import text
+
+from api.audit.record import EventDraft, now_ms, record_events
+from api.models import Role
+from api.settings import Settings
+from api.webhooks.queue import connect_queue, enqueue_deliveries
+from tests.conftest import TEST_SECRET_KEY
+from tests.helpers import Api
+from tests.receivers import SET_WEBHOOK, ReceivedRequest, Reply, poll, running_receiver, webhook_input
+
+EVENT_COUNT = 40
+AUDITTRAIL = Path(sys.executable).parent / "audittrail"
+
+
+@contextmanager
+def worker_process(settings: Settings, log_file: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``audittrail worker`` in a process of its own, against the test servers, with a fast schedule."""
+    environment = {
+        **{name: value for name, value in os.environ.items() if not name.startswith("AUDITTRAIL_")},
+        "DATABASE_URL": settings.database_url or "",
+        "REDIS_URL": settings.redis_url or "",
+        "AUDITTRAIL_SECRET_KEY": TEST_SECRET_KEY,
+        "AUDITTRAIL_DATA_DIR": str(log_file.parent),
+        "AUDITTRAIL_ALLOW_PRIVATE_ENDPOINTS": "true",
+        "AUDITTRAIL_RETRY_SCHEDULE_SECONDS": "[0.2, 0.4, 0.8]",
+        # A 1 s send timeout makes a claimed attempt's lease 3 s: what a killed worker delays it by.
+        "AUDITTRAIL_WEBHOOK_TIMEOUT_SECONDS": "1",
+        "AUDITTRAIL_SWEEP_INTERVAL_SECONDS": "1",
+        "AUDITTRAIL_WORKER_MAX_JOBS": "4",
+    }
+    with log_file.open("ab") as log:
+        process = subprocess.Popen([str(AUDITTRAIL), "worker"], env=environment, stdout=log, stderr=log)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def slow_for_events(request: ReceivedRequest) -> Reply:
+    """Verify-on-save is answered at once; events slowly, so the kill lands mid-batch."""
+    return Reply(delay_seconds=0.0 if b"audit_trail_webhook.set" in request.body else 0.15)
+
+
+@pytest.mark.slow
+async def test_sigkilled_worker_and_flushed_redis_lose_no_delivery(
+    api: Api, settings: Settings, tmp_path: Path
+) -> None:
+    admin = await api.key("acme", Role.ADMIN)
+    async with running_receiver(reply_for=slow_for_events) as receiver:
+        (await api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
+        drafts = [
+            EventDraft(action=f"stack.updated.{n}", actor="github::alice", timestamp_ms=now_ms())
+            for n in range(EVENT_COUNT)
+        ]
+        async with api.db.transaction() as session:
+            batch = await record_events(
+                session, drafts, account_id=admin.account_id, account_name="acme", recorded_by=admin.id
+            )
+        queue = await connect_queue(settings.redis_url or "")
+        try:
+            await enqueue_deliveries(queue, batch.delivery_ids)
+            log_file = tmp_path / "worker.log"
+            with worker_process(settings, log_file) as first:
+                await receiver.wait_for(1 + 8, timeout=30)
+                first.send_signal(signal.SIGKILL)
+                first.wait()
+            await queue.flushall()
+            assert await undelivered_count(api) > 0, "the kill should have left deliveries behind"
+            with worker_process(settings, log_file):
+                await poll_all_delivered(api, log_file)
+        finally:
+            await queue.aclose()
+        received_event_ids = {request.header("X-Audit-Event-Id") for request in receiver.requests}
+    assert {event.id for event in batch.events} <= received_event_ids
+    actions = {orjson.loads(request.body)["action"] for request in receiver.requests}
+    assert {draft.action for draft in drafts} <= actions
+
+
+async def undelivered_count(api: Api) -> int:
+    async with api.db.transaction() as session:
+        result = await session.execute(text("SELECT count(*) FROM webhook_deliveries WHERE status <> 'DELIVERED'"))
+        return int(result.scalar_one())
+
+
+async def poll_all_delivered(api: Api, log_file: Path) -> None:
+    async def all_delivered() -> bool:
+        return await undelivered_count(api) == 0
+
+    try:
+        await poll(all_delivered, timeout=45, what="every delivery to be DELIVERED after the restart")
+    except AssertionError:
+        print(log_file.read_text()[-4000:])
+        raise
