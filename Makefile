@@ -19,11 +19,11 @@ run: $(STAMP)
 	$(BIN)/audittrail serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check api workers tests $(wildcard bench receivers)
-	$(BIN)/ruff format --check api workers
+	$(BIN)/ruff check api workers receivers tests $(wildcard bench)
+	$(BIN)/ruff format --check api workers receivers
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict api workers
+	$(BIN)/mypy --strict api workers receivers
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q -m "not soak"

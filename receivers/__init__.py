@@ -1,0 +1,1 @@
+"""Reference receivers for the audit trail's signed webhooks."""
