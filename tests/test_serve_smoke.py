@@ -59,8 +59,8 @@ def servers_using(data_dir: Path) -> list[psutil.Process]:
     return found
 
 
-def stop_with_ctrl_c(process: subprocess.Popen[bytes]) -> int:
-    process.send_signal(signal.SIGINT)
+def stop_with(process: subprocess.Popen[bytes], stop_signal: signal.Signals = signal.SIGINT) -> int:
+    process.send_signal(stop_signal)
     try:
         return process.wait(timeout=60)
     except subprocess.TimeoutExpired:
@@ -100,7 +100,7 @@ def test_serve_bootstraps_serves_and_stops_cleanly_then_reuses_its_data(tmp_path
         children = psutil.Process(first.pid).children(recursive=True)
         assert any("worker" in " ".join(child.cmdline()) for child in children), "the arq worker runs beside the API"
     finally:
-        exit_code = stop_with_ctrl_c(first)
+        exit_code = stop_with(first)
     assert exit_code == 0, log_path.read_text()
     assert servers_using(data_dir) == []
     assert [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE] == []
@@ -110,6 +110,9 @@ def test_serve_bootstraps_serves_and_stops_cleanly_then_reuses_its_data(tmp_path
         wait_ready(port, second, log_path)
         assert log_path.read_text().count("key secret:") == 1, "a second start must not create another key"
         assert "data" in login(port, key_id.group(1), secret.group(1))
+        children = psutil.Process(second.pid).children(recursive=True)
     finally:
-        stop_with_ctrl_c(second)
+        # A container runtime stops with SIGTERM: it must be as clean as Ctrl-C.
+        assert stop_with(second, signal.SIGTERM) == 0
     assert servers_using(data_dir) == []
+    assert [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE] == []

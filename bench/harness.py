@@ -1,0 +1,134 @@
+"""What every benchmark needs: embedded servers, the API as real uvicorn processes, a key, stats."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from api.embedded import EmbeddedServers, start_servers
+from api.migrate import upgrade_database
+
+RESULTS_FILE = Path(__file__).parent / "results.json"
+BENCH_SECRET_KEY = "bench-service-secret-key-0123456789abcdef"
+console = Console()
+
+
+@dataclass
+class Measurement:
+    """One line of the report: ours beside the raw limit, and the goal the ratio must meet."""
+
+    benchmark: str
+    metric: str
+    ours: float
+    raw: float
+    unit: str
+    goal: str
+    met: bool
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.raw if self.raw else float("inf")
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples) if samples else float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def embedded_stack() -> Iterator[EmbeddedServers]:
+    """Fresh embedded PostgreSQL + Redis in a temp dir, migrated; stopped at the end."""
+    with tempfile.TemporaryDirectory(prefix="audittrail-bench-") as data_dir:
+        servers = start_servers(Path(data_dir), None, None)
+        try:
+            upgrade_database(servers.database_url)
+            yield servers
+        finally:
+            servers.stop()
+
+
+def service_env(servers: EmbeddedServers) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=servers.database_url,
+        REDIS_URL=servers.redis_url,
+        AUDITTRAIL_SECRET_KEY=BENCH_SECRET_KEY,
+        AUDITTRAIL_ALLOW_PRIVATE_ENDPOINTS="true",
+        AUDITTRAIL_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+@contextlib.contextmanager
+def api_processes(servers: EmbeddedServers, workers: int = 2) -> Iterator[str]:
+    """``audittrail serve`` as a user runs it (no delivery worker); yields the base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers), "--no-worker"],
+        env=service_env(servers),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("API did not become ready")
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def report(measurements: list[Measurement]) -> None:
+    table = Table("benchmark", "metric", "ours", "raw", "ratio", "goal", "met")
+    for m in measurements:
+        table.add_row(
+            m.benchmark,
+            m.metric,
+            f"{m.ours:,.1f} {m.unit}",
+            f"{m.raw:,.1f} {m.unit}",
+            f"{m.ratio:.2f}x",
+            m.goal,
+            "yes" if m.met else "NO",
+        )
+    console.print(table)
+
+
+def save(measurements: list[Measurement]) -> None:
+    existing = json.loads(RESULTS_FILE.read_text()) if RESULTS_FILE.exists() else {}
+    for m in measurements:
+        existing.setdefault(m.benchmark, {})[m.metric] = {**asdict(m), "ratio": m.ratio}
+    RESULTS_FILE.write_text(json.dumps(existing, indent=2) + "\n")

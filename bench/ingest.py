@@ -1,0 +1,229 @@
+"""Ingestion: auditTrailRecordEvents over HTTP vs a bare asyncpg COPY of the same rows.
+
+Also the latency of one audited mutation vs a bare starlette endpoint doing one INSERT.
+Run alone with ``python -m bench.ingest [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import asyncpg
+import httpx
+from rich.progress import Progress
+
+from api.accounts.accounts import create_account
+from api.accounts.keys import create_key
+from api.audit.record import EventDraft, Resource, build_event, now_ms
+from api.db import Database, raw_url
+from api.models import Role
+from bench.harness import (
+    Measurement,
+    api_processes,
+    embedded_stack,
+    free_port,
+    median,
+    percentile,
+    report,
+    save,
+    service_env,
+)
+
+BATCH = 500
+CONCURRENCY = 4
+RECORD_EVENTS = "mutation($events: [AuditTrailEventInput!]!) { auditTrailRecordEvents(events: $events) { id } }"
+ACTIONS = ["stack.update", "stack.create", "run.trigger", "policy.attach", "module.publish", "context.update"]
+COLUMNS = [
+    "id", "created_at", "account_id", "action", "actor", "actor_source", "event_type", "affected_resource_type",
+    "affected_resource_id", "related_resource_type", "related_resource_id", "run_id", "run_stack_id", "context",
+    "data", "remote_ip", "recorded_by", "body",
+]  # fmt: skip
+
+
+def event_input(n: int, timestamp_ms: int) -> dict[str, Any]:
+    return {
+        "action": ACTIONS[n % len(ACTIONS)],
+        "actor": f"github::user{n % 97}",
+        "affectedResource": {"resourceType": "stack", "resourceId": f"stack-{n % 211}"},
+        "data": {"n": n, "reason": "benchmark load"},
+        "context": {"source": "bench"},
+        "remoteIP": "203.0.113.7",
+        "timestamp": float(timestamp_ms),
+    }
+
+
+async def setup_account(database_url: str) -> tuple[str, str, str]:
+    db = Database(database_url, pool_size=1)
+    async with db.transaction() as session:
+        account = await create_account(session, "bench")
+        key = await create_key(session, account.id, "bench ingest", Role.ADMIN)
+    await db.dispose()
+    return account.id, key.key.id, key.secret
+
+
+async def login(client: httpx.AsyncClient, key_id: str, secret: str) -> str:
+    response = await client.post(
+        "/graphql",
+        json={
+            "query": "mutation($id: ID!, $s: String!) { apiKeyUser(id: $id, secret: $s) { jwt } }",
+            "variables": {"id": key_id, "s": secret},
+        },
+    )
+    return str(response.json()["data"]["apiKeyUser"]["jwt"])
+
+
+async def ingest_over_http(base_url: str, jwt: str, total: int) -> float:
+    """Events per second through the API, CONCURRENCY clients posting batches of BATCH."""
+    batches = [
+        [event_input(i, now_ms()) for i in range(start, min(total, start + BATCH))] for start in range(0, total, BATCH)
+    ]
+    queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
+    for batch in batches:
+        queue.put_nowait(batch)
+    with Progress(transient=True) as progress:
+        task = progress.add_task("ingest via GraphQL", total=total)
+
+        async def client_loop() -> None:
+            async with httpx.AsyncClient(
+                base_url=base_url, timeout=60, headers={"Authorization": f"Bearer {jwt}"}
+            ) as client:
+                while not queue.empty():
+                    batch = queue.get_nowait()
+                    response = await client.post(
+                        "/graphql", json={"query": RECORD_EVENTS, "variables": {"events": batch}}
+                    )
+                    body = response.json()
+                    if body.get("errors"):
+                        raise RuntimeError(body["errors"])
+                    progress.advance(task, len(batch))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop() for _ in range(CONCURRENCY)))
+        return total / (time.perf_counter() - started)
+
+
+async def ingest_raw_copy(database_url: str, account_id: str, key_id: str, total: int) -> float:
+    """Events per second for asyncpg COPY of the same rows, CONCURRENCY connections, same batch size."""
+    rows = []
+    for n in range(total):
+        source = event_input(n, now_ms())
+        draft = EventDraft(
+            action=source["action"],
+            actor=source["actor"],
+            timestamp_ms=now_ms(),
+            context=source["context"],
+            data=source["data"],
+            remote_ip=source["remoteIP"],
+            affected_resource=Resource("stack", f"stack-{n % 211}"),
+        )
+        event = build_event(draft, account_id=account_id, account_name="bench", recorded_by=key_id)
+        rows.append(tuple(getattr(event, column) for column in COLUMNS))
+    import orjson
+
+    json_columns = {COLUMNS.index("context"), COLUMNS.index("data")}
+    rows = [tuple(orjson.dumps(v).decode() if i in json_columns else v for i, v in enumerate(row)) for row in rows]
+    chunks = [rows[start : start + BATCH] for start in range(0, total, BATCH)]
+    pool = await asyncpg.create_pool(raw_url(database_url), min_size=CONCURRENCY, max_size=CONCURRENCY)
+
+    async def copy_loop(worker: int) -> None:
+        async with pool.acquire() as connection:
+            # COPY is binary; jsonb's binary form is a version byte followed by the text.
+            await connection.set_type_codec(
+                "jsonb",
+                encoder=lambda text: b"\x01" + text.encode(),
+                decoder=lambda data: data[1:].decode(),
+                schema="pg_catalog",
+                format="binary",
+            )
+            for chunk in chunks[worker::CONCURRENCY]:
+                await connection.copy_records_to_table("audit_events", records=chunk, columns=COLUMNS)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(copy_loop(worker) for worker in range(CONCURRENCY)))
+    rate = total / (time.perf_counter() - started)
+    await pool.close()
+    return rate
+
+
+async def audited_mutation_latencies(base_url: str, jwt: str, samples: int) -> list[float]:
+    query = 'mutation { apiKeyCreate(input: {name: "bench", role: READER}) { id } }'
+    latencies = []
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {jwt}"}) as client:
+        for _ in range(samples):
+            started = time.perf_counter()
+            response = await client.post("/graphql", json={"query": query})
+            latencies.append((time.perf_counter() - started) * 1000)
+            assert not response.json().get("errors"), response.text
+    return latencies
+
+
+async def raw_insert_latencies(env: dict[str, str], samples: int) -> list[float]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.raw_insert_app:app", "--port", str(port), "--log-level", "warning"],
+        env=env,
+    )
+    latencies = []
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    await client.post("/insert")
+                    break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.1)
+            for _ in range(samples):
+                started = time.perf_counter()
+                (await client.post("/insert")).raise_for_status()
+                latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return latencies
+
+
+def run(quick: bool) -> list[Measurement]:
+    total = 20_000 if quick else 200_000
+    samples = 200 if quick else 1_000
+    with embedded_stack() as servers:
+        account_id, key_id, secret = asyncio.run(setup_account(servers.database_url))
+        with api_processes(servers, workers=2) as base_url:
+
+            async def through_api() -> tuple[float, list[float]]:
+                async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+                    jwt = await login(client, key_id, secret)
+                rate = await ingest_over_http(base_url, jwt, total)
+                return rate, await audited_mutation_latencies(base_url, jwt, samples)
+
+            ours_rate, ours_latencies = asyncio.run(through_api())
+        raw_rate = asyncio.run(ingest_raw_copy(servers.database_url, account_id, key_id, total))
+        env = {**service_env(servers), "BENCH_ACCOUNT_ID": account_id}
+        raw_latencies = asyncio.run(raw_insert_latencies(env, samples))
+    p50, p99 = median(ours_latencies), percentile(ours_latencies, 99)
+    raw_p50, raw_p99 = median(raw_latencies), percentile(raw_latencies, 99)
+    return [
+        Measurement("ingest", f"events/s ({total:,} in batches of {BATCH})", ours_rate, raw_rate, "ev/s",
+                    ">= 0.5x raw", ours_rate >= 0.5 * raw_rate),
+        Measurement("ingest", "audited mutation p50", p50, raw_p50, "ms", "<= 2x raw", p50 <= 2 * raw_p50),
+        Measurement("ingest", "audited mutation p99", p99, raw_p99, "ms", "<= 2x raw", p99 <= 2 * raw_p99),
+    ]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="about a minute instead of the full load")
+    measurements = run(parser.parse_args().quick)
+    report(measurements)
+    save(measurements)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    main()
