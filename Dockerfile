@@ -13,6 +13,7 @@ WORKDIR /app
 COPY pyproject.toml README.md alembic.ini ./
 COPY api ./api
 COPY workers ./workers
+COPY receivers ./receivers
 RUN pip install . \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin audittrail
 
