@@ -37,25 +37,36 @@ class Identity:
 async def identity_from_token(session: AsyncSession, token: str, signing_key: str) -> Identity:
     """Check the token, then the key: a revoked key's tokens stop working at once."""
     claims = decode_token(token, signing_key)
+    # Plain columns, not ORM entities: this runs on every request.
     row = (
-        await session.execute(
-            select(ApiKey, Account)
-            .join(Account, col(Account.id) == ApiKey.account_id)
-            .where(col(ApiKey.id) == claims.key_id)
+        (
+            await session.execute(
+                select(
+                    col(ApiKey.name),
+                    col(ApiKey.role),
+                    col(ApiKey.account_id),
+                    col(ApiKey.revoked_at),
+                    col(Account.name).label("account_name"),
+                    col(Account.retention_days),
+                )
+                .join(Account, col(Account.id) == ApiKey.account_id)
+                .where(col(ApiKey.id) == claims.key_id)
+            )
         )
-    ).one_or_none()
+        .mappings()
+        .one_or_none()
+    )
     if row is None:
         raise Unauthenticated("invalid token")
-    key, account = row
-    if key.revoked_at is not None:
+    if row["revoked_at"] is not None:
         raise Unauthenticated("API key revoked")
-    if key.account_id != claims.account_id:
+    if row["account_id"] != claims.account_id:
         raise Unauthenticated("invalid token")
     return Identity(
-        key_id=key.id,
-        key_name=key.name,
-        role=Role(key.role),
-        account_id=account.id,
-        account_name=account.name,
-        retention_days=account.retention_days,
+        key_id=claims.key_id,
+        key_name=row["name"],
+        role=Role(row["role"]),
+        account_id=row["account_id"],
+        account_name=row["account_name"],
+        retention_days=row["retention_days"],
     )

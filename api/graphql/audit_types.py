@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from api.audit.query import ORDERABLE_FIELDS, FieldKind
+from api.audit.record import NewEvent
 from api.audit.search import FieldValues, Page, Suggestions
 from api.graphql.scalars import JSON, unix_seconds
 from api.models import AuditEvent, EventType
@@ -54,7 +55,7 @@ class AuditTrailEntry:
     timestamp: float = strawberry.field(description="Milliseconds since the epoch.")
 
     @classmethod
-    def from_event(cls, event: AuditEvent) -> AuditTrailEntry:
+    def from_event(cls, event: AuditEvent | NewEvent) -> AuditTrailEntry:
         source, _, identity = event.actor.partition("::")
         run = (
             AuditTrailActorRun(id=event.run_id, stack_id=event.run_stack_id)

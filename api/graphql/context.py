@@ -64,8 +64,11 @@ class RequestContext:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthenticated("missing bearer token; get one with the apiKeyUser mutation")
-            async with self.services.db.transaction() as session:
-                self._identity = await identity_from_token(session, token.strip(), self.services.signing_key)
+            if self._session is not None:  # inside an audited mutation: its transaction will do
+                self._identity = await identity_from_token(self._session, token.strip(), self.services.signing_key)
+            else:
+                async with self.services.db.transaction() as session:
+                    self._identity = await identity_from_token(session, token.strip(), self.services.signing_key)
         return self._identity
 
     async def require(self, *roles: Role) -> Identity:
