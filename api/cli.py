@@ -66,27 +66,8 @@ def backing_servers() -> Iterator[tuple[Settings, EmbeddedServers]]:
         servers.stop()
 
 
-def run_with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run one unit of work against the database; domain errors become a clear exit 1."""
-    assert settings.database_url is not None
-
-    async def main() -> T:
-        db = Database(settings.database_url or "", pool_size=1)
-        try:
-            async with db.transaction() as session:
-                return await work(session)
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(main())
-    except AppError as error:
-        err.print(f"[red]error:[/red] {error.message}")
-        raise typer.Exit(1) from None
-
-
 def run_with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    """Like ``run_with_session``, for work that commits in several transactions of its own."""
+    """Run async work against the database; domain errors become a clear exit 1."""
     assert settings.database_url is not None
 
     async def main() -> T:
@@ -101,6 +82,16 @@ def run_with_database(settings: Settings, work: Callable[[Database], Awaitable[T
     except AppError as error:
         err.print(f"[red]error:[/red] {error.message}")
         raise typer.Exit(1) from None
+
+
+def run_with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Like ``run_with_database``, for one unit of work in one transaction."""
+
+    async def in_transaction(db: Database) -> T:
+        async with db.transaction() as session:
+            return await work(session)
+
+    return run_with_database(settings, in_transaction)
 
 
 @app.command()
@@ -132,6 +123,7 @@ def serve(
             out.print(f"  key secret: {created.secret}", highlight=False)
         worker = _start_worker_process() if with_worker else None
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - display only
+        out.print(f"Console:  http://{shown_host}:{port}/", highlight=False)
         out.print(f"GraphiQL: http://{shown_host}:{port}/graphql", highlight=False)
         # uvicorn re-raises the signal it stopped on once it has shut down; SIGTERM's default action
         # would then kill us before the worker and the embedded servers are stopped.

@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
@@ -16,30 +16,16 @@ import pytest
 from receivers.s3.app import create_app
 from receivers.s3.config import BatchSettings, ConfigError, ReceiverConfig, load_config
 from receivers.s3.verify import sign
-from tests.test_s3_receiver_support import (
+from tests.s3.support import (
     SECRET,
     Bucket,
     delivery_headers,
     event_body,
     eventually,
     loopback_socket,
-    moto_s3,
     new_event_id,
-    use_fake_aws_credentials,
     wait_until,
 )
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with moto_s3() as endpoint_url:
-        yield endpoint_url
-
-
-@pytest.fixture
-def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Bucket:
-    use_fake_aws_credentials(monkeypatch)
-    return Bucket.create(s3_endpoint)
 
 
 @asynccontextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -12,28 +12,14 @@ from receivers.s3 import handler
 from receivers.s3.config import BatchSettings, ConfigError
 from receivers.s3.handler import LambdaReceiver, lambda_handler
 from receivers.s3.store import S3Store
-from tests.test_s3_receiver_support import (
+from tests.s3.support import (
     SECRET,
     TIMESTAMP_MS,
     Bucket,
     delivery_headers,
     event_body,
-    moto_s3,
     new_event_id,
-    use_fake_aws_credentials,
 )
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with moto_s3() as endpoint_url:
-        yield endpoint_url
-
-
-@pytest.fixture
-def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Bucket:
-    use_fake_aws_credentials(monkeypatch)
-    return Bucket.create(s3_endpoint)
 
 
 @pytest.fixture

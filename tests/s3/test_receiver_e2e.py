@@ -11,7 +11,6 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -23,7 +22,7 @@ from api.models import Role
 from receivers.s3.app import create_app
 from tests.helpers import Api
 from tests.receivers import poll
-from tests.test_s3_receiver_support import Bucket, moto_s3, serve_in_thread, use_fake_aws_credentials
+from tests.s3.support import Bucket, serve_in_thread
 
 WEBHOOK_SECRET = "e2e-webhook-secret-3f9c"
 EVENT_COUNT = 100
@@ -50,18 +49,6 @@ class SignatureLog:
             with self._lock:
                 self.by_event_id[headers.get("x-audit-event-id", "")] = headers.get("x-signature-256", "")
         await self.app(scope, receive, send)
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    with moto_s3() as endpoint_url:
-        yield endpoint_url
-
-
-@pytest.fixture
-def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Bucket:
-    use_fake_aws_credentials(monkeypatch)
-    return Bucket.create(s3_endpoint)
 
 
 async def stored_events(db: Database) -> dict[str, bytes]:
