@@ -25,7 +25,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict api workers receivers
 
+# The browser tests drive Debian's chromium (never a downloaded browser): install it when missing.
 pytest: $(STAMP)
+	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; else echo "note: /usr/bin/chromium is missing and we are not root: browser tests will be skipped (sudo apt-get install chromium)"; fi; }
 	$(BIN)/pytest -q -m "not soak"
 
 test: lint typecheck pytest

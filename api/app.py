@@ -21,6 +21,7 @@ from strawberry.http import GraphQLRequestData
 from ulid import ULID
 
 from api import __version__
+from api.console.routes import console_routes
 from api.graphql.context import RequestContext
 from api.graphql.schema import build_schema
 from api.logging import configure_logging
@@ -165,6 +166,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        *console_routes(settings),
     ]
     return Starlette(
         routes=routes,

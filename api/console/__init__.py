@@ -1,0 +1,1 @@
+"""The web console: static files served at ``/``, a pure GraphQL client of ``/graphql``."""

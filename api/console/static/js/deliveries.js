@@ -1,0 +1,101 @@
+// The delivery log of the webhook: one row per event owed to the endpoint, with a Redeliver button.
+
+import { gql } from "./api.js";
+import { h, notice, relativeTime, replace, timeElement } from "./dom.js";
+
+const DELIVERY_FIELDS = `id eventId action status attempts lastStatusCode lastError lastLatencyMs responseSnippet nextAttemptAt createdAt deliveredAt`;
+const DELIVERIES = `query Deliveries($first: Int, $after: String, $status: AuditTrailDeliveryStatus) { auditTrailWebhook {
+  deliveries(first: $first, after: $after, status: $status) { edges { node { ${DELIVERY_FIELDS} } } pageInfo { endCursor hasNextPage } } } }`;
+const REDELIVER = `mutation Redeliver($id: ID!) { auditTrailRedeliver(id: $id) { ${DELIVERY_FIELDS} } }`;
+const PAGE_SIZE = 25;
+const STATUS_LABELS = { PENDING: "Pending", DELIVERED: "Delivered", FAILED: "Failed" };
+
+export class DeliveryLog {
+  constructor(app, { onChange }) {
+    this.app = app;
+    this.onChange = onChange;
+    this.statusFilter = h("select", { id: "delivery-status", onchange: () => this.load() },
+      h("option", { value: "", text: "All statuses" }),
+      Object.entries(STATUS_LABELS).map(([value, label]) => h("option", { value, text: label })));
+    this.status = h("div", { class: "page-status" });
+    this.body = h("div", { class: "delivery-body" });
+    this.element = h("section", { class: "deliveries", "aria-labelledby": "deliveries-title", hidden: true },
+      h("div", { class: "section-head" },
+        h("h2", { id: "deliveries-title", text: "Delivery log" }),
+        h("div", { class: "actions" },
+          h("label", { for: "delivery-status", text: "Status" }), this.statusFilter,
+          h("button", { type: "button", class: "button quiet", text: "Refresh", onclick: () => this.load() }))),
+      this.status, this.body);
+  }
+
+  show(hasWebhook) {
+    this.element.hidden = !hasWebhook;
+    if (hasWebhook) this.load({ keepStatus: true });
+  }
+
+  async load({ keepStatus = false, after = null } = {}) {
+    if (!keepStatus) this.status.replaceChildren();
+    const variables = { first: PAGE_SIZE, after, status: this.statusFilter.value || null };
+    try {
+      const { auditTrailWebhook: webhook } = await gql(DELIVERIES, variables);
+      if (!webhook) return;
+      const page = webhook.deliveries;
+      this.render(page.edges.map((edge) => edge.node), page.pageInfo, Boolean(after));
+    } catch (error) {
+      if (this.app.fail(error)) return;
+      replace(this.body, notice("error", `The delivery log could not be loaded: ${error.message}`));
+    }
+  }
+
+  render(deliveries, pageInfo, isNextPage) {
+    if (!isNextPage) {
+      if (!deliveries.length) {
+        replace(this.body, h("p", { class: "state state-empty", role: "status", text: this.statusFilter.value
+          ? `No ${STATUS_LABELS[this.statusFilter.value].toLowerCase()} deliveries.`
+          : "No deliveries yet. Each new event will be listed here." }));
+        return;
+      }
+      this.tbody = h("tbody");
+      this.more = h("div", { class: "more" });
+      replace(this.body, h("div", { class: "table-wrap" }, h("table", { class: "delivery-table" },
+        h("caption", { class: "visually-hidden", text: "Deliveries, newest first" }),
+        h("thead", {}, h("tr", {}, ["Status", "Event", "Attempts", "Last status", "Latency", "Next attempt", "Response", ""]
+          .map((title) => h("th", { scope: "col", text: title })))),
+        this.tbody)), this.more);
+    }
+    for (const delivery of deliveries) this.tbody.append(this.row(delivery));
+    replace(this.more, pageInfo.hasNextPage
+      ? h("button", { type: "button", class: "button", text: "Load more", onclick: () => this.load({ keepStatus: true, after: pageInfo.endCursor }) })
+      : null);
+  }
+
+  row(delivery) {
+    const redeliver = h("button", { type: "button", class: "button small", text: "Redeliver", "aria-label": `Redeliver ${delivery.action} (${delivery.id})` });
+    const row = h("tr", { dataset: { deliveryId: delivery.id } },
+      h("td", { "data-label": "Status" }, h("span", { class: `badge status-${delivery.status.toLowerCase()}`, text: STATUS_LABELS[delivery.status] })),
+      h("td", { "data-label": "Event" }, h("div", {}, h("code", { text: delivery.action }), h("span", { class: "muted block" }, timeElement(delivery.createdAt)))),
+      h("td", { "data-label": "Attempts", class: "num", text: String(delivery.attempts) }),
+      h("td", { "data-label": "Last status", class: "num" }, delivery.lastStatusCode ?? h("span", { class: "muted", title: delivery.lastError || "", text: delivery.lastError ? "error" : "—" })),
+      h("td", { "data-label": "Latency", class: "num", text: delivery.lastLatencyMs === null ? "—" : `${delivery.lastLatencyMs} ms` }),
+      h("td", { "data-label": "Next attempt" }, delivery.nextAttemptAt ? h("span", { title: new Date(delivery.nextAttemptAt * 1000).toISOString(), text: relativeTime(delivery.nextAttemptAt) }) : h("span", { class: "muted", text: "—" })),
+      h("td", { "data-label": "Response", class: "snippet" }, delivery.responseSnippet || delivery.lastError
+        ? h("code", { title: delivery.responseSnippet || delivery.lastError, text: delivery.responseSnippet || delivery.lastError })
+        : h("span", { class: "muted", text: "—" })),
+      h("td", { class: "row-actions" }, redeliver));
+    redeliver.addEventListener("click", async () => {
+      redeliver.disabled = true;
+      try {
+        const { auditTrailRedeliver: updated } = await gql(REDELIVER, { id: delivery.id });
+        const outcome = updated.status === "DELIVERED" ? `delivered (HTTP ${updated.lastStatusCode})` : `not accepted (${updated.lastStatusCode ? `HTTP ${updated.lastStatusCode}` : updated.lastError || "no answer"})`;
+        this.status.replaceChildren(notice(updated.status === "DELIVERED" ? "success" : "error", `Redelivered ${updated.action}: ${outcome}.`));
+        row.replaceWith(this.row(updated));
+        this.onChange?.();
+      } catch (error) {
+        if (this.app.fail(error)) return;
+        this.status.replaceChildren(notice("error", `Redelivery failed: ${error.message}`));
+        redeliver.disabled = false;
+      }
+    });
+    return row;
+  }
+}

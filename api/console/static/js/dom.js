@@ -1,0 +1,77 @@
+// Small DOM helpers: build elements without innerHTML, so nothing from the server is ever parsed as markup.
+
+/**
+ * Create an element. `attrs` keys: `class`, `text`, `on<Event>` handlers, `dataset`, boolean
+ * attributes (true adds, false/null/undefined omits) and plain attributes.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === "class") element.className = value;
+    else if (name === "text") element.textContent = value;
+    else if (name === "dataset") Object.assign(element.dataset, value);
+    else if (name.startsWith("on") && typeof value === "function") element.addEventListener(name.slice(2).toLowerCase(), value);
+    else if (value === true) element.setAttribute(name, "");
+    else element.setAttribute(name, String(value));
+  }
+  append(element, children);
+  return element;
+}
+
+function append(element, children) {
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Replace the element's children. */
+export function replace(element, ...children) {
+  element.replaceChildren();
+  append(element, children);
+  return element;
+}
+
+let idCounter = 0;
+/** A unique id for label/aria wiring. */
+export function uid(prefix = "id") {
+  idCounter += 1;
+  return `${prefix}-${idCounter}`;
+}
+
+const localFormat = new Intl.DateTimeFormat(undefined, {
+  year: "numeric", month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+});
+
+/** Local time of unix `seconds`, for display. */
+export function localTime(seconds) {
+  return localFormat.format(new Date(seconds * 1000));
+}
+
+/** UTC time of unix `seconds`, ISO 8601. */
+export function utcTime(seconds) {
+  return new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
+}
+
+/** A `<time>` element: local time shown, UTC in the tooltip. */
+export function timeElement(seconds) {
+  if (seconds === null || seconds === undefined) return h("span", { class: "muted", text: "—" });
+  return h("time", { datetime: utcTime(seconds), title: `UTC ${utcTime(seconds)}`, text: localTime(seconds) });
+}
+
+/** "3 min ago" style wording for unix `seconds`, past or future. */
+export function relativeTime(seconds) {
+  const delta = Math.round(seconds - Date.now() / 1000);
+  const units = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+  const format = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  for (const [unit, size] of units) {
+    if (Math.abs(delta) >= size || unit === "second") return format.format(Math.trunc(delta / size), unit);
+  }
+  return "";
+}
+
+/** A live region message: `role=status` for news, `role=alert` for errors. */
+export function notice(kind, message) {
+  return h("div", { class: `notice notice-${kind}`, role: kind === "error" ? "alert" : "status", text: message });
+}

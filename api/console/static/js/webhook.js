@@ -1,0 +1,176 @@
+// The Configuration section (ADMIN): the account's webhook (set up, edit, enable/disable, test, delete)
+// and its delivery log.
+
+import { gql } from "./api.js";
+import { h, notice, relativeTime, replace, timeElement } from "./dom.js";
+import { DeliveryLog } from "./deliveries.js";
+import { WebhookForm } from "./webhook_form.js";
+
+const WEBHOOK_FIELDS = `enabled endpoint includeRuns retryOnFailure secretSHA customHeaderNames createdAt updatedAt
+  lastDeliveryAt lastSuccessAt consecutiveFailures`;
+const WEBHOOK = `query Webhook { auditTrailWebhook { ${WEBHOOK_FIELDS} } }`;
+const ENABLE = `mutation Enable { auditTrailEnableWebhook { ${WEBHOOK_FIELDS} } }`;
+const DISABLE = `mutation Disable { auditTrailDisableWebhook { ${WEBHOOK_FIELDS} } }`;
+const DELETE = `mutation Delete { auditTrailDeleteWebhook { endpoint } }`;
+const TEST = `mutation Test { auditTrailTestWebhook { status lastStatusCode lastLatencyMs lastError } }`;
+
+function yesNo(value) {
+  return value ? "Yes" : "No";
+}
+
+export class ConfigView {
+  constructor(app) {
+    this.app = app;
+    this.status = h("div", { class: "page-status" });
+    this.webhookArea = h("div", { class: "webhook-area" });
+    this.deliveries = new DeliveryLog(app, { onChange: () => this.load({ keepStatus: true }) });
+    this.element = h("div", { class: "config" },
+      h("div", { class: "page-head" },
+        h("h1", { text: "Webhook" }),
+        h("p", { class: "muted", text: "Every event of this account is signed and sent to one endpoint of yours, such as your SIEM or log collector." })),
+      this.status, this.webhookArea, this.deliveries.element);
+    this.deleteDialog = this.buildDeleteDialog();
+    this.element.append(this.deleteDialog);
+  }
+
+  update() {
+    if (!this.loaded) {
+      this.loaded = true;
+      this.load();
+    }
+  }
+
+  destroy() {}
+
+  async load({ keepStatus = false } = {}) {
+    if (!keepStatus) this.status.replaceChildren();
+    try {
+      const { auditTrailWebhook: webhook } = await gql(WEBHOOK);
+      this.webhook = webhook;
+      this.renderWebhook();
+      this.deliveries.show(Boolean(webhook));
+    } catch (error) {
+      if (this.app.fail(error)) return;
+      replace(this.webhookArea, h("div", { class: "state state-error", role: "alert" },
+        h("h2", { text: "The webhook could not be loaded" }), h("p", { text: error.message }),
+        h("button", { type: "button", class: "button", text: "Try again", onclick: () => this.load() })));
+    }
+  }
+
+  say(kind, message) {
+    this.status.replaceChildren(notice(kind, message));
+  }
+
+  renderWebhook() {
+    const webhook = this.webhook;
+    if (!webhook) {
+      replace(this.webhookArea, h("section", { class: "card empty-webhook", "aria-labelledby": "no-webhook-title" },
+        h("h2", { id: "no-webhook-title", text: "No webhook is set up" }),
+        h("p", { class: "muted", text: "Events are kept here for the account's retention period. Set up a webhook to stream each one to your own storage or SIEM." }),
+        h("button", { type: "button", class: "button primary", text: "Set up webhook", onclick: () => this.showForm(null) })));
+      return;
+    }
+    const failing = webhook.consecutiveFailures > 0;
+    const health = failing
+      ? h("span", { class: "badge badge-warn", text: `${webhook.consecutiveFailures} failed attempt${webhook.consecutiveFailures === 1 ? "" : "s"} in a row` })
+      : h("span", { class: "badge badge-ok", text: webhook.lastSuccessAt ? "Healthy" : "No deliveries yet" });
+    const toggle = webhook.enabled
+      ? h("button", { type: "button", class: "button", text: "Disable", onclick: (event) => this.run(event.target, DISABLE, "The webhook is disabled. It received a final payload and gets nothing more.") })
+      : h("button", { type: "button", class: "button", text: "Enable", onclick: (event) => this.run(event.target, ENABLE, "The webhook is enabled; the endpoint accepted the verification payload.") });
+    replace(this.webhookArea, h("section", { class: "card webhook", "aria-labelledby": "webhook-title" },
+      h("div", { class: "card-head" },
+        h("h2", { id: "webhook-title" }, "Endpoint ", h("span", { class: `badge ${webhook.enabled ? "badge-ok" : "badge-off"}`, text: webhook.enabled ? "Enabled" : "Disabled" })),
+        h("div", { class: "actions" },
+          h("button", { type: "button", class: "button", text: "Edit", onclick: () => this.showForm(webhook) }),
+          toggle,
+          h("button", { type: "button", class: "button", text: "Send test", disabled: !webhook.enabled, title: webhook.enabled ? null : "Enable the webhook to send a test", onclick: (event) => this.sendTest(event.target) }),
+          h("button", { type: "button", class: "button danger", text: "Delete", onclick: () => this.deleteDialog.showModal() }))),
+      h("p", { class: "endpoint mono", text: webhook.endpoint }),
+      h("dl", { class: "fields two-columns" },
+        h("dt", { text: "Include runs" }), h("dd", { text: yesNo(webhook.includeRuns) }),
+        h("dt", { text: "Retry on failure" }), h("dd", { text: yesNo(webhook.retryOnFailure) }),
+        h("dt", { text: "Secret SHA-256" }), h("dd", {}, h("code", { class: "sha", text: webhook.secretSHA })),
+        h("dt", { text: "Custom headers" }), h("dd", {}, webhook.customHeaderNames.length
+          ? h("ul", { class: "header-names" }, webhook.customHeaderNames.map((name) => h("li", {}, h("code", { text: name }))))
+          : h("span", { class: "muted", text: "None" })),
+        h("dt", { text: "Health" }), h("dd", {}, health),
+        h("dt", { text: "Last success" }), h("dd", {}, webhook.lastSuccessAt
+          ? h("span", {}, timeElement(webhook.lastSuccessAt), h("span", { class: "muted", text: ` (${relativeTime(webhook.lastSuccessAt)})` }))
+          : h("span", { class: "muted", text: "Never" })),
+        h("dt", { text: "Last attempt" }), h("dd", {}, timeElement(webhook.lastDeliveryAt)),
+        h("dt", { text: "Updated" }), h("dd", {}, timeElement(webhook.updatedAt)))));
+  }
+
+  showForm(webhook) {
+    const form = new WebhookForm({
+      webhook,
+      fail: (error) => this.app.fail(error),
+      onSaved: (saved) => {
+        this.webhook = saved;
+        this.say("success", webhook ? "The webhook is saved." : "The webhook is set up.");
+        this.load({ keepStatus: true });
+      },
+      onCancel: () => this.renderWebhook(),
+    });
+    this.status.replaceChildren();
+    replace(this.webhookArea, form.element);
+    form.focus();
+  }
+
+  async run(button, mutation, success) {
+    button.disabled = true;
+    try {
+      await gql(mutation);
+      this.say("success", success);
+      await this.load({ keepStatus: true });
+    } catch (error) {
+      if (this.app.fail(error)) return;
+      this.say("error", error.message);
+      button.disabled = false;
+    }
+  }
+
+  async sendTest(button) {
+    button.disabled = true;
+    try {
+      const { auditTrailTestWebhook: delivery } = await gql(TEST);
+      if (delivery.status === "DELIVERED") {
+        this.say("success", `Test payload delivered: HTTP ${delivery.lastStatusCode} in ${delivery.lastLatencyMs} ms.`);
+      } else {
+        const reason = delivery.lastStatusCode ? `HTTP ${delivery.lastStatusCode}` : delivery.lastError || "no answer";
+        this.say("error", `Test payload not accepted: ${reason}.`);
+      }
+      await this.load({ keepStatus: true });
+    } catch (error) {
+      if (this.app.fail(error)) return;
+      this.say("error", error.message);
+      button.disabled = false;
+    }
+  }
+
+  buildDeleteDialog() {
+    const dialog = h("dialog", { class: "dialog", "aria-labelledby": "delete-title", "aria-describedby": "delete-text" });
+    const confirm = h("button", { type: "button", class: "button danger", text: "Delete webhook", async onclick() {
+      confirm.disabled = true;
+      try {
+        await gql(DELETE);
+        dialog.close();
+        view.say("success", "The webhook is deleted. Its endpoint was sent a final delete payload.");
+        await view.load({ keepStatus: true });
+      } catch (error) {
+        dialog.close();
+        if (!view.app.fail(error)) view.say("error", error.message);
+      } finally {
+        confirm.disabled = false;
+      }
+    } });
+    const view = this;
+    dialog.append(
+      h("h2", { id: "delete-title", text: "Delete the webhook?" }),
+      h("p", { id: "delete-text", text: "The endpoint is sent a final audit_trail_webhook.delete payload, then no further events. Pending deliveries stop. This cannot be undone; you can set up a webhook again later." }),
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "button", text: "Cancel", autofocus: true, onclick: () => dialog.close() }),
+        confirm));
+    return dialog;
+  }
+}
