@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import orjson
 import structlog
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from sqlalchemy import text
@@ -40,6 +41,17 @@ class GraphQLApp(GraphQL[RequestContext, None]):
     async def get_context(self, request: Request, response: object) -> RequestContext:  # type: ignore[override]  # starlette request only
         request_id = request.headers.get("x-request-id") or str(ULID())
         return RequestContext(request, self._services_of.services, request_id[:64])
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Strict JSON (UTF-8, no NaN, nesting bounded), and only objects: strawberry's own parsing
+        answers 500 to a body that is a JSON string or number, or not UTF-8, or nested too deep."""
+        try:
+            decoded = orjson.loads(data)
+        except orjson.JSONDecodeError as error:
+            raise HTTPException(400, f"the request body is not valid JSON: {error}") from None
+        if not all(isinstance(item, dict) for item in (decoded if isinstance(decoded, list) else [decoded])):
+            raise HTTPException(400, 'the request body must be a JSON object {"query": ..., "variables": {...}}')
+        return decoded
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         data = await super().parse_http_body(request)

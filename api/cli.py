@@ -31,7 +31,10 @@ from api.errors import AppError
 from api.migrate import upgrade_database
 from api.settings import Settings
 
-app = typer.Typer(help="Audit trail service.", no_args_is_help=True, add_completion=False)
+# No local variables in crash reports: they may hold secrets (a webhook's, a key's) and end up in logs.
+app = typer.Typer(
+    help="Audit trail service.", no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False
+)
 accounts_app = typer.Typer(help="Manage accounts (tenants).", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 retention_app = typer.Typer(help="Remove events older than their account's retention.", no_args_is_help=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import structlog
@@ -14,6 +15,14 @@ from api.errors import AppError
 log = structlog.get_logger(__name__)
 
 UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, ConnectionError, OSError, TimeoutError)
+# PostgreSQL's connection exceptions (class 08) and its shutting-down/starting-up refusals (57P01-03):
+# what a restarting database looks like through asyncpg, whatever SQLAlchemy wraps them in.
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+# graphql-core quotes the offending input in its messages; a secret sent in the wrong shape must not
+# come back (or reach a log) that way.  What remains still says what was wrong and where.
+_ECHOED_VALUE = re.compile(r"(?:[,.;]? (?:[Ff]ound|but encountered error)\b.*|(?<=value)(?: \w+)*: .*)$", re.DOTALL)
+_MIN_REDACTED_LENGTH = 6
+_VARIABLE_PATH = re.compile(r"^(Variable '\$\w+' has invalid value(?: at (?:\.\w+|\[\d+\])+)?): ")
 
 
 def _request_id(extension: SchemaExtension) -> str | None:
@@ -33,21 +42,32 @@ class ErrorCodes(SchemaExtension):
         original = error.original_error
         if original is None:
             code = (error.extensions or {}).get("code") or "GRAPHQL_VALIDATION_FAILED"
-            return self._copy(error, error.message, code)
+            message = error.message if error.path else self._without_values(error.message)
+            return self._copy(error, message, code)
         if isinstance(original, AppError):
             return self._copy(error, original.message, original.code)
         if isinstance(original, GraphQLError):
-            return self._with_code(original)
+            inner = self._with_code(original)
+            where = _VARIABLE_PATH.match(error.message)
+            if where is None or error.path:
+                return inner
+            return self._copy(error, f"{where.group(1)}: {inner.message}", (inner.extensions or {})["code"])
         request_id = _request_id(self)
-        if isinstance(original, UNAVAILABLE_ERRORS) or (
-            isinstance(original, DBAPIError) and original.connection_invalidated
-        ):
+        if is_unavailable(original):
             log.warning("backing service unavailable", request_id=request_id, error=type(original).__name__)
             return self._copy(error, "a backing service is unavailable; retry shortly", "SERVICE_UNAVAILABLE")
         log.error("unexpected error", request_id=request_id, exc_info=original)
         return self._copy(
             error, f"internal error (request id {request_id}); it has been logged", "INTERNAL_SERVER_ERROR"
         )
+
+    def _without_values(self, message: str) -> str:
+        """A request error's message without the input values graphql-core quotes in it."""
+        message = _ECHOED_VALUE.sub(".", message)
+        for value in _string_leaves(self.execution_context.variables):
+            if len(value) >= _MIN_REDACTED_LENGTH:
+                message = message.replace(value, "…")
+        return message
 
     @staticmethod
     def _copy(error: GraphQLError, message: str, code: str) -> GraphQLError:
@@ -60,3 +80,32 @@ class ErrorCodes(SchemaExtension):
             original_error=None,
             extensions={**(error.extensions or {}), "code": code},
         )
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when ``error`` (or what it wraps) says PostgreSQL or Redis cannot be reached right now."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, UNAVAILABLE_ERRORS):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if str(getattr(current, "sqlstate", "") or "").startswith(UNAVAILABLE_SQLSTATES):
+            return True
+        wrapped = current.orig if isinstance(current, DBAPIError) else None
+        current = wrapped if isinstance(wrapped, BaseException) else current.__cause__
+    return False
+
+
+def _string_leaves(value: object) -> Iterator[str]:
+    """Every string inside the request's variables (keys are names, not values)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _string_leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _string_leaves(item)

@@ -144,7 +144,8 @@ async def send_attempt(
                 timeout=timeout_seconds,
                 follow_redirects=False,
             ) as response:
-                snippet = await _read_snippet(response)
+                # A receiver that echoes request headers would put the custom header values in the log.
+                snippet = _redact(await _read_snippet(response), request.custom_header_values)
         return AttemptOutcome(
             status_code=response.status_code,
             latency_ms=elapsed_ms(),

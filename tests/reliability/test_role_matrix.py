@@ -1,0 +1,257 @@
+"""Isolation and roles: every query and mutation x every role (and no token) x own/other account.
+
+DESIGN §3: ADMIN does everything in its account; READER only queries; SERVICE records events and
+queries nothing else.  The code (and the schema's descriptions) make ``apiKeys`` and
+``auditTrailWebhook`` ADMIN only, and let every role read ``viewer``: that is the documented access
+this matrix holds the API to.  An id of another account is never found, whatever the role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from api.models import Role
+from tests.receivers import running_receiver
+from tests.reliability.stack import CANARY_WEBHOOK_SECRET, Stack, Tenant
+
+OK, NULL = "ok", "null"
+FORBIDDEN, UNAUTHENTICATED, NOT_FOUND = "FORBIDDEN", "UNAUTHENTICATED", "NOT_FOUND"
+NO_TOKEN = "no token"
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    field: str
+    document: str
+    variables: Callable[[World], dict[str, Any]] = lambda world: {}
+    is_query: bool = False
+    other_account: bool = False
+    """Its argument is an id that belongs to the other account."""
+
+
+@dataclass
+class World:
+    """Ids the operations refer to: the caller's own and the other account's."""
+
+    own: Tenant
+    other: Tenant
+    endpoint: str
+    own_entry_id: str = ""
+    other_entry_id: str = ""
+    own_delivery_id: str = ""
+    other_delivery_id: str = ""
+    spare_key_ids: list[str] | None = None
+
+
+WEBHOOK = "{ enabled endpoint }"
+DELIVERY = "{ id status }"
+OPERATIONS = [
+    Operation("viewer", "viewer", "{ viewer { id role account { name } } }", is_query=True),
+    Operation("apiKeys", "apiKeys", "{ apiKeys { id } }", is_query=True),
+    Operation(
+        "searchAuditTrailEntries",
+        "searchAuditTrailEntries",
+        "query($input: SearchInput!) { searchAuditTrailEntries(input: $input) { edges { node { id } } } }",
+        lambda world: {"input": {"first": 5}},
+        is_query=True,
+    ),
+    Operation(
+        "searchAuditTrailEntriesSuggestions",
+        "searchAuditTrailEntriesSuggestions",
+        "query($input: SearchSuggestionsInput!) {"
+        " searchAuditTrailEntriesSuggestions(input: $input) { filteredCount } }",
+        lambda world: {"input": {"field": "action"}},
+        is_query=True,
+    ),
+    Operation(
+        "auditTrailEntry(own)",
+        "auditTrailEntry",
+        "query($id: ID!) { auditTrailEntry(id: $id) { id } }",
+        lambda world: {"id": world.own_entry_id},
+        is_query=True,
+    ),
+    Operation(
+        "auditTrailEntry(other)",
+        "auditTrailEntry",
+        "query($id: ID!) { auditTrailEntry(id: $id) { id } }",
+        lambda world: {"id": world.other_entry_id},
+        is_query=True,
+        other_account=True,
+    ),
+    Operation("auditTrailWebhook", "auditTrailWebhook", f"{{ auditTrailWebhook {WEBHOOK} }}", is_query=True),
+    Operation(
+        "apiKeyCreate",
+        "apiKeyCreate",
+        "mutation($input: ApiKeyCreateInput!) { apiKeyCreate(input: $input) { id } }",
+        lambda world: {"input": {"name": "matrix", "role": "READER"}},
+    ),
+    Operation(
+        "apiKeyDelete(own)",
+        "apiKeyDelete",
+        "mutation($id: ID!) { apiKeyDelete(id: $id) { id } }",
+        lambda world: {"id": (world.spare_key_ids or [""]).pop()},
+    ),
+    Operation(
+        "apiKeyDelete(other)",
+        "apiKeyDelete",
+        "mutation($id: ID!) { apiKeyDelete(id: $id) { id } }",
+        lambda world: {"id": world.other.key_ids[Role.READER]},
+        other_account=True,
+    ),
+    Operation(
+        "auditTrailRecordEvents",
+        "auditTrailRecordEvents",
+        "mutation($events: [AuditTrailEventInput!]!) { auditTrailRecordEvents(events: $events) { id } }",
+        lambda world: {"events": [{"action": "matrix.recorded", "actor": "matrix::probe"}]},
+    ),
+    Operation(
+        "auditTrailSetRetention",
+        "auditTrailSetRetention",
+        "mutation { auditTrailSetRetention(days: 30) { retentionDays } }",
+    ),
+    Operation(
+        "auditTrailSetWebhook",
+        "auditTrailSetWebhook",
+        f"mutation($input: AuditTrailWebhookInput!) {{ auditTrailSetWebhook(input: $input) {WEBHOOK} }}",
+        lambda world: {"input": {"enabled": True, "endpoint": world.endpoint, "secret": CANARY_WEBHOOK_SECRET}},
+    ),
+    Operation(
+        "auditTrailDisableWebhook", "auditTrailDisableWebhook", f"mutation {{ auditTrailDisableWebhook {WEBHOOK} }}"
+    ),
+    Operation(
+        "auditTrailEnableWebhook", "auditTrailEnableWebhook", f"mutation {{ auditTrailEnableWebhook {WEBHOOK} }}"
+    ),
+    Operation("auditTrailTestWebhook", "auditTrailTestWebhook", f"mutation {{ auditTrailTestWebhook {DELIVERY} }}"),
+    Operation(
+        "auditTrailRedeliver(own)",
+        "auditTrailRedeliver",
+        f"mutation($id: ID!) {{ auditTrailRedeliver(id: $id) {DELIVERY} }}",
+        lambda world: {"id": world.own_delivery_id},
+    ),
+    Operation(
+        "auditTrailRedeliver(other)",
+        "auditTrailRedeliver",
+        f"mutation($id: ID!) {{ auditTrailRedeliver(id: $id) {DELIVERY} }}",
+        lambda world: {"id": world.other_delivery_id},
+        other_account=True,
+    ),
+    Operation(
+        "auditTrailDeleteWebhook", "auditTrailDeleteWebhook", f"mutation {{ auditTrailDeleteWebhook {WEBHOOK} }}"
+    ),
+]
+READER_QUERIES = {"viewer", "searchAuditTrailEntries", "searchAuditTrailEntriesSuggestions", "auditTrailEntry"}
+SERVICE_OPERATIONS = {"viewer", "auditTrailRecordEvents"}
+
+
+def expected(role: str, operation: Operation) -> str:
+    """The documented outcome of ``operation`` for a caller with ``role``."""
+    if role == NO_TOKEN:
+        return UNAUTHENTICATED
+    allowed = (
+        role == Role.ADMIN
+        or (role == Role.READER and operation.field in READER_QUERIES)
+        or (role == Role.SERVICE and operation.field in SERVICE_OPERATIONS)
+    )
+    if not allowed:
+        return FORBIDDEN
+    if operation.other_account:
+        return NULL if operation.is_query else NOT_FOUND
+    return OK
+
+
+def outcome(body: dict[str, Any], field: str) -> str:
+    errors = body.get("errors") or []
+    if errors:
+        codes = {error.get("extensions", {}).get("code", "no code") for error in errors}
+        return ",".join(sorted(codes))
+    return OK if (body.get("data") or {}).get(field) is not None else NULL
+
+
+async def prepare_world(stack: Stack, client: httpx.AsyncClient, endpoint: str) -> World:
+    own = await stack.tenant("matrix-own")
+    other = await stack.tenant("matrix-other")
+    world = World(own=own, other=other, endpoint=endpoint)
+    for tenant in (own, other):
+        admin = tenant.tokens[Role.ADMIN]
+        set_webhook = next(op for op in OPERATIONS if op.field == "auditTrailSetWebhook")
+        response = await stack.gql(client, set_webhook.document, set_webhook.variables(world), token=admin)
+        assert outcome(response.json(), "auditTrailSetWebhook") == OK, response.text
+        deliveries = await stack.gql(
+            client, "{ auditTrailWebhook { deliveries(first: 1) { edges { node { id eventId } } } } }", token=admin
+        )
+        [edge] = deliveries.json()["data"]["auditTrailWebhook"]["deliveries"]["edges"]
+        if tenant is own:
+            world.own_delivery_id, world.own_entry_id = edge["node"]["id"], edge["node"]["eventId"]
+        else:
+            world.other_delivery_id, world.other_entry_id = edge["node"]["id"], edge["node"]["eventId"]
+    return world
+
+
+async def other_account_state(stack: Stack, client: httpx.AsyncClient, world: World) -> dict[str, Any]:
+    """What the other account's ADMIN sees of its own things (must not change while the own account acts)."""
+    admin = world.other.tokens[Role.ADMIN]
+    query = (
+        "{ viewer { account { retentionDays } } apiKeys { id revokedAt } auditTrailWebhook { enabled endpoint }"
+        " searchAuditTrailEntries(input: {first: 500}) { edges { node { id action } } } }"
+    )
+    return dict((await stack.gql(client, query, token=admin)).json())
+
+
+async def test_every_operation_by_every_role_gets_exactly_the_documented_access(stack: Stack) -> None:
+    async with running_receiver() as receiver, httpx.AsyncClient(timeout=30) as client:
+        world = await prepare_world(stack, client, receiver.url)
+        introspected = (
+            await stack.gql(client, "{ __schema { queryType { fields { name } } mutationType { fields { name } } } }")
+        ).json()["data"]["__schema"]
+        root_fields = introspected["queryType"]["fields"] + introspected["mutationType"]["fields"]
+        schema_fields = {root_field["name"] for root_field in root_fields}
+        covered = {operation.field for operation in OPERATIONS} | {"apiKeyUser"}
+        assert covered == schema_fields, "every operation of the schema belongs in the matrix"
+
+        before = await other_account_state(stack, client, world)
+        got: dict[tuple[str, str], str] = {}
+        want: dict[tuple[str, str], str] = {}
+        for role in (NO_TOKEN, Role.SERVICE, Role.READER, Role.ADMIN):
+            world.spare_key_ids = [(await stack.tenant("matrix-own", (Role.READER,))).key_ids[Role.READER]]
+            token = None if role == NO_TOKEN else world.own.tokens[Role(role)]
+            for operation in OPERATIONS:
+                response = await stack.gql(client, operation.document, operation.variables(world), token=token)
+                assert response.status_code == 200, response.text
+                got[(str(role), operation.name)] = outcome(response.json(), operation.field)
+                want[(str(role), operation.name)] = expected(str(role), operation)
+        after = await other_account_state(stack, client, world)
+
+        # apiKeyUser needs no token and answers the same to everyone: a key of either account logs in.
+        login = "mutation($id: ID!, $secret: String!) { apiKeyUser(id: $id, secret: $secret) { jwt } }"
+        wrong = await stack.gql(client, login, {"id": world.other.key_ids[Role.ADMIN], "secret": "wrong"})
+        assert outcome(wrong.json(), "apiKeyUser") == UNAUTHENTICATED
+
+    mismatches = {cell: (got[cell], want[cell]) for cell in want if got[cell] != want[cell]}
+    print(f"\nrole matrix: {len(want)} cells (roles x operations), mismatches: {mismatches}")
+    assert mismatches == {}, "(got, expected) per (role, operation)"
+    assert before == after, "the other account's things changed"
+    assert not any(
+        edge["node"]["action"] == "matrix.recorded" for edge in after["data"]["searchAuditTrailEntries"]["edges"]
+    )
+
+
+@pytest.mark.parametrize("role", [Role.READER, Role.SERVICE])
+async def test_a_forbidden_mutation_leaves_no_event(stack: Stack, role: Role) -> None:
+    tenant = await stack.tenant(f"forbidden-{role.value.lower()}")
+    async with httpx.AsyncClient(timeout=30) as client:
+        refused = await stack.gql(
+            client, "mutation { auditTrailSetRetention(days: 9) { retentionDays } }", token=tenant.tokens[role]
+        )
+        search = await stack.gql(
+            client,
+            '{ searchAuditTrailEntries(input: {fullTextSearch: "set_retention"}) { edges { node { id } } } }',
+            token=tenant.tokens[Role.ADMIN],
+        )
+    assert outcome(refused.json(), "auditTrailSetRetention") == FORBIDDEN
+    assert search.json()["data"]["searchAuditTrailEntries"]["edges"] == []
