@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -132,3 +133,58 @@ def save(measurements: list[Measurement]) -> None:
     for m in measurements:
         existing.setdefault(m.benchmark, {})[m.metric] = {**asdict(m), "ratio": m.ratio}
     RESULTS_FILE.write_text(json.dumps(existing, indent=2) + "\n")
+
+
+def wait_until_ready(url: str, *, what: str, timeout: float = 60) -> None:
+    """Poll ``url`` until it answers below 500; RuntimeError naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not become ready within {timeout:g} s")
+
+
+@contextlib.contextmanager
+def worker_process(servers: EmbeddedServers, **settings: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``audittrail worker`` as a user runs it, with extra ``AUDITTRAIL_*`` settings; stopped with SIGTERM."""
+    env = service_env(servers)
+    env.update({f"AUDITTRAIL_{name.upper()}": value for name, value in settings.items()})
+    process = subprocess.Popen([sys.executable, "-m", "api.cli", "worker"], env=env)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def receiver_process() -> Iterator[str]:
+    """The fast webhook receiver (``bench.receiver_app``, 204 for every POST) in its own uvicorn; yields its URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.receiver_app:app", "--port", str(port), "--log-level", "warning",
+         "--no-access-log"],
+    )  # fmt: skip
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(f"{base_url}/stats", what="receiver")
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def run_alone(run: Callable[[bool], list[Measurement]], description: str | None) -> None:
+    """The command line of one benchmark run by itself: ``python -m bench.<name> [--quick]``."""
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="about a minute instead of the full load")
+    measurements = run(parser.parse_args().quick)
+    report(measurements)
+    save(measurements)

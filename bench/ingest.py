@@ -6,9 +6,7 @@ Run alone with ``python -m bench.ingest [--quick]``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -30,8 +28,7 @@ from bench.harness import (
     free_port,
     median,
     percentile,
-    report,
-    save,
+    run_alone,
     service_env,
 )
 
@@ -216,14 +213,5 @@ def run(quick: bool) -> list[Measurement]:
     ]  # fmt: skip
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="about a minute instead of the full load")
-    measurements = run(parser.parse_args().quick)
-    report(measurements)
-    save(measurements)
-
-
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONWARNINGS", "ignore")
-    main()
+    run_alone(run, __doc__)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
+import structlog
 from arq import cron
 from arq.connections import RedisSettings
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, Worker
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from api.db import Database
 from api.logging import configure_logging
@@ -18,6 +22,10 @@ from workers.delivery import deliver
 from workers.partitions import create_partitions_job
 from workers.retention import retention_job
 from workers.sweeper import sweep
+
+log = structlog.get_logger(__name__)
+
+REDIS_RECONNECT_SECONDS = 1.0
 
 
 def worker_functions() -> list[WorkerCoroutine | Function]:
@@ -72,6 +80,13 @@ def build_worker(settings: Settings, *, handle_signals: bool = True) -> Worker:
 
 
 def run_worker(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM."""
+    """Run until SIGINT/SIGTERM.  arq's poll loop ends on a lost Redis connection (a Redis restart);
+    the worker starts again instead of exiting: the delivery rows are the truth, the sweeper catches up."""
     configure_logging(settings)
-    build_worker(settings).run()
+    while True:
+        try:
+            build_worker(settings).run()
+            return
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            log.warning("lost the connection to Redis; starting the worker again", error=str(error))
+            time.sleep(REDIS_RECONNECT_SECONDS)

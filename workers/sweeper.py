@@ -11,8 +11,8 @@ from typing import Any
 import structlog
 from arq.connections import ArqRedis
 
-from api.webhooks.deliveries import find_due_delivery_ids
-from api.webhooks.queue import enqueue_deliveries
+from api.webhooks.deliveries import claim_lease_seconds, find_due_deliveries
+from api.webhooks.queue import enqueue_wake_ups, swept_job_id
 from workers.context import worker_context
 
 log = structlog.get_logger(__name__)
@@ -25,8 +25,13 @@ async def sweep(ctx: dict[str, Any]) -> int:
     context = worker_context(ctx)
     queue: ArqRedis = ctx["redis"]
     async with context.db.transaction() as session:
-        due_ids = await find_due_delivery_ids(session, SWEEP_BATCH)
-    if due_ids:
-        await enqueue_deliveries(queue, due_ids)
-        log.info("swept due deliveries", count=len(due_ids))
-    return len(due_ids)
+        due = await find_due_deliveries(session, SWEEP_BATCH)
+    if due:
+        lease_seconds = claim_lease_seconds(context.settings)
+        wake_ups = (
+            (row.delivery_id, swept_job_id(row.delivery_id, row.attempts, int(row.overdue_seconds // lease_seconds)))
+            for row in due
+        )
+        await enqueue_wake_ups(queue, wake_ups)
+        log.info("swept due deliveries", count=len(due))
+    return len(due)

@@ -43,30 +43,36 @@ _CLAIM = text(
 
 # Guarded by the attempt number and status: a late result of an attempt whose lease ran out (and
 # that was claimed again), or of one settled meanwhile (its webhook deleted), must not overwrite it.
+# The webhook's health is updated in the same statement (one round trip).  A success that changes
+# nothing the API shows (whole seconds, no failures to reset) leaves the webhook row alone: every
+# concurrent delivery of a busy webhook would otherwise queue on that one row's lock until commit.
 _RECORD = text(
     """
-    UPDATE webhook_deliveries
-    SET status = :status,
-        next_attempt_at = CASE WHEN :status = 'PENDING'
-                               THEN now() + make_interval(secs => :retry_in_seconds) END,
-        last_status_code = :status_code,
-        last_error = :error,
-        last_latency_ms = :latency_ms,
-        response_snippet = :response_snippet,
-        delivered_at = CASE WHEN :status = 'DELIVERED' THEN now() ELSE delivered_at END,
-        updated_at = now()
-    WHERE id = :delivery_id AND attempts = :attempt AND status = 'PENDING'
-    RETURNING id
-    """
-)
-
-_RECORD_HEALTH = text(
-    """
-    UPDATE webhooks
-    SET last_delivery_at = now(),
-        last_success_at = CASE WHEN :is_success THEN now() ELSE last_success_at END,
-        consecutive_failures = CASE WHEN :is_success THEN 0 ELSE consecutive_failures + 1 END
-    WHERE id = :webhook_id
+    WITH recorded AS (
+        UPDATE webhook_deliveries
+        SET status = :status,
+            next_attempt_at = CASE WHEN :status = 'PENDING'
+                                   THEN now() + make_interval(secs => :retry_in_seconds) END,
+            last_status_code = :status_code,
+            last_error = :error,
+            last_latency_ms = :latency_ms,
+            response_snippet = :response_snippet,
+            delivered_at = CASE WHEN :status = 'DELIVERED' THEN now() ELSE delivered_at END,
+            updated_at = now()
+        WHERE id = :delivery_id AND attempts = :attempt AND status = 'PENDING'
+        RETURNING id, webhook_id
+    ), health AS (
+        UPDATE webhooks
+        SET last_delivery_at = now(),
+            last_success_at = CASE WHEN :is_success THEN now() ELSE last_success_at END,
+            consecutive_failures = CASE WHEN :is_success THEN 0 ELSE consecutive_failures + 1 END
+        WHERE id = (SELECT webhook_id FROM recorded)
+          AND NOT (:is_success AND consecutive_failures = 0
+                   AND coalesce(last_success_at >= date_trunc('second', now())
+                                AND last_delivery_at >= date_trunc('second', now()), false))
+        RETURNING 1
+    )
+    SELECT id FROM recorded
     """
 )
 
@@ -126,13 +132,11 @@ async def record_attempt(
                 "error": outcome.error,
                 "latency_ms": outcome.latency_ms,
                 "response_snippet": outcome.response_snippet,
+                "is_success": outcome.is_success,
             },
         )
     ).one_or_none()
-    if updated is None:
-        return None
-    await session.execute(_RECORD_HEALTH, {"webhook_id": claimed.webhook_id, "is_success": outcome.is_success})
-    return step
+    return None if updated is None else step
 
 
 @dataclass(frozen=True)
@@ -169,16 +173,27 @@ async def attempt_now(
     return SentAttempt(outcome, await record_attempt(session, claimed, outcome, settings))
 
 
-async def find_due_delivery_ids(session: AsyncSession, limit: int) -> list[str]:
+@dataclass(frozen=True)
+class DueDelivery:
+    delivery_id: str
+    attempts: int
+    overdue_seconds: float
+
+
+async def find_due_deliveries(session: AsyncSession, limit: int) -> list[DueDelivery]:
     """Pending deliveries whose time has come, oldest first (served by the partial index ``_due``)."""
     result = await session.execute(
-        select(col(WebhookDelivery.id))
+        select(
+            col(WebhookDelivery.id),
+            col(WebhookDelivery.attempts),
+            text("extract(epoch FROM now() - next_attempt_at)"),
+        )
         .where(col(WebhookDelivery.status) == DeliveryStatus.PENDING.value)
         .where(col(WebhookDelivery.next_attempt_at) <= text("now()"))
         .order_by(col(WebhookDelivery.next_attempt_at))
         .limit(limit)
     )
-    return [str(delivery_id) for delivery_id in result.scalars()]
+    return [DueDelivery(str(row[0]), int(row[1]), float(row[2])) for row in result.all()]
 
 
 async def cancel_pending_deliveries(session: AsyncSession, webhook_id: str, *, reason: str) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 import structlog
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from redis.exceptions import RedisError
 
 log = structlog.get_logger(__name__)
 
@@ -28,18 +30,40 @@ def retry_job_id(delivery_id: str, attempt: int) -> str:
     return f"deliver:{delivery_id}:after:{attempt}"
 
 
+def swept_job_id(delivery_id: str, attempts: int, overdue_periods: int) -> str:
+    """The sweeper's wake-up: never the plain id, and a new one each lease a delivery stays overdue.
+
+    A worker killed mid-job leaves its jobs' keys in Redis, marked in progress for the worker's
+    longest job timeout (the retention cron's 50 min), and arq drops a new job under an id it still
+    holds.  Within one attempt and one lease period, repeated sweeps add nothing to the queue.
+    """
+    return f"deliver:{delivery_id}:swept:{attempts}:{overdue_periods}"
+
+
 async def connect_queue(redis_url: str) -> ArqRedis:
-    pool: ArqRedis = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name="arq:queue")
+    """The queue's pool.  When Redis does not answer, one that connects on first use instead of
+    failing: the API starts and records events without Redis, and the sweeper enqueues them later."""
+    settings = RedisSettings.from_dsn(redis_url)
+    try:
+        pool: ArqRedis = await create_pool(replace(settings, conn_retries=0), default_queue_name="arq:queue")
+    except (RedisError, OSError, TimeoutError) as error:
+        log.warning("Redis does not answer; starting without it, it is used once it does", error=str(error))
+        pool = ArqRedis.from_url(redis_url, socket_connect_timeout=settings.conn_timeout)
     return pool
 
 
 async def enqueue_deliveries(queue: ArqRedis | None, delivery_ids: Iterable[str]) -> None:
     """Ask the worker to send these now.  Never raises: if Redis is away the sweeper finds them."""
+    await enqueue_wake_ups(queue, ((delivery_id, delivery_job_id(delivery_id)) for delivery_id in delivery_ids))
+
+
+async def enqueue_wake_ups(queue: ArqRedis | None, wake_ups: Iterable[tuple[str, str]]) -> None:
+    """Enqueue ``deliver`` for each (delivery id, job id); stops quietly at the first Redis error."""
     if queue is None:
         return
-    for delivery_id in delivery_ids:
+    for delivery_id, job_id in wake_ups:
         try:
-            await queue.enqueue_job(DELIVER_JOB, delivery_id, _job_id=delivery_job_id(delivery_id))
+            await queue.enqueue_job(DELIVER_JOB, delivery_id, _job_id=job_id)
         except Exception as error:
             log.warning(
                 "could not enqueue delivery; the sweeper will pick it up",
