@@ -25,7 +25,8 @@ from api.migrate import upgrade_database
 
 RESULTS_FILE = Path(__file__).parent / "results.json"
 BENCH_SECRET_KEY = "bench-service-secret-key-0123456789abcdef"
-console = Console()
+# Piped output (CI logs, tee) gets a table wide enough to stay on one line per measurement.
+console = Console(width=None if sys.stdout.isatty() else 150)
 
 
 @dataclass
