@@ -53,6 +53,14 @@ class GraphQLApp(GraphQL[RequestContext, None]):
             raise HTTPException(400, 'the request body must be a JSON object {"query": ..., "variables": {...}}')
         return decoded
 
+    def encode_json(self, data: object) -> str | bytes:
+        """orjson for the answers (a page of 500 entries with their bodies is mostly JSON encoding);
+        the standard encoder for what orjson refuses (integers beyond 64 bits)."""
+        try:
+            return orjson.dumps(data)
+        except TypeError:
+            return super().encode_json(data)
+
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         data = await super().parse_http_body(request)
         for item in data if isinstance(data, list) else [data]:

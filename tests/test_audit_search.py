@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from api.models import EventType, Role
 from tests.helpers import Api, Key
@@ -205,3 +206,18 @@ async def test_entry_by_id_has_everything(api: Api) -> None:
     malformed = await api.gql('{ auditTrailEntry(id: "nope") { id } }', token=reader.jwt)
     assert missing.ok()["auditTrailEntry"] is None
     assert malformed.codes == ["BAD_USER_INPUT"]
+
+
+async def test_an_integer_beyond_64_bits_in_stored_data_is_still_answered(api: Api) -> None:
+    """Answers are encoded with orjson, which refuses such integers; a row written by hand (or by an
+    older version) holding one must still come back whole, not as an internal error."""
+    reader = await api.key("acme", Role.READER)
+    [event_id] = await seed(api.db, reader.account_id, [draft("stack.create", data={"k": 1})])
+    huge = 2**70
+    async with api.db.transaction() as session:
+        await session.execute(
+            text("UPDATE audit_events SET data = CAST(:data AS jsonb) WHERE id = :id"),
+            {"data": f'{{"k": {huge}}}', "id": event_id},
+        )
+    result = await api.gql("query($id: ID!) { auditTrailEntry(id: $id) { data } }", {"id": event_id}, token=reader.jwt)
+    assert result.ok()["auditTrailEntry"]["data"] == {"k": huge}
