@@ -6,8 +6,10 @@ import strawberry
 
 from api.graphql.errors import ErrorCodes
 from api.graphql.schema import build_schema
+from api.models import Role
 from api.settings import Settings
 from tests.helpers import Api
+from tests.test_audit_support import event_count
 
 
 async def test_query_deeper_than_the_limit_is_refused() -> None:
@@ -75,3 +77,23 @@ async def test_graphiql_is_served_to_browsers(api: Api) -> None:
     response = await api.client.get("/graphql", headers={"accept": "text/html"})
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()
+
+
+async def test_nul_characters_are_bad_input_wherever_they_are_sent(api: Api) -> None:
+    """PostgreSQL cannot store NUL in text or jsonb; the fuzzer found it behind an internal error."""
+    admin = await api.key("acme", Role.ADMIN)
+    search = "query($q: String) { searchAuditTrailEntries(input: {fullTextSearch: $q}) { edges { cursor } } }"
+    record = "mutation($events: [AuditTrailEventInput!]!) { auditTrailRecordEvents(events: $events) { id } }"
+    attempts = [
+        (search, {"q": "a\x00b"}),
+        ('mutation($n: String!) { apiKeyCreate(input: {name: $n, role: READER}) { id } }', {"n": "key\x00"}),
+        (record, {"events": [{"action": "nul.data", "actor": "svc::x", "data": {"note": "a\x00b"}}]}),
+        (record, {"events": [{"action": "nul.resource", "actor": "svc::x",
+                              "affectedResource": {"resourceType": "stack", "resourceId": "s\x00"}}]}),
+    ]  # fmt: skip
+    events_before = await event_count(api.db, admin.account_id)
+    for document, variables in attempts:
+        result = await api.gql(document, variables, token=admin.jwt)
+        assert result.codes == ["BAD_USER_INPUT"], result.json
+        assert "NUL character" in result.errors[0]["message"]
+    assert await event_count(api.db, admin.account_id) == events_before

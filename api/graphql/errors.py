@@ -22,6 +22,11 @@ UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
 # come back (or reach a log) that way.  What remains still says what was wrong and where.
 _ECHOED_VALUE = re.compile(r"(?:[,.;]? (?:[Ff]ound|but encountered error)\b.*|(?<=value)(?: \w+)*: .*)$", re.DOTALL)
 _MIN_REDACTED_LENGTH = 6
+# PostgreSQL refuses NUL in text (22021) and the \u0000 escape in jsonb (22P05).  Only what a request
+# sent can hold one, so the refusal is the caller's bad input, whichever string or JSON value it was in;
+# the transaction has been rolled back, nothing was written.
+UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
+UNSTORABLE_TEXT_MESSAGE = "text may not contain the NUL character (\\u0000): it cannot be stored"
 _VARIABLE_PATH = re.compile(r"^(Variable '\$\w+' has invalid value(?: at (?:\.\w+|\[\d+\])+)?): ")
 
 
@@ -53,6 +58,8 @@ class ErrorCodes(SchemaExtension):
                 return inner
             return self._copy(error, f"{where.group(1)}: {inner.message}", (inner.extensions or {})["code"])
         request_id = _request_id(self)
+        if _sqlstates(original) & UNSTORABLE_TEXT_SQLSTATES:
+            return self._copy(error, UNSTORABLE_TEXT_MESSAGE, "BAD_USER_INPUT")
         if is_unavailable(original):
             log.warning("backing service unavailable", request_id=request_id, error=type(original).__name__)
             return self._copy(error, "a backing service is unavailable; retry shortly", "SERVICE_UNAVAILABLE")
@@ -84,19 +91,28 @@ class ErrorCodes(SchemaExtension):
 
 def is_unavailable(error: BaseException) -> bool:
     """True when ``error`` (or what it wraps) says PostgreSQL or Redis cannot be reached right now."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in _chain(error):
         if isinstance(current, UNAVAILABLE_ERRORS):
             return True
         if isinstance(current, DBAPIError) and current.connection_invalidated:
             return True
-        if str(getattr(current, "sqlstate", "") or "").startswith(UNAVAILABLE_SQLSTATES):
-            return True
+    return any(state.startswith(UNAVAILABLE_SQLSTATES) for state in _sqlstates(error))
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and what it wraps: SQLAlchemy's ``orig``, else the ``__cause__``."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
         wrapped = current.orig if isinstance(current, DBAPIError) else None
         current = wrapped if isinstance(wrapped, BaseException) else current.__cause__
-    return False
+
+
+def _sqlstates(error: BaseException) -> set[str]:
+    """The PostgreSQL SQLSTATEs anywhere in ``error``'s chain (asyncpg names them ``sqlstate``)."""
+    return {str(state) for current in _chain(error) if (state := getattr(current, "sqlstate", None))}
 
 
 def _string_leaves(value: object) -> Iterator[str]:
