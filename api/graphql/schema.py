@@ -15,6 +15,7 @@ from strawberry.types import ExecutionContext
 from api.graphql.accounts import AccountsMutation, AccountsQuery
 from api.graphql.audit import AuditMutation, AuditQuery
 from api.graphql.errors import ErrorCodes
+from api.graphql.fast_inputs import install_fast_inputs
 from api.graphql.webhooks import WebhooksMutation, WebhooksQuery
 from api.settings import Settings
 
@@ -40,12 +41,14 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection())
-    return AuditTrailSchema(
+    schema = AuditTrailSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )
+    install_fast_inputs(concrete.definition for concrete in schema.schema_converter.type_map.values())
+    return schema
 
 
 def schema_sdl() -> str:
