@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Executable, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -34,28 +34,25 @@ class Identity:
         return self
 
 
+# Built once, plain columns rather than ORM entities: this runs on every request.
+_KEY_AND_ACCOUNT: Executable = (
+    select(
+        col(ApiKey.name),
+        col(ApiKey.role),
+        col(ApiKey.account_id),
+        col(ApiKey.revoked_at),
+        col(Account.name).label("account_name"),
+        col(Account.retention_days),
+    )
+    .join(Account, col(Account.id) == ApiKey.account_id)
+    .where(col(ApiKey.id) == bindparam("key_id"))
+)
+
+
 async def identity_from_token(session: AsyncSession, token: str, signing_key: str) -> Identity:
     """Check the token, then the key: a revoked key's tokens stop working at once."""
     claims = decode_token(token, signing_key)
-    # Plain columns, not ORM entities: this runs on every request.
-    row = (
-        (
-            await session.execute(
-                select(
-                    col(ApiKey.name),
-                    col(ApiKey.role),
-                    col(ApiKey.account_id),
-                    col(ApiKey.revoked_at),
-                    col(Account.name).label("account_name"),
-                    col(Account.retention_days),
-                )
-                .join(Account, col(Account.id) == ApiKey.account_id)
-                .where(col(ApiKey.id) == claims.key_id)
-            )
-        )
-        .mappings()
-        .one_or_none()
-    )
+    row = (await session.execute(_KEY_AND_ACCOUNT, {"key_id": claims.key_id})).mappings().one_or_none()
     if row is None:
         raise Unauthenticated("invalid token")
     if row["revoked_at"] is not None:
