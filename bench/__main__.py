@@ -6,7 +6,7 @@ import argparse
 import importlib
 import os
 
-from bench.harness import Measurement, console, report, save
+from bench.harness import Measurement, console, exit_cleanly_on_sigterm, report, save
 
 BENCHMARKS = ("ingest", "search", "deliver", "retention", "backlog_memory")
 
@@ -30,4 +30,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    exit_cleanly_on_sigterm()
     main()

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -181,9 +182,16 @@ def receiver_process() -> Iterator[str]:
         process.wait(timeout=30)
 
 
+def exit_cleanly_on_sigterm() -> None:
+    """SIGTERM (a CI timeout, ``kill``) unwinds like Ctrl-C, so the embedded servers and the API,
+    worker and receiver processes are stopped instead of left running."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def run_alone(run: Callable[[bool], list[Measurement]], description: str | None) -> None:
     """The command line of one benchmark run by itself: ``python -m bench.<name> [--quick]``."""
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    exit_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="about a minute instead of the full load")
     measurements = run(parser.parse_args().quick)
