@@ -145,10 +145,13 @@ async def steady_commits(
                     "VALUES ($1, $2, $3, 'stack.update', 'github::steady', 'github', $4)",
                     event_id, created_at, account.account_id, body.decode(),
                 )  # fmt: skip
+                # Raw sends it itself: its row is written settled, or the running worker's sweeper
+                # would send it again and its receipt would not be raw's.
                 await connection.execute(
                     "INSERT INTO webhook_deliveries (id, account_id, webhook_id, event_id, event_created_at, action, "
-                    "next_attempt_at) VALUES ($1, $2, $3, $4, $5, 'stack.update', now())",
+                    "next_attempt_at, status) VALUES ($1, $2, $3, $4, $5, 'stack.update', now(), $6)",
                     delivery_id, account.account_id, webhook_id, event_id, created_at,
+                    "DELIVERED" if raw else "PENDING",
                 )  # fmt: skip
             committed[delivery_id] = time.time()
             if raw:

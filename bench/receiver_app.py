@@ -1,6 +1,6 @@
 """A fast webhook receiver for the delivery benchmarks: 204 for every POST, and what it saw.
 
-``POST /<anything>``: counted, its ``X-Audit-Delivery-Id`` stamped with the wall-clock receipt time.
+``POST /<anything>``: counted, its ``X-Audit-Delivery-Id`` stamped with the wall-clock time of its first receipt.
 ``GET /stats``: ``{"count", "first", "last"}`` (unix seconds).  ``GET /receipts``: ``{delivery id: time}``.
 ``POST /reset`` (path exactly): forget everything.  A bare ASGI app, so the receiver is never the bottleneck.
 """
@@ -49,5 +49,5 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         _state["last"] = now
         for name, value in scope["headers"]:
             if name == b"x-audit-delivery-id":
-                _receipts[value.decode()] = now
+                _receipts.setdefault(value.decode(), now)  # the first receipt; a redelivery is not news
         await _answer(send, 204)
