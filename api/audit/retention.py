@@ -54,12 +54,16 @@ _LIST_PARTITIONS = text(
     """
 )
 
+# Each batch deletes by ctid (a TID scan of exactly the rows picked): ``id IN (...)`` made the
+# planner hash-join the batch against a scan of the whole table, once per batch.
 _DELETE_DELIVERIES_BEFORE = text(
     """
-    WITH doomed AS (
-        SELECT id FROM webhook_deliveries WHERE event_created_at < :before LIMIT :batch_size
-    ), gone AS (
-        DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM doomed) RETURNING 1
+    WITH gone AS (
+        DELETE FROM webhook_deliveries
+        WHERE ctid = ANY(ARRAY(
+            SELECT ctid FROM webhook_deliveries WHERE event_created_at < :before LIMIT :batch_size
+        ))
+        RETURNING 1
     )
     SELECT count(*) FROM gone
     """
@@ -67,12 +71,14 @@ _DELETE_DELIVERIES_BEFORE = text(
 
 _DELETE_ACCOUNT_DELIVERIES = text(
     """
-    WITH doomed AS (
-        SELECT id FROM webhook_deliveries
-        WHERE account_id = :account_id AND event_created_at < :before
-        LIMIT :batch_size
-    ), gone AS (
-        DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM doomed) RETURNING 1
+    WITH gone AS (
+        DELETE FROM webhook_deliveries
+        WHERE ctid = ANY(ARRAY(
+            SELECT ctid FROM webhook_deliveries
+            WHERE account_id = :account_id AND event_created_at < :before
+            LIMIT :batch_size
+        ))
+        RETURNING 1
     )
     SELECT count(*) FROM gone
     """
@@ -126,14 +132,19 @@ async def expired_partitions(db: Database, cutoff: datetime) -> list[tuple[str, 
 
 
 async def _delete_in_batches(db: Database, statement: TextClause, params: dict[str, object], batch_size: int) -> int:
-    """Run a ``LIMIT :batch_size`` delete in one transaction per batch until a batch comes up short."""
+    """Run a ``LIMIT :batch_size`` delete in one transaction per batch until a batch deletes nothing.
+
+    Not "until a batch comes up short": a row picked by ctid that a worker updates meanwhile is
+    skipped by that batch (its ctid changed) and must be taken by the next one, before its
+    event's partition is dropped.
+    """
     total = 0
     while True:
         async with db.transaction() as session:
             deleted = int((await session.execute(statement, {**params, "batch_size": batch_size})).scalar_one())
-        total += deleted
-        if deleted < batch_size:
+        if deleted == 0:
             return total
+        total += deleted
 
 
 async def drop_partition(db: Database, name: str) -> bool:
