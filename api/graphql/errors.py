@@ -22,12 +22,12 @@ UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
 # come back (or reach a log) that way.  What remains still says what was wrong and where.
 _ECHOED_VALUE = re.compile(r"(?:[,.;]? (?:[Ff]ound|but encountered error)\b.*|(?<=value)(?: \w+)*: .*)$", re.DOTALL)
 _MIN_REDACTED_LENGTH = 6
+_VARIABLE_PATH = re.compile(r"^(Variable '\$\w+' has invalid value(?: at (?:\.\w+|\[\d+\])+)?): ")
 # PostgreSQL refuses NUL in text (22021) and the \u0000 escape in jsonb (22P05).  Only what a request
 # sent can hold one, so the refusal is the caller's bad input, whichever string or JSON value it was in;
 # the transaction has been rolled back, nothing was written.
 UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
 UNSTORABLE_TEXT_MESSAGE = "text may not contain the NUL character (\\u0000): it cannot be stored"
-_VARIABLE_PATH = re.compile(r"^(Variable '\$\w+' has invalid value(?: at (?:\.\w+|\[\d+\])+)?): ")
 
 
 def _request_id(extension: SchemaExtension) -> str | None:

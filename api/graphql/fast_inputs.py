@@ -88,10 +88,8 @@ def _converter(type_: Any, context: InputContext) -> Converter | None:
     if isinstance(type_, StrawberryMaybe):
         return lambda value, ctx: ctx.convert(value, type_)
     if isinstance(type_, StrawberryOptional):
-        inner = _converter(type_.of_type, context)
-        if inner is None:
-            return None
-        return lambda value, ctx: value if value is None or value is strawberry.UNSET else inner(value, ctx)
+        # Callers never pass None or UNSET (the builder and the list converter keep those as they are).
+        return _converter(type_.of_type, context)
     if isinstance(type_, StrawberryList):
         item_converter = _converter(type_.of_type, context)
         if item_converter is None:
