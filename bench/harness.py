@@ -101,14 +101,7 @@ def api_processes(servers: EmbeddedServers, workers: int = 2) -> Iterator[str]:
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("API did not become ready")
+        wait_until_ready(f"{base_url}/readyz", what="API")  # 503 until PostgreSQL and Redis answer
         yield base_url
     finally:
         process.terminate()
