@@ -23,6 +23,7 @@ from ulid import ULID
 
 from api import __version__
 from api.console.routes import console_routes
+from api.errors import PayloadTooLarge
 from api.graphql.context import RequestContext
 from api.graphql.schema import build_schema
 from api.logging import configure_logging
@@ -122,7 +123,7 @@ class BodySizeLimit:
                 "errors": [
                     {
                         "message": f"request body over {self.max_bytes} bytes",
-                        "extensions": {"code": "PAYLOAD_TOO_LARGE"},
+                        "extensions": {"code": PayloadTooLarge.code},
                     }
                 ]
             },

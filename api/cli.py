@@ -119,7 +119,9 @@ def serve(
     with backing_servers() as (settings, _):
         assert settings.database_url is not None
         upgrade_database(settings.database_url)
-        created = run_with_session(settings, ensure_first_account)
+        created = run_with_session(
+            settings, lambda session: ensure_first_account(session, retention_days=settings.default_retention_days)
+        )
         if created is not None:
             out.print("[bold]Created account 'default' and its first ADMIN API key (shown only this once):[/bold]")
             out.print(f"  key id:     {created.key.id}")
@@ -182,7 +184,10 @@ def accounts_create(name: Annotated[str, typer.Argument(help="Subdomain-style na
         err.print(f"[red]error:[/red] {error.message}")
         raise typer.Exit(2) from None
     with backing_servers() as (settings, _):
-        account = run_with_session(settings, lambda session: account_store.create_account(session, name))
+        account = run_with_session(
+            settings,
+            lambda session: account_store.create_account(session, name, retention_days=settings.default_retention_days),
+        )
         out.print(f"created account {account.name} ({account.id})")
 
 

@@ -43,3 +43,15 @@ class ServiceUnavailable(AppError):
     """A backing server (PostgreSQL, Redis) cannot be reached; the client may retry."""
 
     code = "SERVICE_UNAVAILABLE"
+
+
+class InvalidRequest(AppError):
+    """A document that does not parse or validate against the schema (graphql-core's own errors)."""
+
+    code = "GRAPHQL_VALIDATION_FAILED"
+
+
+class PayloadTooLarge(AppError):
+    """A request body over the size limit, refused before it is parsed."""
+
+    code = "PAYLOAD_TOO_LARGE"

@@ -15,6 +15,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 from ulid import ULID
 
+ID_LENGTH = 26
+"""Every id is a ULID of this length; a longer value is refused before any lookup."""
+
+
+def could_be_id(value: str) -> bool:
+    """False for values that no id of ours can be (checked before they reach a query or a message)."""
+    return 0 < len(value) <= ID_LENGTH
+
 
 def new_id() -> str:
     """A 26-character ULID: sortable by creation time, safe in URLs."""
@@ -49,7 +57,7 @@ class DeliveryStatus(enum.StrEnum):
 class Account(SQLModel, table=True):
     __tablename__ = "accounts"
 
-    id: str = Field(default_factory=new_id, primary_key=True, max_length=26)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=ID_LENGTH)
     name: str = Field(unique=True, index=True)
     retention_days: int = 30
     created_at: datetime = _tz(default_factory=utcnow)
@@ -58,7 +66,7 @@ class Account(SQLModel, table=True):
 class ApiKey(SQLModel, table=True):
     __tablename__ = "api_keys"
 
-    id: str = Field(default_factory=new_id, primary_key=True, max_length=26)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=ID_LENGTH)
     account_id: str = Field(foreign_key="accounts.id", index=True)
     name: str
     role: str
@@ -71,7 +79,7 @@ class ApiKey(SQLModel, table=True):
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_events"
 
-    id: str = Field(primary_key=True, max_length=26)
+    id: str = Field(primary_key=True, max_length=ID_LENGTH)
     created_at: datetime = Field(sa_type=DateTime(timezone=True), primary_key=True)
     account_id: str = Field(index=False)
     action: str
@@ -96,7 +104,7 @@ class Webhook(SQLModel, table=True):
 
     __tablename__ = "webhooks"
 
-    id: str = Field(default_factory=new_id, primary_key=True, max_length=26)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=ID_LENGTH)
     account_id: str = Field(foreign_key="accounts.id")
     enabled: bool
     endpoint: str
@@ -119,7 +127,7 @@ class WebhookDelivery(SQLModel, table=True):
 
     __tablename__ = "webhook_deliveries"
 
-    id: str = Field(default_factory=new_id, primary_key=True, max_length=26)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=ID_LENGTH)
     account_id: str
     webhook_id: str = Field(foreign_key="webhooks.id")
     event_id: str

@@ -58,7 +58,7 @@ def event_input(n: int, timestamp_ms: int) -> dict[str, Any]:
 async def setup_account(database_url: str) -> tuple[str, str, str]:
     db = Database(database_url, pool_size=1)
     async with db.transaction() as session:
-        account = await create_account(session, "bench")
+        account = await create_account(session, "bench", retention_days=30)
         key = await create_key(session, account.id, "bench ingest", Role.ADMIN)
     await db.dispose()
     return account.id, key.key.id, key.secret

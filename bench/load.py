@@ -107,7 +107,7 @@ async def create_accounts(database_url: str) -> list[BenchAccount]:
     created = []
     async with db.transaction() as session:
         for name in ACCOUNT_NAMES:
-            account = await create_account(session, name)
+            account = await create_account(session, name, retention_days=30)
             key = await create_key(session, account.id, f"bench {name}", Role.ADMIN)
             created.append(BenchAccount(account.id, name, key.key.id, key.secret))
     await db.dispose()

@@ -19,8 +19,8 @@ import asyncpg
 import httpx
 from rich.progress import Progress
 
-from api.audit.cursor import Cursor, Direction, encode_cursor
 from api.db import raw_url
+from api.paging import Cursor, Direction, encode_cursor
 from bench.harness import Measurement, api_processes, embedded_stack, percentile, run_alone
 from bench.load import BenchAccount, Span, create_accounts, generate_events
 

@@ -70,7 +70,9 @@ class Api:
             found = await account_store.find_account(session, name)
             if found is not None:
                 return found.id
-            return (await account_store.create_account(session, name)).id
+            return (
+                await account_store.create_account(session, name, retention_days=self.settings.default_retention_days)
+            ).id
 
     async def key(self, account: str = "acme", role: Role = Role.ADMIN, *, login: bool = True) -> Key:
         account_id = await self.account(account)

@@ -39,7 +39,7 @@ async def with_webhook(db: Database, account_id: str) -> None:
 
 async def retain(db: Database, account_id: str, days: int) -> None:
     async with db.transaction() as session:
-        await set_retention(session, account_id, days)
+        await set_retention(session, account_id, days=days)
 
 
 async def surviving(db: Database, table: str, column: str, ids: list[str]) -> set[str]:

@@ -8,10 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from api.audit.facts import Audited, AuditFacts
+from api.audit.record import Resource
 from api.errors import BadInput, Conflict, NotFound
 from api.models import Account
 
 ACCOUNT_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+ACCOUNT_RESOURCE = "account"
 MIN_RETENTION_DAYS = 1
 MAX_RETENTION_DAYS = 3650
 
@@ -25,8 +28,8 @@ def validate_account_name(name: str) -> str:
     return name
 
 
-async def create_account(session: AsyncSession, name: str, *, retention_days: int = 30) -> Account:
-    """Create a tenant; names are unique."""
+async def create_account(session: AsyncSession, name: str, *, retention_days: int) -> Account:
+    """Create a tenant; names are unique.  ``retention_days`` comes from the setting, never a literal."""
     validate_account_name(name)
     if await find_account(session, name) is not None:
         raise Conflict(f"account {name!r} already exists")
@@ -48,7 +51,7 @@ async def get_account(session: AsyncSession, name: str) -> Account:
     return account
 
 
-async def set_retention(session: AsyncSession, account_id: str, days: int) -> Account:
+async def set_retention(session: AsyncSession, account_id: str, *, days: int) -> Audited[Account]:
     """Change how long the account's events are kept."""
     if not MIN_RETENTION_DAYS <= days <= MAX_RETENTION_DAYS:
         raise BadInput(f"retention must be between {MIN_RETENTION_DAYS} and {MAX_RETENTION_DAYS} days, got {days}")
@@ -57,7 +60,7 @@ async def set_retention(session: AsyncSession, account_id: str, days: int) -> Ac
         raise NotFound("account does not exist")
     account.retention_days = days
     await session.flush()
-    return account
+    return Audited(account, AuditFacts(affected_resource=Resource(ACCOUNT_RESOURCE, account.id)))
 
 
 async def list_accounts(session: AsyncSession) -> list[Account]:

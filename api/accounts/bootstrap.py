@@ -12,7 +12,7 @@ from api.models import Account, Role
 DEFAULT_ACCOUNT = "default"
 
 
-async def ensure_first_account(session: AsyncSession) -> CreatedKey | None:
+async def ensure_first_account(session: AsyncSession, *, retention_days: int) -> CreatedKey | None:
     """Create account ``default`` with an ADMIN key when there is no account at all.
 
     Returns the key (to print once) or None when the database already had accounts, so a
@@ -22,5 +22,5 @@ async def ensure_first_account(session: AsyncSession) -> CreatedKey | None:
     await session.execute(select(func.pg_advisory_xact_lock(712_001)))
     if (await session.execute(select(func.count()).select_from(Account))).scalar_one() > 0:
         return None
-    account = await create_account(session, DEFAULT_ACCOUNT)
+    account = await create_account(session, DEFAULT_ACCOUNT, retention_days=retention_days)
     return await create_key(session, account.id, "bootstrap admin", Role.ADMIN)

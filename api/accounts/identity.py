@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from api.accounts.tokens import decode_token
+from api.audit.actors import key_actor
+from api.audit.facts import Principal
 from api.errors import Forbidden, Unauthenticated
 from api.models import Account, ApiKey, Role
 
@@ -24,7 +26,14 @@ class Identity:
 
     @property
     def actor(self) -> str:
-        return f"api_key::{self.key_id}"
+        return key_actor(self.key_id)
+
+    @property
+    def principal(self) -> Principal:
+        """Who the events of this caller's changes are recorded for."""
+        return Principal(
+            account_id=self.account_id, account_name=self.account_name, actor=self.actor, key_id=self.key_id
+        )
 
     def require(self, *roles: Role) -> Identity:
         """This identity if its role is one of ``roles``; FORBIDDEN otherwise."""

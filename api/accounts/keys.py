@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -11,8 +10,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from api.audit.facts import Audited, AuditFacts
+from api.audit.record import Resource
+from api.digests import sha256_hex
 from api.errors import BadInput, NotFound, Unauthenticated
-from api.models import Account, ApiKey, Role, utcnow
+from api.models import Account, ApiKey, Role, could_be_id, utcnow
+
+KEY_RESOURCE = "api_key"
 
 MAX_KEY_NAME_LENGTH = 200
 
@@ -23,11 +27,6 @@ class CreatedKey:
 
     key: ApiKey
     secret: str
-
-
-def hash_secret(secret: str) -> str:
-    """Key secrets are 256 random bits, so a plain SHA-256 is as strong as a slow hash here."""
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def parse_role(role: str) -> Role:
@@ -44,10 +43,22 @@ async def create_key(session: AsyncSession, account_id: str, name: str, role: Ro
     if not name or len(name) > MAX_KEY_NAME_LENGTH:
         raise BadInput(f"key name must be 1-{MAX_KEY_NAME_LENGTH} characters, got {len(name)}")
     secret = secrets.token_urlsafe(32)
-    key = ApiKey(account_id=account_id, name=name, role=role.value, secret_hash=hash_secret(secret))
+    key = ApiKey(account_id=account_id, name=name, role=role.value, secret_hash=sha256_hex(secret))
     session.add(key)
     await session.flush()
     return CreatedKey(key=key, secret=secret)
+
+
+async def create(session: AsyncSession, account_id: str, *, name: str, role: Role) -> Audited[CreatedKey]:
+    """``apiKeyCreate``: a new key of the caller's account."""
+    created = await create_key(session, account_id, name, role)
+    return Audited(created, AuditFacts(affected_resource=Resource(KEY_RESOURCE, created.key.id)))
+
+
+async def revoke(session: AsyncSession, account_id: str, *, key_id: str) -> Audited[ApiKey]:
+    """``apiKeyDelete``: revoke a key of the caller's account."""
+    key = await revoke_key(session, key_id, account_id)
+    return Audited(key, AuditFacts(affected_resource=Resource(KEY_RESOURCE, key.id)))
 
 
 async def list_keys(session: AsyncSession, account_id: str | None = None) -> list[ApiKey]:
@@ -60,9 +71,9 @@ async def list_keys(session: AsyncSession, account_id: str | None = None) -> lis
 
 async def revoke_key(session: AsyncSession, key_id: str, account_id: str | None = None) -> ApiKey:
     """Revoke a key: its tokens stop working at once, its history stays."""
-    key = await session.get(ApiKey, key_id)
+    key = await session.get(ApiKey, key_id) if could_be_id(key_id) else None
     if key is None or (account_id is not None and key.account_id != account_id) or key.revoked_at is not None:
-        raise NotFound(f"API key {key_id!r} does not exist or is already revoked")
+        raise NotFound(f"API key {key_id!r} does not exist in this account or is already revoked")
     key.revoked_at = utcnow()
     await session.flush()
     return key
@@ -70,9 +81,9 @@ async def revoke_key(session: AsyncSession, key_id: str, account_id: str | None 
 
 async def check_key_secret(session: AsyncSession, key_id: str, secret: str) -> ApiKey:
     """The key if the secret matches and it is live; one vague error otherwise (no key probing)."""
-    key = await session.get(ApiKey, key_id) if len(key_id) <= 26 else None
-    expected = key.secret_hash if key is not None else hash_secret(secrets.token_urlsafe(32))
-    matches = hmac.compare_digest(expected, hash_secret(secret))
+    key = await session.get(ApiKey, key_id) if could_be_id(key_id) else None
+    expected = key.secret_hash if key is not None else sha256_hex(secrets.token_urlsafe(32))
+    matches = hmac.compare_digest(expected, sha256_hex(secret))
     if key is None or not matches or key.revoked_at is not None:
         raise Unauthenticated("invalid API key id or secret")
     await session.execute(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=utcnow()))
@@ -81,7 +92,7 @@ async def check_key_secret(session: AsyncSession, key_id: str, secret: str) -> A
 
 async def find_key_with_account(session: AsyncSession, key_id: str) -> tuple[ApiKey, Account] | None:
     """The key and its account, for naming the actor of a login attempt before it is checked."""
-    if len(key_id) > 26:
+    if not could_be_id(key_id):
         return None
     row = (
         await session.execute(

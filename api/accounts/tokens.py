@@ -27,6 +27,18 @@ class TokenClaims:
     role: str
 
 
+@dataclass(frozen=True)
+class TokenSigner:
+    """Issues tokens: the service's signing key and how long a token lives, built once per process."""
+
+    signing_key: str
+    lifetime_seconds: int
+
+    def issue(self, key: ApiKey) -> IssuedToken:
+        """A token naming the key, its account and role."""
+        return issue_token(key, self.signing_key, self.lifetime_seconds)
+
+
 def issue_token(key: ApiKey, signing_key: str, lifetime_seconds: int) -> IssuedToken:
     """A token naming the key, its account and role; the account can never come from elsewhere."""
     now = int(time.time())

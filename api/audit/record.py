@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
 
+from api.audit.actors import actor_source
 from api.audit.payload import build_body
 from api.models import EventType, new_id
 
@@ -83,10 +84,6 @@ class RecordedBatch:
     """Deliveries written with the events; enqueue them once the transaction has committed."""
 
     delivery_id_by_event: dict[str, str]
-
-
-def actor_source(actor: str) -> str:
-    return actor.split("::", 1)[0]
 
 
 def event_id_at(timestamp_ms: int) -> str:

@@ -9,10 +9,11 @@ headers) keeps its keys and loses its values.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from api.digests import sha256_hex
 
 REDACTED = "[REDACTED]"
 SECRET_NAME_PARTS = frozenset(
@@ -32,10 +33,6 @@ def pascal_case(name: str) -> str:
 
 def is_secret_name(name: str) -> bool:
     return any(part in SECRET_NAME_PARTS for part in name_parts(name))
-
-
-def secret_sha(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _is_key_value_list(value: Any) -> bool:
@@ -61,7 +58,7 @@ def sanitize_args(args: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in args.items():
         if name_parts(name) == ["secret"]:
             if value:
-                sanitized["SecretSHA"] = secret_sha(str(value))
+                sanitized["SecretSHA"] = sha256_hex(str(value))
         elif is_secret_name(name):
             sanitized[pascal_case(name)] = REDACTED
         else:

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from ulid import ULID
 
-from api.audit.cursor import Cursor, Direction, decode_cursor, encode_cursor
 from api.audit.query import ORDERABLE_FIELDS, SEARCH_FIELDS, FieldKind, Filters, filter_condition, search_field
 from api.errors import BadInput
 from api.models import AuditEvent
+from api.paging import Cursor, Direction, decode_cursor, encode_cursor
 
 MAX_SUGGESTED_VALUES = 50
 ONE_MS = timedelta(milliseconds=1)
@@ -59,14 +59,6 @@ class Suggestions:
     fields: list[FieldValues]
 
 
-def check_page_size(first: int | None, *, default: int, maximum: int) -> int:
-    """``first`` as given or the default, or BAD_USER_INPUT when it is outside 1..maximum."""
-    size = default if first is None else first
-    if not 1 <= size <= maximum:
-        raise BadInput(f"first must be between 1 and {maximum}, got {size}")
-    return size
-
-
 def search_statement(account_id: str, filters: Filters, page: PageRequest, *, now: datetime) -> Select[AuditEvent]:
     """The query of one page (one row more than asked, to know whether there is a next page)."""
     if page.order_field not in ORDERABLE_FIELDS:
@@ -77,7 +69,7 @@ def search_statement(account_id: str, filters: Filters, page: PageRequest, *, no
     if page.after is not None:
         cursor = decode_cursor(page.after, page.direction)
         position = tuple_(created_at, event_id)
-        boundary = tuple_(cursor.created_at, cursor.event_id)
+        boundary = tuple_(cursor.created_at, cursor.row_id)
         statement = statement.where(position < boundary if page.direction is Direction.DESC else position > boundary)
     if page.direction is Direction.DESC:
         statement = statement.order_by(created_at.desc(), event_id.desc())

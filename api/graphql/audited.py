@@ -1,31 +1,146 @@
-"""The one mechanism that audits a mutation: ``extensions=[Audited("api_key.create")]``.
+"""The one mechanism that audits a mutation.
 
-It opens the transaction, runs the resolver inside it, records the event (and the webhook
-deliveries it owes) in that same transaction, runs the resolver's before-commit checks, commits,
-and only then wakes the worker.  A resolver that raises leaves nothing behind, unless it named
-a ``failure_action`` (a failed login), which is then recorded in a transaction of its own.
+A mutation declares itself once, ``CREATE_KEY = AuditedMutation("api_key.create", roles=ADMIN_ONLY)``,
+and its resolver calls ``CREATE_KEY.run(info, args, work)`` with one domain function.  The
+mechanism opens the transaction, checks the caller's role inside it, runs the domain function,
+records the event from the facts it returned (and the deliveries the event owes) in that same
+transaction, verifies the webhook when the facts ask for it, commits, and only then wakes the
+worker.  A domain function that raises leaves nothing behind; one that raises ``Refused`` has
+its refusal recorded in a transaction of its own.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import strawberry
-import structlog
-from strawberry.extensions import FieldExtension
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
 from strawberry.types.base import StrawberryObjectDefinition
 
+from api.audit.facts import Audited, AuditedFailure, AuditFacts, Principal, Refused
 from api.audit.record import EventDraft, RecordedBatch, now_ms, record_events
 from api.audit.sanitize import sanitize_args
-from api.audit.scope import AuditScope, Principal
-from api.errors import AppError
 from api.graphql.context import AppInfo, RequestContext
-from api.webhooks.queue import enqueue_deliveries
+from api.models import Role
+from api.webhooks.unit_of_work import UnitOfWork, unit_of_work
+from api.webhooks.verify import verify_on_save
 
-log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+Work = Callable[[AsyncSession, str], Awaitable[Audited[T]]]
+"""A domain function given the unit's session and the caller's account id."""
+
+AnonymousWork = Callable[[AsyncSession], Awaitable[Audited[T]]]
+"""A domain function that finds out who acts by itself (a login)."""
+
+
+@dataclass(frozen=True)
+class Recorded(Generic[T]):
+    """What an audited mutation returns once committed: the domain result and its event's delivery."""
+
+    result: T
+    delivery_id: str | None
+    """The delivery the event owes the webhook, if any (the test webhook sends it itself)."""
+
+
+@dataclass(frozen=True)
+class AuditedMutation:
+    """Declares a mutation audited under ``action`` (``<resource>.<verb>``), callable by ``roles``."""
+
+    action: str
+    roles: tuple[Role, ...]
+
+    async def run(self, info: AppInfo, args: Mapping[str, Any], work: Work[T]) -> Recorded[T]:
+        """Run ``work`` for the authenticated caller and record the event, all in one transaction."""
+        context = info.context
+        async with unit_of_work(context.services.db, context.services.queue) as unit:
+            caller = (await context.identity(unit.session)).require(*self.roles)
+            done = await work(unit.session, caller.account_id)
+            principal = done.facts.acting_as or caller.principal
+            return await self._record(context, unit, principal, info.field_name, args, done)
+
+    async def run_anonymous(self, info: AppInfo, args: Mapping[str, Any], work: AnonymousWork[T]) -> Recorded[T]:
+        """Run ``work``, which names who acts (``facts.acting_as``), and record the event."""
+        context = info.context
+        try:
+            async with unit_of_work(context.services.db, context.services.queue) as unit:
+                done = await work(unit.session)
+                if done.facts.acting_as is None:
+                    raise RuntimeError(f"{self.action}: an anonymous mutation must name who acted")
+                return await self._record(context, unit, done.facts.acting_as, info.field_name, args, done)
+        except Refused as refused:
+            await self._record_refusal(context, refused.failure, info.field_name, args)
+            raise refused.error from None
+
+    async def _record(
+        self,
+        context: RequestContext,
+        unit: UnitOfWork,
+        principal: Principal,
+        mutation: str,
+        args: Mapping[str, Any],
+        done: Audited[T],
+    ) -> Recorded[T]:
+        facts = done.facts
+        batch = await _record_event(context, unit.session, principal, self.action, mutation, args, facts)
+        delivery_id = batch.delivery_ids[0] if batch.delivery_ids else None
+        if facts.verify_endpoint is not None and delivery_id is not None:
+            await verify_on_save(
+                unit.session,
+                context.services.http,
+                batch,
+                endpoint=facts.verify_endpoint,
+                settings=context.services.settings,
+                service_secret_key=context.services.signing_key,
+            )
+            if isinstance(done.result, SQLModel):  # the webhook: verification just updated its health
+                await unit.session.refresh(done.result)
+        elif not facts.sends_delivery_now:
+            unit.enqueue_after_commit(batch.delivery_ids)
+        return Recorded(result=done.result, delivery_id=delivery_id)
+
+    async def _record_refusal(
+        self, context: RequestContext, failure: AuditedFailure, mutation: str, args: Mapping[str, Any]
+    ) -> None:
+        async with unit_of_work(context.services.db, context.services.queue) as unit:
+            batch = await _record_event(
+                context, unit.session, failure.principal, failure.action, mutation, args, AuditFacts()
+            )
+            unit.enqueue_after_commit(batch.delivery_ids)
+
+
+async def _record_event(
+    context: RequestContext,
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    mutation: str,
+    args: Mapping[str, Any],
+    facts: AuditFacts,
+) -> RecordedBatch:
+    draft = EventDraft(
+        action=action,
+        actor=principal.actor,
+        timestamp_ms=now_ms(),
+        context={"mutation": mutation, "requestId": context.request_id, "userAgent": context.user_agent},
+        data={"args": audit_args(args)} if facts.records_args else {},
+        remote_ip=context.remote_ip,
+        affected_resource=facts.affected_resource,
+        related_resource=facts.related_resource,
+    )
+    return await record_events(
+        session,
+        [draft],
+        account_id=principal.account_id,
+        account_name=principal.account_name,
+        recorded_by=principal.key_id,
+        forced_webhook_id=facts.final_payload_webhook_id,
+    )
 
 
 def plain_args(value: Any) -> Any:
@@ -46,101 +161,10 @@ def plain_args(value: Any) -> Any:
     return value
 
 
-def audit_args(kwargs: dict[str, Any], omit: frozenset[str]) -> dict[str, Any]:
+def audit_args(args: Mapping[str, Any]) -> dict[str, Any]:
     """``data.args``: an ``input`` argument is flattened, as in Spacelift's payloads."""
-    args = {name: value for name, value in plain_args(kwargs).items() if name not in omit}
-    flattened = args.pop("input", None)
+    plain = plain_args(dict(args))
+    flattened = plain.pop("input", None)
     if isinstance(flattened, dict):
-        args = {**flattened, **args}
-    return sanitize_args(args)
-
-
-class Audited(FieldExtension):
-    """Declares a mutation audited under ``action`` (``<resource>.<verb>``)."""
-
-    def __init__(self, action: str, *, omit_args: tuple[str, ...] = ()) -> None:
-        self.action = action
-        self.omit_args = frozenset(omit_args)
-
-    def resolve(self, next_: Callable[..., Any], source: Any, info: AppInfo, **kwargs: Any) -> Any:
-        raise RuntimeError("audited mutations must be async")
-
-    async def resolve_async(
-        self, next_: Callable[..., Awaitable[Any]], source: Any, info: AppInfo, **kwargs: Any
-    ) -> Any:
-        context = info.context
-        scope = AuditScope(action=self.action, mutation=info.field_name)
-        args = audit_args(kwargs, self.omit_args)
-        try:
-            async with context.services.db.transaction() as session:
-                context.open_unit(session, scope)
-                result = await next_(source, info, **kwargs)
-                if scope.principal is None:
-                    scope.principal = await principal_of(context)
-                batch = await self._record(context, scope, scope.principal, self.action, args)
-                for check in scope.before_commit:
-                    await check(batch)
-        except AppError:
-            context.close_unit()
-            if scope.failure_action and scope.failure_principal:
-                await self._record_failure(context, scope, scope.failure_principal, args)
-            raise
-        finally:
-            context.close_unit()
-        pending = [d for d in batch.delivery_ids if d not in scope.delivered_delivery_ids]
-        await enqueue_deliveries(context.services.queue, pending)
-        return result
-
-    async def _record(
-        self,
-        context: RequestContext,
-        scope: AuditScope,
-        principal: Principal,
-        action: str,
-        args: dict[str, Any],
-    ) -> RecordedBatch:
-        draft = EventDraft(
-            action=action,
-            actor=principal.actor,
-            timestamp_ms=now_ms(),
-            context={
-                "mutation": scope.mutation,
-                "requestId": context.request_id,
-                "userAgent": context.user_agent,
-            },
-            data={"args": args} if scope.include_args else {},
-            remote_ip=context.remote_ip,
-            affected_resource=scope.affected_resource,
-            related_resource=scope.related_resource,
-        )
-        return await record_events(
-            context.session,
-            [draft],
-            account_id=principal.account_id,
-            account_name=principal.account_name,
-            recorded_by=principal.key_id,
-            forced_webhook_id=scope.forced_webhook_id,
-        )
-
-    async def _record_failure(
-        self, context: RequestContext, scope: AuditScope, principal: Principal, args: dict[str, Any]
-    ) -> None:
-        assert scope.failure_action is not None
-        failure_scope = AuditScope(action=scope.failure_action, mutation=scope.mutation)
-        async with context.services.db.transaction() as session:
-            context.open_unit(session, failure_scope)
-            try:
-                batch = await self._record(context, failure_scope, principal, scope.failure_action, args)
-            finally:
-                context.close_unit()
-        await enqueue_deliveries(context.services.queue, batch.delivery_ids)
-
-
-async def principal_of(context: RequestContext) -> Principal:
-    identity = await context.identity()
-    return Principal(
-        account_id=identity.account_id,
-        account_name=identity.account_name,
-        actor=identity.actor,
-        key_id=identity.key_id,
-    )
+        plain = {**flattened, **plain}
+    return sanitize_args(plain)

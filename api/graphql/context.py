@@ -1,8 +1,11 @@
-"""Per-request context: the caller's identity, network facts and the open unit of work."""
+"""Per-request context: the caller's identity, network facts and the request's read transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +13,6 @@ from starlette.requests import Request
 from strawberry.types import Info
 
 from api.accounts.identity import Identity, identity_from_token
-from api.audit.scope import AuditScope
 from api.errors import Unauthenticated
 from api.models import Role
 from api.services import Services
@@ -41,13 +43,21 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
 
 
 class RequestContext:
+    """What one GraphQL request shares between its fields.
+
+    Reads run in one transaction per request, opened on first use (usually by the identity
+    check) and closed when the operation ends (``RequestScope``).  graphql-core resolves sibling
+    fields concurrently, so the shared session is handed out one field at a time.
+    """
+
     def __init__(self, request: Request, services: Services, request_id: str) -> None:
         self.request = request
         self.services = services
         self.request_id = request_id
         self._identity: Identity | None = None
-        self._session: AsyncSession | None = None
-        self._audit: AuditScope | None = None
+        self._read_scope = AsyncExitStack()
+        self._read_session: AsyncSession | None = None
+        self._read_lock = asyncio.Lock()
 
     @cached_property
     def remote_ip(self) -> str | None:
@@ -57,41 +67,41 @@ class RequestContext:
     def user_agent(self) -> str | None:
         return self.request.headers.get("user-agent")
 
-    async def identity(self) -> Identity:
-        """The verified caller, or UNAUTHENTICATED."""
+    @property
+    def bearer_token(self) -> str:
+        """The token of the ``Authorization`` header, or UNAUTHENTICATED."""
+        scheme, _, token = self.request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("missing bearer token; get one with the apiKeyUser mutation")
+        return token.strip()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """The request's read transaction, for one field at a time."""
+        async with self._read_lock:
+            if self._read_session is None:
+                self._read_session = await self._read_scope.enter_async_context(self.services.db.transaction())
+            yield self._read_session
+
+    async def close(self) -> None:
+        """End the read transaction, if one was opened."""
+        self._read_session = None
+        await self._read_scope.aclose()
+
+    async def identity(self, session: AsyncSession | None = None) -> Identity:
+        """The verified caller, or UNAUTHENTICATED; checked in ``session`` when a unit of work is open."""
         if self._identity is None:
-            header = self.request.headers.get("authorization", "")
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                raise Unauthenticated("missing bearer token; get one with the apiKeyUser mutation")
-            if self._session is not None:  # inside an audited mutation: its transaction will do
-                self._identity = await identity_from_token(self._session, token.strip(), self.services.signing_key)
+            token = self.bearer_token
+            if session is not None:
+                self._identity = await identity_from_token(session, token, self.services.signing_key)
             else:
-                async with self.services.db.transaction() as session:
-                    self._identity = await identity_from_token(session, token.strip(), self.services.signing_key)
+                async with self.reading() as read_session:
+                    self._identity = await identity_from_token(read_session, token, self.services.signing_key)
         return self._identity
 
     async def require(self, *roles: Role) -> Identity:
+        """The caller if its role is one of ``roles``; UNAUTHENTICATED or FORBIDDEN otherwise."""
         return (await self.identity()).require(*roles)
-
-    @property
-    def session(self) -> AsyncSession:
-        """The session of the audited mutation running now."""
-        if self._session is None:
-            raise RuntimeError("no unit of work is open: only audited mutations write")
-        return self._session
-
-    @property
-    def audit(self) -> AuditScope:
-        if self._audit is None:
-            raise RuntimeError("not inside an audited mutation")
-        return self._audit
-
-    def open_unit(self, session: AsyncSession, scope: AuditScope) -> None:
-        self._session, self._audit = session, scope
-
-    def close_unit(self) -> None:
-        self._session, self._audit = None, None
 
 
 AppInfo = Info[RequestContext, None]

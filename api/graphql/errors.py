@@ -10,7 +10,7 @@ from graphql.error import GraphQLError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from strawberry.extensions import SchemaExtension
 
-from api.errors import AppError
+from api.errors import AppError, BadInput, InvalidRequest, ServiceUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +46,7 @@ class ErrorCodes(SchemaExtension):
     def _with_code(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
         if original is None:
-            code = (error.extensions or {}).get("code") or "GRAPHQL_VALIDATION_FAILED"
+            code = (error.extensions or {}).get("code") or InvalidRequest.code
             message = error.message if error.path else self._without_values(error.message)
             return self._copy(error, message, code)
         if isinstance(original, AppError):
@@ -59,13 +59,13 @@ class ErrorCodes(SchemaExtension):
             return self._copy(error, f"{where.group(1)}: {inner.message}", (inner.extensions or {})["code"])
         request_id = _request_id(self)
         if _sqlstates(original) & UNSTORABLE_TEXT_SQLSTATES:
-            return self._copy(error, UNSTORABLE_TEXT_MESSAGE, "BAD_USER_INPUT")
+            return self._copy(error, UNSTORABLE_TEXT_MESSAGE, BadInput.code)
         if is_unavailable(original):
             log.warning("backing service unavailable", request_id=request_id, error=type(original).__name__)
-            return self._copy(error, "a backing service is unavailable; retry shortly", "SERVICE_UNAVAILABLE")
+            return self._copy(error, "a backing service is unavailable; retry shortly", ServiceUnavailable.code)
         log.error("unexpected error", request_id=request_id, exc_info=original)
         return self._copy(
-            error, f"internal error (request id {request_id}); it has been logged", "INTERNAL_SERVER_ERROR"
+            error, f"internal error (request id {request_id}); it has been logged", AppError.code
         )
 
     def _without_values(self, message: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NewType
+from typing import NewType
 
 import strawberry
 
@@ -18,7 +18,3 @@ JSON = strawberry.scalar(
 
 def unix_seconds(moment: datetime | None) -> int | None:
     return int(moment.timestamp()) if moment is not None else None
-
-
-def json_value(value: Any) -> Any:
-    return value

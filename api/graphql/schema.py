@@ -16,6 +16,7 @@ from api.graphql.accounts import AccountsMutation, AccountsQuery
 from api.graphql.audit import AuditMutation, AuditQuery
 from api.graphql.errors import ErrorCodes
 from api.graphql.fast_inputs import install_fast_inputs
+from api.graphql.request_scope import RequestScope
 from api.graphql.webhooks import WebhooksMutation, WebhooksQuery
 from api.settings import Settings
 
@@ -33,6 +34,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     extensions: list[Any] = [
         ErrorCodes,
+        RequestScope,
         # Clients send the same few documents over and over: validate each once.  (strawberry's
         # ParserCache is left out: a syntax error raised from it escapes the error-code extension.)
         ValidationCache(maxsize=256),

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from api.errors import BadInput, NotFound
-from api.models import DeliveryStatus, WebhookDelivery
+from api.errors import NotFound
+from api.models import DeliveryStatus, WebhookDelivery, could_be_id
+from api.paging import Cursor, Direction, decode_cursor, encode_cursor
 
 
 async def get_delivery(session: AsyncSession, account_id: str, delivery_id: str) -> WebhookDelivery:
     delivery = (
-        await session.get(WebhookDelivery, delivery_id, populate_existing=True) if len(delivery_id) <= 26 else None
+        await session.get(WebhookDelivery, delivery_id, populate_existing=True) if could_be_id(delivery_id) else None
     )
     if delivery is None or delivery.account_id != account_id:
         raise NotFound(f"delivery {delivery_id!r} does not exist in this account")
@@ -30,16 +29,8 @@ class DeliveryPage:
 
 
 def delivery_cursor(delivery: WebhookDelivery) -> str:
-    """Opaque keyset cursor: the (created_at, id) position in the log."""
-    return base64.urlsafe_b64encode(f"{delivery.created_at.isoformat()}|{delivery.id}".encode()).decode()
-
-
-def _parse_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        created_at, delivery_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(created_at), delivery_id
-    except ValueError:
-        raise BadInput(f"after must be a cursor returned by this connection, got {cursor[:40]!r}") from None
+    """The log's keyset position of ``delivery`` (newest first)."""
+    return encode_cursor(Cursor(delivery.created_at, delivery.id, Direction.DESC))
 
 
 async def list_deliveries(
@@ -55,10 +46,10 @@ async def list_deliveries(
     if status is not None:
         query = query.where(col(WebhookDelivery.status) == status.value)
     if after:
-        created_at, delivery_id = _parse_cursor(after)
+        position = decode_cursor(after, Direction.DESC)
         query = query.where(
             text("(webhook_deliveries.created_at, webhook_deliveries.id) < (:after_created_at, :after_id)").bindparams(
-                after_created_at=created_at, after_id=delivery_id
+                after_created_at=position.created_at, after_id=position.row_id
             )
         )
     query = query.order_by(col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc()).limit(first + 1)

@@ -228,7 +228,7 @@ class Stack:
         try:
             async with db.transaction() as session:
                 account = await account_store.find_account(session, name) or await account_store.create_account(
-                    session, name
+                    session, name, retention_days=30
                 )
                 created = {
                     role: await key_store.create_key(session, account.id, f"{role.value.lower()} key", role)

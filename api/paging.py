@@ -1,7 +1,8 @@
-"""Opaque keyset cursors: the (created_at, id) of the last entry of a page, and the page's direction.
+"""Keyset paging shared by every connection: opaque cursors and the one page-size rule.
 
-A keyset cursor names a position, not an offset, so events inserted while a client pages never
-shift what the next page returns: each event present throughout is returned exactly once.
+A cursor names a position, the (created_at, id) of the last row of a page and the page's
+direction, not an offset: rows inserted while a client pages never shift what the next page
+returns, so each row present throughout is returned exactly once.
 """
 
 from __future__ import annotations
@@ -28,25 +29,26 @@ class Direction(enum.StrEnum):
 @dataclass(frozen=True)
 class Cursor:
     created_at: datetime
-    event_id: str
+    row_id: str
     direction: Direction
 
 
 def encode_cursor(cursor: Cursor) -> str:
+    """The opaque form handed to clients (URL-safe base64 of a small JSON array)."""
     micros = (cursor.created_at - _EPOCH) // timedelta(microseconds=1)
-    raw = orjson.dumps([CURSOR_VERSION, micros, cursor.event_id, cursor.direction.value])
+    raw = orjson.dumps([CURSOR_VERSION, micros, cursor.row_id, cursor.direction.value])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(value: str, direction: Direction) -> Cursor:
     """The cursor ``value`` names, or BAD_USER_INPUT if it is not one of ours for this direction."""
-    invalid = BadInput("after must be the endCursor or an edge cursor of a previous page of this search")
+    invalid = BadInput("after must be the endCursor or an edge cursor of a previous page of this connection")
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        version, micros, event_id, cursor_direction = orjson.loads(raw)
+        version, micros, row_id, cursor_direction = orjson.loads(raw)
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise invalid from None
-    if version != CURSOR_VERSION or not isinstance(micros, int) or not isinstance(event_id, str):
+    if version != CURSOR_VERSION or not isinstance(micros, int) or not isinstance(row_id, str):
         raise invalid
     if cursor_direction != direction.value:
         raise BadInput(f"after was returned by a {cursor_direction} search; page with the same orderBy direction")
@@ -54,4 +56,12 @@ def decode_cursor(value: str, direction: Direction) -> Cursor:
         created_at = _EPOCH + timedelta(microseconds=micros)
     except OverflowError:
         raise invalid from None
-    return Cursor(created_at=created_at, event_id=event_id, direction=direction)
+    return Cursor(created_at=created_at, row_id=row_id, direction=direction)
+
+
+def check_page_size(first: int | None, *, default: int, maximum: int) -> int:
+    """``first`` as given or the default, or BAD_USER_INPUT when it is outside 1..maximum."""
+    size = default if first is None else first
+    if not 1 <= size <= maximum:
+        raise BadInput(f"first must be between 1 and {maximum}, got {size}")
+    return size

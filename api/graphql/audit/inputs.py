@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import strawberry
 
-from api.audit.cursor import Direction
 from api.audit.ingest import IncomingEvent
 from api.audit.query import Constraint, Filters, Predicate, TimeInLast, TimeInRange, TimeUnit
 from api.audit.record import Resource, RunRef
-from api.audit.search import PageRequest, check_page_size
-from api.graphql.audit_types import AuditTrailEventType
+from api.audit.search import PageRequest
+from api.graphql.audit.types import AuditTrailEventType
 from api.graphql.scalars import JSON
 from api.models import EventType
+from api.paging import Direction, check_page_size
 from api.settings import Settings
 
 SearchQueryOrderDirection = strawberry.enum(Direction, name="SearchQueryOrderDirection")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
+from api.audit.actors import split_actor
 from api.audit.query import ORDERABLE_FIELDS, FieldKind
 from api.audit.record import NewEvent
 from api.audit.search import FieldValues, Page, Suggestions
+from api.graphql.pagination import PageInfo
 from api.graphql.scalars import JSON, unix_seconds
 from api.models import AuditEvent, EventType
 
@@ -56,7 +58,7 @@ class AuditTrailEntry:
 
     @classmethod
     def from_event(cls, event: AuditEvent | NewEvent) -> AuditTrailEntry:
-        source, _, identity = event.actor.partition("::")
+        source, identity = split_actor(event.actor)
         run = (
             AuditTrailActorRun(id=event.run_id, stack_id=event.run_stack_id)
             if event.run_id and event.run_stack_id
@@ -84,13 +86,6 @@ class AuditTrailEntry:
 class AuditTrailEntryEdge:
     cursor: str
     node: AuditTrailEntry
-
-
-@strawberry.type
-class PageInfo:
-    end_cursor: str | None
-    has_next_page: bool
-    has_previous_page: bool
 
 
 @strawberry.type

@@ -1,0 +1,23 @@
+"""Actor strings, ``source::identity``: the one place that writes and reads their format."""
+
+from __future__ import annotations
+
+KEY_SOURCE = "api_key"
+"""The source of an API key acting itself."""
+
+SEPARATOR = "::"
+
+
+def key_actor(key_id: str) -> str:
+    """The actor of an API key acting itself."""
+    return f"{KEY_SOURCE}{SEPARATOR}{key_id}"
+
+
+def split_actor(actor: str) -> tuple[str, str]:
+    """(source, identity); an actor without a separator is all source."""
+    source, _, identity = actor.partition(SEPARATOR)
+    return source, identity
+
+
+def actor_source(actor: str) -> str:
+    return split_actor(actor)[0]

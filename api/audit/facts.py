@@ -1,0 +1,69 @@
+"""What an audited change tells the audit mechanism about itself: returned, never set on a context.
+
+A domain function behind an audited mutation returns ``Audited(result, facts)``; the mechanism
+(``api.graphql.audited``) records the event from those facts in the same transaction.  A failure
+that must itself be audited (a wrong key secret) raises an error carrying ``AuditedFailure``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from api.audit.record import Resource
+from api.errors import AppError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The account and actor an event is recorded for."""
+
+    account_id: str
+    account_name: str
+    actor: str
+    key_id: str | None
+
+
+@dataclass(frozen=True)
+class AuditFacts:
+    """The facts of one audited change that only the code doing it can know."""
+
+    affected_resource: Resource | None = None
+    related_resource: Resource | None = None
+    acting_as: Principal | None = None
+    """Who acted, when no token says so (a login names the key it logged in with)."""
+    final_payload_webhook_id: str | None = None
+    """A webhook that gets this event although it no longer receives events (disable, delete)."""
+    records_args: bool = True
+    """False for payloads documented with ``data: {}`` (webhook delete)."""
+    verify_endpoint: str | None = None
+    """Verify-on-save: this event's delivery must reach this endpoint before anything commits."""
+    sends_delivery_now: bool = False
+    """The caller sends this event's delivery itself right after commit (the test webhook)."""
+
+
+@dataclass(frozen=True)
+class Audited(Generic[T]):
+    """A domain function's result with the facts its audit event is recorded from."""
+
+    result: T
+    facts: AuditFacts
+
+
+@dataclass(frozen=True)
+class AuditedFailure:
+    """A refusal that is recorded too, in a transaction of its own (the change itself rolled back)."""
+
+    action: str
+    principal: Principal
+
+
+class Refused(Exception):
+    """``error`` for the client, after ``failure`` has been recorded as an event of its own."""
+
+    def __init__(self, error: AppError, failure: AuditedFailure) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.failure = failure

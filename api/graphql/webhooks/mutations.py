@@ -1,0 +1,87 @@
+"""Mutations of the webhook, each audited; the domain verbs say where each payload goes."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import strawberry
+
+from api.graphql.audited import AuditedMutation
+from api.graphql.context import AppInfo
+from api.graphql.permissions import ADMIN_ONLY
+from api.graphql.webhooks.inputs import AuditTrailWebhookInput
+from api.graphql.webhooks.types import AuditTrailDelivery, AuditTrailWebhook
+from api.webhooks import config
+from api.webhooks.send_now import deliver_now, request_redelivery
+
+SET_WEBHOOK = AuditedMutation("audit_trail_webhook.set", roles=ADMIN_ONLY)
+ENABLE_WEBHOOK = AuditedMutation("audit_trail_webhook.enable", roles=ADMIN_ONLY)
+DISABLE_WEBHOOK = AuditedMutation("audit_trail_webhook.disable", roles=ADMIN_ONLY)
+DELETE_WEBHOOK = AuditedMutation("audit_trail_webhook.delete", roles=ADMIN_ONLY)
+TEST_WEBHOOK = AuditedMutation("audit_trail_webhook.test", roles=ADMIN_ONLY)
+REDELIVER = AuditedMutation("audit_trail_webhook.redeliver", roles=ADMIN_ONLY)
+
+
+@strawberry.type
+class WebhooksMutation:
+    @strawberry.mutation(
+        description="Create or replace the account's webhook; an enabled one must accept this very payload"
+        " (verify-on-save). ADMIN only."
+    )
+    async def audit_trail_set_webhook(self, info: AppInfo, input: AuditTrailWebhookInput) -> AuditTrailWebhook:
+        services = info.context.services
+        configure = partial(
+            config.configure,
+            wanted=input.to_settings(),
+            service_secret_key=services.signing_key,
+            private_endpoints_allowed=services.settings.private_endpoints_allowed,
+        )
+        saved = await SET_WEBHOOK.run(info, {"input": input}, configure)
+        return AuditTrailWebhook.from_row(saved.result)
+
+    @strawberry.mutation(description="Enable the account's webhook after it accepts this payload. ADMIN only.")
+    async def audit_trail_enable_webhook(self, info: AppInfo) -> AuditTrailWebhook:
+        enabled = await ENABLE_WEBHOOK.run(info, {}, config.enable)
+        return AuditTrailWebhook.from_row(enabled.result)
+
+    @strawberry.mutation(
+        description="Disable the account's webhook; it gets this payload, then nothing more. ADMIN only."
+    )
+    async def audit_trail_disable_webhook(self, info: AppInfo) -> AuditTrailWebhook:
+        disabled = await DISABLE_WEBHOOK.run(info, {}, config.disable)
+        return AuditTrailWebhook.from_row(disabled.result)
+
+    @strawberry.mutation(
+        description="Delete the account's webhook; returns it, or null when there was none. ADMIN only."
+    )
+    async def audit_trail_delete_webhook(self, info: AppInfo) -> AuditTrailWebhook | None:
+        deleted = await DELETE_WEBHOOK.run(info, {}, config.delete)
+        return AuditTrailWebhook.from_row(deleted.result) if deleted.result is not None else None
+
+    @strawberry.mutation(
+        description="Send a signed audit_trail_webhook.test payload now and report how it went. ADMIN only."
+    )
+    async def audit_trail_test_webhook(self, info: AppInfo) -> AuditTrailDelivery:
+        tested = await TEST_WEBHOOK.run(info, {}, config.prepare_test)
+        if tested.delivery_id is None:
+            raise RuntimeError("the test event owes its webhook a delivery")
+        # A failed test is not retried at once; the sweeper takes it like any other delivery, if at all.
+        return await _send_now(info, tested.result.account_id, tested.delivery_id)
+
+    @strawberry.mutation(description="Send a delivery again now (a new attempt, same body and ids). ADMIN only.")
+    async def audit_trail_redeliver(self, info: AppInfo, id: strawberry.ID) -> AuditTrailDelivery:
+        requested = await REDELIVER.run(info, {"id": id}, partial(request_redelivery, delivery_id=str(id)))
+        return await _send_now(info, requested.result.account_id, requested.result.id)
+
+
+async def _send_now(info: AppInfo, account_id: str, delivery_id: str) -> AuditTrailDelivery:
+    services = info.context.services
+    sent = await deliver_now(
+        services.db,
+        services.http,
+        account_id=account_id,
+        delivery_id=delivery_id,
+        settings=services.settings,
+        service_secret_key=services.signing_key,
+    )
+    return AuditTrailDelivery.from_row(sent)

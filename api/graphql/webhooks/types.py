@@ -1,0 +1,125 @@
+"""GraphQL types of the webhook and its delivery log, each built from its row by ``from_row``."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.graphql.context import AppInfo
+from api.graphql.pagination import PageInfo
+from api.graphql.scalars import unix_seconds
+from api.models import DeliveryStatus, Webhook, WebhookDelivery
+from api.paging import check_page_size
+from api.webhooks.delivery_log import delivery_cursor, list_deliveries
+
+AuditTrailDeliveryStatus = strawberry.enum(DeliveryStatus, name="AuditTrailDeliveryStatus")
+
+
+@strawberry.type(description="One event owed to the webhook, and how its sending went.")
+class AuditTrailDelivery:
+    id: strawberry.ID
+    event_id: strawberry.ID
+    action: str
+    status: AuditTrailDeliveryStatus  # type: ignore[valid-type]  # strawberry enum wrapper
+    attempts: int = strawberry.field(description="Attempts made so far, the first one included.")
+    last_status_code: int | None
+    last_error: str | None
+    last_latency_ms: int | None
+    response_snippet: str | None = strawberry.field(description="The first KiB of the endpoint's last response.")
+    next_attempt_at: int | None = strawberry.field(
+        description="Unix seconds of the next attempt; null once delivered or failed."
+    )
+    created_at: int = strawberry.field(description="Unix seconds.")
+    delivered_at: int | None = strawberry.field(description="Unix seconds.")
+
+    @classmethod
+    def from_row(cls, row: WebhookDelivery) -> AuditTrailDelivery:
+        return cls(
+            id=strawberry.ID(row.id),
+            event_id=strawberry.ID(row.event_id),
+            action=row.action,
+            status=DeliveryStatus(row.status),
+            attempts=row.attempts,
+            last_status_code=row.last_status_code,
+            last_error=row.last_error,
+            last_latency_ms=row.last_latency_ms,
+            response_snippet=row.response_snippet,
+            next_attempt_at=unix_seconds(row.next_attempt_at) if row.status == DeliveryStatus.PENDING else None,
+            created_at=unix_seconds(row.created_at) or 0,
+            delivered_at=unix_seconds(row.delivered_at),
+        )
+
+
+@strawberry.type
+class AuditTrailDeliveryEdge:
+    cursor: str
+    node: AuditTrailDelivery
+
+
+@strawberry.type
+class AuditTrailDeliveryConnection:
+    edges: list[AuditTrailDeliveryEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="The account's webhook.  Never shows the secret or custom header values.")
+class AuditTrailWebhook:
+    webhook_id: strawberry.Private[str]
+    enabled: bool
+    endpoint: str
+    include_runs: bool
+    retry_on_failure: bool
+    secret_sha: str = strawberry.field(name="secretSHA", description="SHA-256 hex of the secret.")
+    custom_header_names: list[str]
+    created_at: int = strawberry.field(description="Unix seconds.")
+    updated_at: int = strawberry.field(description="Unix seconds.")
+    last_delivery_at: int | None = strawberry.field(description="Unix seconds of the last attempt, successful or not.")
+    last_success_at: int | None = strawberry.field(description="Unix seconds of the last 2xx answer.")
+    consecutive_failures: int = strawberry.field(description="Failed attempts since the last success.")
+
+    @classmethod
+    def from_row(cls, row: Webhook) -> AuditTrailWebhook:
+        return cls(
+            webhook_id=row.id,
+            enabled=row.enabled,
+            endpoint=row.endpoint,
+            include_runs=row.include_runs,
+            retry_on_failure=row.retry_on_failure,
+            secret_sha=row.secret_sha,
+            custom_header_names=list(row.custom_header_names),
+            created_at=unix_seconds(row.created_at) or 0,
+            updated_at=unix_seconds(row.updated_at) or 0,
+            last_delivery_at=unix_seconds(row.last_delivery_at),
+            last_success_at=unix_seconds(row.last_success_at),
+            consecutive_failures=row.consecutive_failures,
+        )
+
+    @strawberry.field(description="The delivery log, newest first.")
+    async def deliveries(
+        self,
+        info: AppInfo,
+        first: int | None = None,
+        after: str | None = None,
+        status: AuditTrailDeliveryStatus | None = None,  # type: ignore[valid-type]  # strawberry enum wrapper
+    ) -> AuditTrailDeliveryConnection:
+        settings = info.context.services.settings
+        page_size = check_page_size(first, default=settings.default_page_size, maximum=settings.max_page_size)
+        async with info.context.reading() as session:
+            page = await list_deliveries(
+                session,
+                self.webhook_id,
+                first=page_size,
+                after=after,
+                status=DeliveryStatus(status) if status is not None else None,
+            )
+        edges = [
+            AuditTrailDeliveryEdge(cursor=delivery_cursor(row), node=AuditTrailDelivery.from_row(row))
+            for row in page.deliveries
+        ]
+        return AuditTrailDeliveryConnection(
+            edges=edges,
+            page_info=PageInfo(
+                end_cursor=edges[-1].cursor if edges else None,
+                has_next_page=page.has_next_page,
+                has_previous_page=after is not None,
+            ),
+        )
