@@ -90,3 +90,21 @@ def test_export_schema_writes_sdl(cli: CliRunner, tmp_path: pytest.TempPathFacto
     assert result.exit_code == 0
     with open(target) as handle:
         assert "apiKeyUser(id: ID!, secret: String!): User" in handle.read()
+
+
+async def test_accounts_created_by_the_cli_keep_events_for_the_configured_default(
+    settings: Settings, db: Database, api: Api
+) -> None:
+    runner = CliRunner(
+        env={
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": settings.redis_url,
+            "AUDITTRAIL_SECRET_KEY": TEST_SECRET_KEY,
+            "AUDITTRAIL_DEFAULT_RETENTION_DAYS": "7",
+        }
+    )
+    created = await asyncio.to_thread(runner.invoke, app, ["accounts", "create", "shortlived"])
+    assert created.exit_code == 0, created.output
+    key = await api.key("shortlived")
+    viewer = (await api.gql("{ viewer { account { retentionDays } } }", token=key.jwt)).ok()["viewer"]
+    assert viewer == {"account": {"retentionDays": 7}}

@@ -64,9 +64,7 @@ class ErrorCodes(SchemaExtension):
             log.warning("backing service unavailable", request_id=request_id, error=type(original).__name__)
             return self._copy(error, "a backing service is unavailable; retry shortly", ServiceUnavailable.code)
         log.error("unexpected error", request_id=request_id, exc_info=original)
-        return self._copy(
-            error, f"internal error (request id {request_id}); it has been logged", AppError.code
-        )
+        return self._copy(error, f"internal error (request id {request_id}); it has been logged", AppError.code)
 
     def _without_values(self, message: str) -> str:
         """A request error's message without the input values graphql-core quotes in it."""
