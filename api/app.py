@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import orjson
 import structlog
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import StrawberryGraphQLError
 from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
 from ulid import ULID
 
 from api import __version__
@@ -62,12 +64,28 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         except TypeError:
             return super().encode_json(data)
 
-    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
-        data = await super().parse_http_body(request)
-        for item in data if isinstance(data, list) else [data]:
-            if item.query is not None and len(item.query.encode()) > self._max_query_bytes:
-                raise HTTPException(413, f"GraphQL documents are limited to {self._max_query_bytes} bytes")
-        return data
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: RequestContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """A document over the size limit is answered like any GraphQL error (HTTP 200, a code): the Go
+        clients of Spacelift's API treat every other status as a transport failure and lose the message."""
+        if request_data.query is not None and len(request_data.query.encode()) > self._max_query_bytes:
+            error = PayloadTooLarge(f"GraphQL documents are limited to {self._max_query_bytes} bytes")
+            return ExecutionResult(data=None, errors=[GraphQLError(error.message, extensions={"code": error.code})])
+        return await super().execute_single(
+            request,
+            request_adapter,
+            sub_response,
+            context,
+            root_value,
+            request_data,
+        )
 
 
 class ServicesHolder:

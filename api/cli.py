@@ -126,6 +126,8 @@ def serve(
             out.print("[bold]Created account 'default' and its first ADMIN API key (shown only this once):[/bold]")
             out.print(f"  key id:     {created.key.id}")
             out.print(f"  key secret: {created.secret}", highlight=False)
+        if not settings.commit_sha:
+            os.environ["AUDITTRAIL_COMMIT_SHA"] = _checkout_commit()  # for debugInfo, in every child process
         worker = _start_worker_process() if with_worker else None
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - display only
         out.print(f"Console:  http://{shown_host}:{port}/", highlight=False)
@@ -141,11 +143,30 @@ def serve(
                 port=port,
                 workers=workers,
                 log_level=settings.log_level.lower(),
-                proxy_headers=False,
+                # X-Forwarded-For/-Proto only from trusted proxies: a token's aud is built from the scheme.
+                proxy_headers=bool(settings.trusted_proxies),
+                forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
             )
         finally:
             if worker is not None:
                 _stop_process(worker)
+
+
+def _checkout_commit() -> str:
+    """The commit of the git checkout this code runs from, or "" (an installed package, no git)."""
+    try:
+        found = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    commit = found.stdout.strip()
+    return commit if found.returncode == 0 and len(commit) == 40 else ""
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -44,8 +44,11 @@ class Role(enum.StrEnum):
 
 
 class EventType(enum.StrEnum):
-    AUDIT = "AUDIT"
-    RUN_STATE_CHANGE = "RUN_STATE_CHANGE"
+    """Spacelift's event types.  Whether an event is a run state change is a flag of its own."""
+
+    CREATE = "CREATE"
+    UPDATE = "UPDATE"
+    DELETE = "DELETE"
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -85,7 +88,8 @@ class AuditEvent(SQLModel, table=True):
     action: str
     actor: str
     actor_source: str
-    event_type: str = EventType.AUDIT.value
+    event_type: str
+    run_state_change: bool = False
     affected_resource_type: str | None = None
     affected_resource_id: str | None = None
     related_resource_type: str | None = None
@@ -109,9 +113,10 @@ class Webhook(SQLModel, table=True):
     enabled: bool
     endpoint: str
     include_runs: bool = False
-    retry_on_failure: bool = True
-    secret_encrypted: str
-    secret_sha: str
+    retry_on_failure: bool = False
+    secret_encrypted: str | None = None
+    """None for an unsigned webhook: its deliveries carry no signature headers."""
+    secret_sha: str | None = None
     custom_headers_encrypted: str | None = None
     custom_header_names: list[str] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
     created_at: datetime = _tz(default_factory=utcnow)
@@ -143,3 +148,14 @@ class WebhookDelivery(SQLModel, table=True):
     created_at: datetime = _tz(default_factory=utcnow)
     updated_at: datetime = _tz(default_factory=utcnow)
     delivered_at: datetime | None = _tz(default=None)
+
+
+class RevokedToken(SQLModel, table=True):
+    """A token ended by ``logout`` before its expiry; kept until it would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: str = Field(primary_key=True, max_length=ID_LENGTH)
+    key_id: str = Field(foreign_key="api_keys.id", max_length=ID_LENGTH)
+    revoked_at: datetime = _tz(default_factory=utcnow)
+    expires_at: datetime = _tz()

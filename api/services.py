@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 from arq.connections import ArqRedis
 
+from api.accounts.tokens import TokenSigner
 from api.db import Database
 from api.settings import Settings
 from api.webhooks.queue import connect_queue
@@ -19,6 +20,7 @@ class Services:
     queue: ArqRedis
     http: httpx.AsyncClient
     signing_key: str
+    tokens: TokenSigner
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -27,7 +29,15 @@ class Services:
         db = Database(settings.database_url)
         queue = await connect_queue(settings.redis_url)
         http = httpx.AsyncClient(follow_redirects=False, timeout=settings.webhook_timeout_seconds)
-        return cls(settings=settings, db=db, queue=queue, http=http, signing_key=settings.resolved_secret_key())
+        signing_key = settings.resolved_secret_key()
+        return cls(
+            settings=settings,
+            db=db,
+            queue=queue,
+            http=http,
+            signing_key=signing_key,
+            tokens=TokenSigner(signing_key, settings.jwt_lifetime_seconds),
+        )
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".audittrail")
     secret_key: SecretStr | None = None
 
+    public_url: str | None = Field(
+        default=None, pattern=r"^https?://[^/\s]+/?$", description="scheme://host[:port] clients reach the API at"
+    )
+    commit_sha: str = ""
     jwt_lifetime_seconds: int = Field(default=36_000, ge=60)
     graphiql: bool = True
     introspection: bool = True

@@ -20,7 +20,7 @@ from api.accounts.accounts import create_account
 from api.accounts.keys import create_key
 from api.audit.record import EventDraft, Resource, build_event, now_ms
 from api.db import Database, raw_url
-from api.models import Role
+from api.models import EventType, Role
 from bench.harness import (
     Measurement,
     api_processes,
@@ -47,7 +47,8 @@ def event_input(n: int, timestamp_ms: int) -> dict[str, Any]:
     return {
         "action": ACTIONS[n % len(ACTIONS)],
         "actor": f"github::user{n % 97}",
-        "affectedResource": {"resourceType": "stack", "resourceId": f"stack-{n % 211}"},
+        "eventType": "UPDATE",
+        "affectedResource": {"resourceType": "STACK", "resourceId": f"stack-{n % 211}"},
         "data": {"n": n, "reason": "benchmark load"},
         "context": {"source": "bench"},
         "remoteIP": "203.0.113.7",
@@ -113,11 +114,12 @@ async def ingest_raw_copy(database_url: str, account_id: str, key_id: str, total
         draft = EventDraft(
             action=source["action"],
             actor=source["actor"],
+            event_type=EventType.UPDATE,
             timestamp_ms=now_ms(),
             context=source["context"],
             data=source["data"],
             remote_ip=source["remoteIP"],
-            affected_resource=Resource("stack", f"stack-{n % 211}"),
+            affected_resource=Resource("STACK", f"stack-{n % 211}"),
         )
         event = build_event(draft, account_id=account_id, account_name="bench", recorded_by=key_id)
         rows.append(tuple(getattr(event, column) for column in COLUMNS))

@@ -53,9 +53,10 @@ INSERT INTO audit_events (
     affected_resource_id, related_resource_type, related_resource_id, context, data, remote_ip, body)
 SELECT
     lpad(upper(to_hex((extract(epoch FROM created_at) * 1000)::bigint)), 12, '0') || lpad(upper(to_hex(n)), 14, '0'),
-    created_at, account_id, action, actor, split_part(actor, '::', 1), 'AUDIT',
-    split_part(action, '.', 1), split_part(action, '.', 1) || '-' || resource_number,
-    CASE WHEN has_related THEN 'space' END, CASE WHEN has_related THEN 'space-' || (n % 50) END,
+    created_at, account_id, action, actor, split_part(actor, '::', 1),
+    CASE split_part(action, '.', 2) WHEN 'create' THEN 'CREATE' WHEN 'delete' THEN 'DELETE' ELSE 'UPDATE' END,
+    upper(split_part(action, '.', 1)), split_part(action, '.', 1) || '-' || resource_number,
+    CASE WHEN has_related THEN 'SPACE' END, CASE WHEN has_related THEN 'space-' || (n % 50) END,
     context, data, remote_ip,
     json_build_object('account', account_name, 'action', action, 'actor', actor, 'context', context,
                       'data', data, 'remoteIP', remote_ip,
@@ -74,7 +75,7 @@ FROM (
                ($6::text[])[1 + ($8::int[])[1 + n % 10]] AS account_id,
                ($7::text[])[1 + ($8::int[])[1 + n % 10]] AS account_name,
                ($9::text[])[1 + floor(array_length($9::text[], 1) * power(random(), 2.5))::int] AS action,
-               CASE WHEN random() < 0.1 THEN 'api_key::01HBENCHKEY' || lpad((n % 20)::text, 15, '0')
+               CASE WHEN random() < 0.1 THEN 'api::01HBENCHKEY' || lpad((n % 20)::text, 15, '0')
                     ELSE 'github::user' || floor(3000 * power(random(), 2))::int END AS actor,
                floor(5000 * power(random(), 2))::int AS resource_number,
                random() < 0.3 AS has_related,

@@ -6,7 +6,10 @@ from api.models import Role
 from tests.helpers import Api
 from tests.test_audit_support import SEARCH, draft, seed
 
-RECORD = 'mutation { auditTrailRecordEvents(events: [{action: "stack.create", actor: "github::a"}]) { id } }'
+RECORD = (
+    'mutation { auditTrailRecordEvents(events: [{action: "stack.create", actor: "github::a", eventType: CREATE}])'
+    " { id } }"
+)
 SUGGEST = (
     'query { searchAuditTrailEntriesSuggestions(input: {field: "action"}) {'
     " filteredCount fields { possibleValuesString { values counts } } } }"

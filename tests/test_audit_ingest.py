@@ -14,13 +14,13 @@ from tests.test_audit_support import event_count
 
 RECORD = (
     "mutation($events: [AuditTrailEventInput!]!) { auditTrailRecordEvents(events: $events) {"
-    " id action eventType actor { username source identity run { id stackId } }"
+    " id action eventType runStateChange actor { username source identity run { id stackId } }"
     " affectedResource { resourceType resourceId } body data context remoteIP timestamp } }"
 )
 
 
 def event(**overrides: Any) -> dict[str, Any]:
-    return {"action": "stack.create", "actor": "github::alice", **overrides}
+    return {"action": "stack.create", "actor": "github::alice", "eventType": "CREATE", **overrides}
 
 
 async def test_service_key_records_events_from_another_service(api: Api) -> None:
@@ -28,7 +28,7 @@ async def test_service_key_records_events_from_another_service(api: Api) -> None
     timestamp = int(time.time() * 1000) - 60_000
     events = [
         event(
-            affectedResource={"resourceType": "stack", "resourceId": "prod"},
+            affectedResource={"resourceType": "STACK", "resourceId": "prod"},
             context={"source": "vcs"},
             data={"branch": "main"},
             remoteIP="203.0.113.7",
@@ -37,7 +37,8 @@ async def test_service_key_records_events_from_another_service(api: Api) -> None
         event(
             action="run.state_changed",
             actor="spacelift::scheduler",
-            eventType="RUN_STATE_CHANGE",
+            eventType="UPDATE",
+            runStateChange=True,
             run={"id": "run-7", "stackId": "prod"},
             data='{"state": "FINISHED"}',  # Spacelift clients send data as a JSON string
         ),
@@ -55,9 +56,10 @@ async def test_service_key_records_events_from_another_service(api: Api) -> None
         "timestamp": timestamp,
     }
     assert first["actor"] == {"username": "github::alice", "source": "github", "identity": "alice", "run": None}
-    assert first["affectedResource"] == {"resourceType": "stack", "resourceId": "prod"}
+    assert first["affectedResource"] == {"resourceType": "STACK", "resourceId": "prod"}
+    assert (first["eventType"], first["runStateChange"]) == ("CREATE", False)
     assert first["timestamp"] == timestamp
-    assert run["eventType"] == "RUN_STATE_CHANGE"
+    assert (run["eventType"], run["runStateChange"]) == ("UPDATE", True)
     assert run["actor"]["run"] == {"id": "run-7", "stackId": "prod"}
     assert run["data"] == {"state": "FINISHED"}
     assert abs(run["timestamp"] - time.time() * 1000) < 60_000
@@ -86,8 +88,16 @@ async def test_ingestion_is_all_or_nothing_on_one_bad_item(api: Api) -> None:
         (event(data=[1, 2]), "events[0].data must be a JSON object"),
         (event(context="{not json"), "events[0].context must be a JSON object (or a string holding one)"),
         (event(data={"blob": "x" * 70_000}), "events[0].data is limited to 65536 bytes"),
-        (event(eventType="RUN_STATE_CHANGE"), "events[0].run {id stackId} is required"),
-        (event(run={"id": "r", "stackId": "s"}), "events[0].run is only allowed on RUN_STATE_CHANGE"),
+        (event(runStateChange=True), "events[0].run {id stackId} is required"),
+        (event(run={"id": "r", "stackId": "s"}), "events[0].run is only allowed on run state change events"),
+        (
+            event(affectedResource={"resourceType": "stack"}),
+            "events[0].affectedResource.resourceType must be UPPER_SNAKE",
+        ),
+        (
+            event(relatedResource={"resourceType": "9LIVES"}),
+            "events[0].relatedResource.resourceType must be UPPER_SNAKE",
+        ),
         (event(remoteIP="not-an-ip"), "events[0].remoteIP must be an IPv4 or IPv6 address"),
     ],
 )
@@ -104,3 +114,12 @@ async def test_batches_are_limited_to_1000_events(api: Api) -> None:
     empty = await api.gql(RECORD, {"events": []}, token=service.jwt)
     assert too_many.codes == empty.codes == ["BAD_USER_INPUT"]
     assert "1 to 1000 events per call, got 1001" in too_many.errors[0]["message"]
+
+
+async def test_event_type_is_required_and_only_spacelifts_three(api: Api) -> None:
+    service = await api.key("acme", Role.SERVICE)
+    missing = {"action": "stack.create", "actor": "github::alice"}
+    for bad, code in ((missing, "GRAPHQL_VALIDATION_FAILED"), (event(eventType="AUDIT"), "GRAPHQL_VALIDATION_FAILED")):
+        result = await api.gql(RECORD, {"events": [bad]}, token=service.jwt)
+        assert result.codes == [code], result.errors
+        assert "eventType" in result.errors[0]["message"]

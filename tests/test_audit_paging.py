@@ -6,14 +6,14 @@ import asyncio
 import random
 from datetime import timedelta
 
-from api.models import Role
+from api.models import EventType, Role
 from tests.helpers import Api
 from tests.test_audit_support import SEARCH, ago, draft, predicate, seed
 
 SUGGEST = (
     "query($input: SearchSuggestionsInput!) { searchAuditTrailEntriesSuggestions(input: $input) {"
     " filteredCount fields { name type orderable possibleValuesString { values counts }"
-    " possibleValuesEnum { values counts } } } }"
+    " possibleValuesEnum { values counts } possibleValuesBoolean { values counts } } } }"
 )
 
 
@@ -66,12 +66,13 @@ async def test_suggestions_count_values_under_the_other_filters(api: Api) -> Non
         [
             draft("stack.create", "github::alice"),
             draft("stack.create", "github::bob"),
-            draft("stack.delete", "github::alice"),
+            draft("stack.delete", "github::alice", event_type=EventType.DELETE),
             draft("policy.attach", "gitlab::carol"),
+            draft("run.finished", "github::alice", event_type=EventType.UPDATE, run_state_change=True),
         ],
     )
     only_github = {
-        "fields": ["action", "actor", "eventType", "createdAt"],
+        "fields": ["action", "actor", "eventType", "runStateChange", "createdAt"],
         "predicates": [
             predicate("actorSource", stringMatches=["github"]),
             predicate("action", stringMatches=["stack.create"]),
@@ -83,9 +84,14 @@ async def test_suggestions_count_values_under_the_other_filters(api: Api) -> Non
 
     assert suggestions["filteredCount"] == 2
     # action's own predicate is left out of its counts: the sidebar shows the alternatives too.
-    assert fields["action"]["possibleValuesString"] == {"values": ["stack.create", "stack.delete"], "counts": [2, 1]}
+    assert fields["action"]["possibleValuesString"] == {
+        "values": ["stack.create", "run.finished", "stack.delete"],
+        "counts": [2, 1, 1],
+    }
     assert fields["actor"]["possibleValuesString"] == {"values": ["github::alice", "github::bob"], "counts": [1, 1]}
-    assert fields["eventType"]["possibleValuesEnum"] == {"values": ["AUDIT"], "counts": [2]}
+    assert fields["eventType"]["possibleValuesEnum"] == {"values": ["CREATE"], "counts": [2]}
+    assert fields["runStateChange"]["type"] == "BOOLEAN"
+    assert fields["runStateChange"]["possibleValuesBoolean"] == {"values": [False], "counts": [2]}
     assert fields["eventType"]["type"] == "ENUM" and fields["eventType"]["possibleValuesString"] is None
     assert fields["createdAt"] == {
         "name": "createdAt",
@@ -93,6 +99,7 @@ async def test_suggestions_count_values_under_the_other_filters(api: Api) -> Non
         "orderable": True,
         "possibleValuesString": None,
         "possibleValuesEnum": None,
+        "possibleValuesBoolean": None,
     }
 
     one_field = {"field": "actorSource", "fullTextSearch": "stack"}

@@ -44,20 +44,20 @@ async def test_audited_mutation_writes_one_event_with_the_documented_payload(api
     assert list(body) == ["account", "action", "actor", "context", "data", "remoteIP", "timestamp"]
     assert body["account"] == "acme"
     assert body["action"] == "api_key.create"
-    assert body["actor"] == f"api_key::{admin.id}"
+    assert body["actor"] == f"api::{admin.id}"
     assert body["context"] == {"mutation": "apiKeyCreate", "requestId": "req-1", "userAgent": "spacectl/1.0"}
     assert body["data"] == {"args": {"Name": "ci", "Role": "SERVICE"}}
     assert body["remoteIP"] == "127.0.0.1"
     assert isinstance(body["timestamp"], int) and started_ms - 1000 <= body["timestamp"] <= time.time() * 1000
     assert entry["body"] == json.dumps(body, separators=(",", ":"))  # compact, as sent
     assert entry["actor"] == {
-        "username": f"api_key::{admin.id}",
-        "source": "api_key",
+        "username": f"api::{admin.id}",
+        "source": "api",
         "identity": admin.id,
         "run": None,
     }
-    assert entry["affectedResource"] == {"resourceType": "api_key", "resourceId": created["id"]}
-    assert entry["eventType"] == "AUDIT"
+    assert entry["affectedResource"] == {"resourceType": "API_KEY", "resourceId": created["id"]}
+    assert entry["eventType"] == "CREATE"
     assert entry["data"] == body["data"] and entry["context"] == body["context"]
     assert entry["remoteIP"] == "127.0.0.1"
     assert entry["timestamp"] == body["timestamp"]

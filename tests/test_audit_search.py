@@ -30,10 +30,17 @@ async def reader(api: Api) -> Key:
         [
             draft("stack.create", "github::alice", at=ago(days=3), affected=("stack", "prod-eu"), remote_ip="10.0.0.1"),
             draft(
-                "stack.delete", "github::bob", at=ago(days=2), affected=("stack", "prod-us"), related=("space", "root")
+                "stack.delete",
+                "github::bob",
+                at=ago(days=2),
+                affected=("stack", "prod-us"),
+                related=("space", "root"),
+                event_type=EventType.DELETE,
             ),
             draft("policy.attach", "gitlab::carol", at=ago(hours=5), affected=("policy", "deny-all"), data=REVIEW),
-            draft("run.finished", "spacelift::run", at=ago(hours=2), event_type=EventType.RUN_STATE_CHANGE),
+            draft(
+                "run.finished", "spacelift::run", at=ago(hours=2), event_type=EventType.UPDATE, run_state_change=True
+            ),
             draft(
                 "stack.update", "github::alice", at=ago(minutes=30), affected=("stack", "prod-eu"), remote_ip="10.0.0.2"
             ),
@@ -75,12 +82,26 @@ async def test_predicates_on_every_filterable_string_field(api: Api, reader: Key
 
 
 async def test_enum_equals_on_event_type(api: Api, reader: Key) -> None:
-    run_events = [predicate("eventType", enumEquals=["RUN_STATE_CHANGE"])]
-    assert await search(api, reader, predicates=run_events) == ["run.finished"]
-    bad_enum = {"predicates": [predicate("eventType", enumEquals=["NOPE"])]}
+    deletes = [predicate("eventType", enumEquals=["DELETE"])]
+    assert await search(api, reader, predicates=deletes) == ["stack.delete"]
+    bad_enum = {"predicates": [predicate("eventType", enumEquals=["RUN_STATE_CHANGE"])]}
     unknown = await api.gql(SEARCH, {"input": bad_enum}, token=reader.jwt)
     assert unknown.codes == ["BAD_USER_INPUT"]
-    assert "AUDIT, RUN_STATE_CHANGE" in unknown.errors[0]["message"]
+    assert "CREATE, UPDATE, DELETE" in unknown.errors[0]["message"]
+
+
+async def test_boolean_equals_on_run_state_change(api: Api, reader: Key) -> None:
+    runs = [predicate("runStateChange", booleanEquals=[True])]
+    assert await search(api, reader, predicates=runs) == ["run.finished"]
+    not_runs = [
+        predicate("runStateChange", True, booleanEquals=[True]),
+        predicate("actorSource", True, stringMatches=["api"]),
+    ]
+    assert "run.finished" not in await search(api, reader, predicates=not_runs)
+    wrong_kind = {"predicates": [predicate("runStateChange", stringMatches=["true"])]}
+    refused = await api.gql(SEARCH, {"input": wrong_kind}, token=reader.jwt)
+    assert refused.codes == ["BAD_USER_INPUT"]
+    assert refused.errors[0]["message"] == "field 'runStateChange' takes booleanEquals, not stringMatches"
 
 
 async def test_time_in_range_and_time_in_last(api: Api, reader: Key) -> None:
@@ -93,16 +114,16 @@ async def test_time_in_range_and_time_in_last(api: Api, reader: Key) -> None:
     open_ended = {"start": int(ago(hours=3).timestamp())}
     in_last = {"number": 3, "unit": "HOURS"}
     expected_recent = ["module_version.publish", "stack.update", "run.finished"]
-    recent = [predicate("createdAt", timeInLast=in_last), predicate("actor", True, stringMatches=["api_key::*"])]
+    recent = [predicate("createdAt", timeInLast=in_last), predicate("actor", True, stringMatches=["api::*"])]
     assert await search(api, reader, predicates=recent) == expected_recent
-    ranged = [predicate("createdAt", timeInRange=open_ended), predicate("actor", True, stringMatches=["api_key::*"])]
+    ranged = [predicate("createdAt", timeInRange=open_ended), predicate("actor", True, stringMatches=["api::*"])]
     assert await search(api, reader, predicates=ranged) == expected_recent
 
 
 async def test_exclude_negates_a_predicate_and_keeps_entries_without_the_field(api: Api, reader: Key) -> None:
     not_stacks = [
         predicate("affectedResourceType", True, stringMatches=["stack"]),
-        predicate("actorSource", True, stringMatches=["api_key"]),
+        predicate("actorSource", True, stringMatches=["api"]),
     ]
     assert await search(api, reader, predicates=not_stacks) == [
         "module_version.publish",
@@ -131,7 +152,7 @@ async def test_order_by_created_at_ascending(api: Api, reader: Key) -> None:
     found = await search(
         api,
         reader,
-        predicates=[predicate("actorSource", True, stringMatches=["api_key"])],
+        predicates=[predicate("actorSource", True, stringMatches=["api"])],
         orderBy={"field": "createdAt", "direction": "ASC"},
     )
     assert found == [
@@ -185,14 +206,23 @@ async def test_entry_by_id_has_everything(api: Api) -> None:
     [event_id] = await seed(
         api.db,
         reader.account_id,
-        [draft("run.started", "spacelift::scheduler", at=at, event_type=EventType.RUN_STATE_CHANGE, data={"k": 1})],
+        [
+            draft(
+                "run.started",
+                "spacelift::scheduler",
+                at=at,
+                event_type=EventType.UPDATE,
+                run_state_change=True,
+                data={"k": 1},
+            )
+        ],
     )
     result = await api.gql(
         "query($id: ID!) { auditTrailEntry(id: $id) {" + ENTRY_FIELDS + "} }", {"id": event_id}, token=reader.jwt
     )
     entry = result.ok()["auditTrailEntry"]
     assert entry["id"] == event_id
-    assert entry["eventType"] == "RUN_STATE_CHANGE"
+    assert (entry["eventType"], entry["runStateChange"]) == ("UPDATE", True)
     assert entry["actor"] == {
         "username": "spacelift::scheduler",
         "source": "spacelift",

@@ -12,7 +12,7 @@ from api.db import Database
 from api.models import EventType
 
 ENTRY_FIELDS = """
-    id action eventType
+    id action eventType runStateChange
     actor { username source identity run { id stackId } }
     affectedResource { resourceType resourceId }
     relatedResource { resourceType resourceId }
@@ -39,7 +39,8 @@ def draft(
     actor: str = "github::alice",
     *,
     at: datetime | None = None,
-    event_type: EventType = EventType.AUDIT,
+    event_type: EventType = EventType.CREATE,
+    run_state_change: bool = False,
     affected: tuple[str, str | None] | None = None,
     related: tuple[str, str | None] | None = None,
     remote_ip: str | None = None,
@@ -50,9 +51,10 @@ def draft(
         actor=actor,
         timestamp_ms=ms(at or ago(minutes=5)),
         event_type=event_type,
+        run_state_change=run_state_change,
         affected_resource=Resource(*affected) if affected else None,
         related_resource=Resource(*related) if related else None,
-        run=RunRef("run-1", "stack-1") if event_type is EventType.RUN_STATE_CHANGE else None,
+        run=RunRef("run-1", "stack-1") if run_state_change else None,
         remote_ip=remote_ip,
         data=data or {},
     )

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from api.audit.record import EventDraft, now_ms, record_events
-from api.models import Role
+from api.models import EventType, Role
 from api.settings import Settings
 from api.webhooks.queue import connect_queue, enqueue_deliveries
 from tests.conftest import TEST_SECRET_KEY
@@ -67,9 +67,12 @@ async def test_sigkilled_worker_and_flushed_redis_lose_no_delivery(
 ) -> None:
     admin = await api.key("acme", Role.ADMIN)
     async with running_receiver(reply_for=slow_for_events) as receiver:
-        (await api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
+        retrying = webhook_input(receiver.url, retryOnFailure=True)
+        (await api.gql(SET_WEBHOOK, {"input": retrying}, token=admin.jwt)).ok()
         drafts = [
-            EventDraft(action=f"stack.updated.{n}", actor="github::alice", timestamp_ms=now_ms())
+            EventDraft(
+                action=f"stack.updated.{n}", event_type=EventType.UPDATE, actor="github::alice", timestamp_ms=now_ms()
+            )
             for n in range(EVENT_COUNT)
         ]
         async with api.db.transaction() as session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import orjson
+import pytest
 from sqlalchemy import text
 
 from api.audit.record import EventDraft, RunRef, now_ms, record_events
@@ -29,7 +30,9 @@ CREATE_KEY = 'mutation { apiKeyCreate(input: {name: "ci", role: SERVICE}) { id }
 
 
 async def set_webhook(api: Api, admin: Key, endpoint: str, **fields: object) -> None:
-    (await api.gql(SET_WEBHOOK, {"input": webhook_input(endpoint, **fields)}, token=admin.jwt)).ok()
+    """A webhook that retries (retryOnFailure is off unless asked for, as in Spacelift)."""
+    wanted = {"retryOnFailure": True, **fields}
+    (await api.gql(SET_WEBHOOK, {"input": webhook_input(endpoint, **wanted)}, token=admin.jwt)).ok()
 
 
 async def delivery_of(api: Api, action: str) -> dict[str, object]:
@@ -55,12 +58,13 @@ async def wait_for_status(api: Api, action: str, status: str, timeout: float = 1
 
 
 async def record_run_event(api: Api, key: Key, settings: Settings) -> None:
-    """A RUN_STATE_CHANGE event through the domain function services call, then the after-commit wake-up."""
+    """A run state change event through the domain function services call, then the after-commit wake-up."""
     draft = EventDraft(
         action="run.finished",
         actor="github::alice",
         timestamp_ms=now_ms(),
-        event_type=EventType.RUN_STATE_CHANGE,
+        event_type=EventType.UPDATE,
+        run_state_change=True,
         run=RunRef(run_id="run-1", stack_id="stack-1"),
     )
     async with api.db.transaction() as session:
@@ -166,14 +170,23 @@ async def test_the_schedule_exhausted_fails_the_delivery(api: Api, settings: Set
     assert failed["attempts"] == len(settings.retry_schedule_seconds) + 1
 
 
-async def test_retry_on_failure_false_makes_one_attempt_only(api: Api, worker: None) -> None:
+@pytest.mark.parametrize("retry_on_failure", [False, None, "omitted"])
+async def test_without_retry_on_failure_a_delivery_gets_one_attempt(
+    api: Api, worker: None, retry_on_failure: object
+) -> None:
+    """Off by default, and null means off: the Terraform provider sends null for false."""
     admin = await api.key("acme", Role.ADMIN)
+    wanted = webhook_input("")
+    if retry_on_failure != "omitted":
+        wanted["retryOnFailure"] = retry_on_failure
     async with running_receiver(script=[Reply(status=200)], default=Reply(status=503)) as receiver:
-        await set_webhook(api, admin, receiver.url, retryOnFailure=False)
+        wanted["endpoint"] = receiver.url
+        saved = (await api.gql(SET_WEBHOOK, {"input": wanted}, token=admin.jwt)).ok()
         (await api.gql(CREATE_KEY, token=admin.jwt)).ok()
         failed = await wait_for_status(api, "api_key.create", "FAILED")
         assert len(receiver.requests) == 2
     assert failed["attempts"] == 1
+    assert saved["auditTrailSetWebhook"]["retryOnFailure"] is False
 
 
 async def test_retry_after_is_honoured(api: Api, worker: None) -> None:
@@ -263,7 +276,12 @@ async def test_two_workers_woken_for_the_same_deliveries_send_each_attempt_once(
 ) -> None:
     admin = await api.key("acme", Role.ADMIN)
     await set_webhook(api, admin, receiver.url)
-    drafts = [EventDraft(action=f"stack.updated.{n}", actor="github::alice", timestamp_ms=now_ms()) for n in range(30)]
+    drafts = [
+        EventDraft(
+            action=f"stack.updated.{n}", event_type=EventType.UPDATE, actor="github::alice", timestamp_ms=now_ms()
+        )
+        for n in range(30)
+    ]
     async with running_worker(settings):
         async with api.db.transaction() as session:
             batch = await record_events(

@@ -22,13 +22,14 @@ INPUT_DEFINITIONS = {
 
 # Client-side values (JSON as sent), from the smallest to every field set, nested and listed.
 SAMPLES: list[tuple[str, dict[str, Any]]] = [
-    ("AuditTrailEventInput", {"action": "stack.create", "actor": "github::alice"}),
+    ("AuditTrailEventInput", {"action": "stack.create", "actor": "github::alice", "eventType": "CREATE"}),
     (
         "AuditTrailEventInput",
         {
             "action": "run.finished",
             "actor": "spacelift::scheduler",
-            "eventType": "RUN_STATE_CHANGE",
+            "eventType": "UPDATE",
+            "runStateChange": True,
             "affectedResource": {"resourceType": "stack", "resourceId": "s-1"},
             "relatedResource": {"resourceType": "space"},
             "run": {"id": "r-1", "stackId": "s-1"},
@@ -38,7 +39,10 @@ SAMPLES: list[tuple[str, dict[str, Any]]] = [
             "timestamp": 1_700_000_000_000,
         },
     ),
-    ("AuditTrailEventInput", {"action": "a.b", "actor": "x::y", "eventType": None, "data": None, "run": None}),
+    (
+        "AuditTrailEventInput",
+        {"action": "a.b", "actor": "x::y", "eventType": "DELETE", "runStateChange": None, "data": None, "run": None},
+    ),
     ("SearchInput", {}),
     (
         "SearchInput",
@@ -49,7 +53,7 @@ SAMPLES: list[tuple[str, dict[str, Any]]] = [
             "orderBy": {"field": "createdAt", "direction": "ASC"},
             "predicates": [
                 {"field": "action", "constraint": {"stringMatches": ["stack.*", "run.create"]}},
-                {"field": "eventType", "exclude": True, "constraint": {"enumEquals": ["AUDIT"]}},
+                {"field": "eventType", "exclude": True, "constraint": {"enumEquals": ["CREATE"]}},
                 {"field": "createdAt", "constraint": {"timeInRange": {"start": 1, "end": 2}}},
                 {"field": "createdAt", "constraint": {"timeInLast": {"number": 3, "unit": "DAYS"}}},
             ],

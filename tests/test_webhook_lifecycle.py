@@ -116,7 +116,8 @@ async def test_test_webhook_sends_a_signed_test_payload_now_and_reports_it(api: 
 async def test_test_webhook_reports_a_failing_endpoint(api: Api) -> None:
     admin = await api.key("acme", Role.ADMIN)
     async with running_receiver(script=[Reply(status=200)], default=Reply(status=502, body=b"bad gateway")) as bad:
-        (await api.gql(SET_WEBHOOK, {"input": webhook_input(bad.url)}, token=admin.jwt)).ok()
+        retrying = webhook_input(bad.url, retryOnFailure=True)
+        (await api.gql(SET_WEBHOOK, {"input": retrying}, token=admin.jwt)).ok()
         delivery = (await api.gql(TEST, token=admin.jwt)).ok()["auditTrailTestWebhook"]
     assert delivery["lastStatusCode"] == 502 and delivery["responseSnippet"] == "bad gateway"
     assert delivery["status"] == "PENDING" and delivery["nextAttemptAt"] is not None
@@ -157,7 +158,7 @@ async def test_webhook_mutations_are_audited(api: Api, receiver: Receiver) -> No
         rows = (
             await session.execute(
                 text(
-                    "SELECT action, actor, affected_resource_type FROM audit_events"
+                    "SELECT action, actor, event_type, affected_resource_type, related_resource_type FROM audit_events"
                     " WHERE action LIKE 'audit_trail_webhook.%' ORDER BY id"
                 )
             )
@@ -169,8 +170,8 @@ async def test_webhook_mutations_are_audited(api: Api, receiver: Receiver) -> No
         "audit_trail_webhook.enable",
         "audit_trail_webhook.delete",
     ]
-    assert {(row.actor, row.affected_resource_type) for row in rows} == {
-        (f"api_key::{admin.id}", "audit_trail_webhook")
+    assert {(row.actor, row.event_type, row.affected_resource_type, row.related_resource_type) for row in rows} == {
+        (f"api::{admin.id}", "UPDATE", "ACCOUNT", "AUDIT_TRAIL_WEBHOOK")
     }
 
 
@@ -195,7 +196,8 @@ async def test_delivery_log_pages_newest_first_and_filters_by_status(api: Api, r
 async def test_delete_settles_other_pending_deliveries_as_failed(api: Api, worker: None) -> None:
     admin = await api.key("acme", Role.ADMIN)
     async with running_receiver(script=[Reply(status=200)], default=Reply(status=503)) as receiver:
-        (await api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
+        retrying = webhook_input(receiver.url, retryOnFailure=True)
+        (await api.gql(SET_WEBHOOK, {"input": retrying}, token=admin.jwt)).ok()
         (await api.gql(CREATE_KEY, token=admin.jwt)).ok()
         await receiver.wait_for(2)
         (await api.gql(DELETE, token=admin.jwt)).ok()

@@ -56,7 +56,7 @@ async def test_listen_prints_each_delivery_and_exits_after_count(api: Api) -> No
     lines = output.splitlines()
     assert exit_code == 0
     assert len(lines) == 2
-    assert lines[0].startswith(f"audit_trail_webhook.set actor=api_key::{admin.id} event=")
+    assert lines[0].startswith(f"audit_trail_webhook.set actor=api::{admin.id} event=")
     assert lines[1].startswith("audit_trail_webhook.test ")
     assert all(line.endswith("signatures=ok") for line in lines)
 

@@ -10,11 +10,11 @@ from sqlmodel import col
 
 from api.audit.facts import Audited, AuditFacts
 from api.audit.record import Resource
+from api.audit.resources import ResourceType
 from api.errors import BadInput, Conflict, NotFound
 from api.models import Account
 
 ACCOUNT_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-ACCOUNT_RESOURCE = "account"
 MIN_RETENTION_DAYS = 1
 MAX_RETENTION_DAYS = 3650
 
@@ -60,7 +60,7 @@ async def set_retention(session: AsyncSession, account_id: str, *, days: int) ->
         raise NotFound("account does not exist")
     account.retention_days = days
     await session.flush()
-    return Audited(account, AuditFacts(affected_resource=Resource(ACCOUNT_RESOURCE, account.id)))
+    return Audited(account, AuditFacts(affected_resource=Resource(ResourceType.ACCOUNT, account.id)))
 
 
 async def list_accounts(session: AsyncSession) -> list[Account]:

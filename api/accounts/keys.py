@@ -12,11 +12,10 @@ from sqlmodel import col
 
 from api.audit.facts import Audited, AuditFacts
 from api.audit.record import Resource
+from api.audit.resources import ResourceType
 from api.digests import sha256_hex
 from api.errors import BadInput, NotFound, Unauthenticated
 from api.models import Account, ApiKey, Role, could_be_id, utcnow
-
-KEY_RESOURCE = "api_key"
 
 MAX_KEY_NAME_LENGTH = 200
 
@@ -52,13 +51,13 @@ async def create_key(session: AsyncSession, account_id: str, name: str, role: Ro
 async def create(session: AsyncSession, account_id: str, *, name: str, role: Role) -> Audited[CreatedKey]:
     """``apiKeyCreate``: a new key of the caller's account."""
     created = await create_key(session, account_id, name, role)
-    return Audited(created, AuditFacts(affected_resource=Resource(KEY_RESOURCE, created.key.id)))
+    return Audited(created, AuditFacts(affected_resource=Resource(ResourceType.API_KEY, created.key.id)))
 
 
 async def revoke(session: AsyncSession, account_id: str, *, key_id: str) -> Audited[ApiKey]:
     """``apiKeyDelete``: revoke a key of the caller's account."""
     key = await revoke_key(session, key_id, account_id)
-    return Audited(key, AuditFacts(affected_resource=Resource(KEY_RESOURCE, key.id)))
+    return Audited(key, AuditFacts(affected_resource=Resource(ResourceType.API_KEY, key.id)))
 
 
 async def list_keys(session: AsyncSession, account_id: str | None = None) -> list[ApiKey]:
@@ -85,7 +84,7 @@ async def check_key_secret(session: AsyncSession, key_id: str, secret: str) -> A
     expected = key.secret_hash if key is not None else sha256_hex(secrets.token_urlsafe(32))
     matches = hmac.compare_digest(expected, sha256_hex(secret))
     if key is None or not matches or key.revoked_at is not None:
-        raise Unauthenticated("invalid API key id or secret")
+        raise Unauthenticated("unauthorized: invalid API key id or secret")
     await session.execute(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=utcnow()))
     return key
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
+from sqlalchemy import delete, func
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from api.accounts.keys import KEY_RESOURCE, check_key_secret, find_key_with_account
+from api.accounts.keys import check_key_secret, find_key_with_account
 from api.accounts.tokens import IssuedToken, TokenSigner
 from api.audit.actors import key_actor
 from api.audit.facts import Audited, AuditedFailure, AuditFacts, Principal, Refused
 from api.audit.record import Resource
+from api.audit.resources import ResourceType
 from api.errors import Unauthenticated
-from api.models import ApiKey
+from api.models import ApiKey, EventType, RevokedToken
 
 FAILED_LOGIN_ACTION = "api_key.login_failed"
 
@@ -23,8 +28,11 @@ class LoggedIn:
     token: IssuedToken
 
 
-async def log_in(session: AsyncSession, *, key_id: str, secret: str, signer: TokenSigner) -> Audited[LoggedIn]:
-    """A token for the key; a wrong secret for an existing key is refused and recorded in its account."""
+async def log_in(
+    session: AsyncSession, *, key_id: str, secret: str, signer: TokenSigner, audience: str
+) -> Audited[LoggedIn]:
+    """A token for the key, for the API at ``audience``; a wrong secret for an existing key is refused
+    and recorded in its account."""
     found = await find_key_with_account(session, key_id)
     try:
         key = await check_key_secret(session, key_id, secret)
@@ -35,11 +43,50 @@ async def log_in(session: AsyncSession, *, key_id: str, secret: str, signer: Tok
         principal = Principal(
             account_id=account.id, account_name=account.name, actor=key_actor(failed_key.id), key_id=failed_key.id
         )
-        raise Refused(refusal, AuditedFailure(action=FAILED_LOGIN_ACTION, principal=principal)) from None
+        failure = AuditedFailure(
+            action=FAILED_LOGIN_ACTION,
+            event_type=EventType.CREATE,
+            principal=principal,
+            facts=_login_facts(failed_key.id),
+        )
+        raise Refused(refusal, failure) from None
     assert found is not None  # check_key_secret refuses keys that do not exist
     account = found[1]
     principal = Principal(account_id=account.id, account_name=account.name, actor=key_actor(key.id), key_id=key.id)
     return Audited(
-        LoggedIn(key=key, token=signer.issue(key)),
-        AuditFacts(affected_resource=Resource(KEY_RESOURCE, key.id), acting_as=principal),
+        LoggedIn(key=key, token=signer.issue(key, audience=audience)),
+        replace(_login_facts(key.id), acting_as=principal),
     )
+
+
+def _login_facts(key_id: str) -> AuditFacts:
+    """A login is recorded on the USER the key acts as, with the key as the related resource."""
+    return AuditFacts(
+        affected_resource=Resource(ResourceType.USER, key_id), related_resource=Resource(ResourceType.API_KEY, key_id)
+    )
+
+
+@dataclass(frozen=True)
+class LoggedOut:
+    key: ApiKey
+
+
+async def log_out(
+    session: AsyncSession, account_id: str, *, key_id: str, token_id: str, valid_until: int
+) -> Audited[LoggedOut]:
+    """``logout``: the token is refused from now on (until it would have expired); the key stays valid."""
+    key = await session.get(ApiKey, key_id)
+    if key is None or key.account_id != account_id:
+        raise Unauthenticated("unauthorized: invalid token")
+    await session.execute(
+        insert(RevokedToken)
+        .values(jti=token_id, key_id=key_id, expires_at=datetime.fromtimestamp(valid_until, UTC))
+        .on_conflict_do_nothing(index_elements=["jti"])
+    )
+    return Audited(LoggedOut(key=key), _login_facts(key_id))
+
+
+async def forget_expired_logouts(session: AsyncSession) -> int:
+    """Revoked tokens past their expiry are refused anyway: their rows go (retention calls this)."""
+    result = await session.execute(delete(RevokedToken).where(col(RevokedToken.expires_at) < func.now()))
+    return int(getattr(result, "rowcount", 0) or 0)

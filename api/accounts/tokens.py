@@ -1,4 +1,10 @@
-"""Short-lived JWTs that API keys are exchanged for."""
+"""Short-lived JWTs that API keys are exchanged for.
+
+Spacelift's clients read the token without verifying it: they take its single ``aud`` as the
+API's base URL and send every later request to ``<aud>/graphql``.  So ``aud`` is the base URL
+the token was issued at (or the configured public URL), and a token presented at another base
+URL is refused.  ``jti`` names the token so that ``logout`` can end it before it expires.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from dataclasses import dataclass
 import jwt
 
 from api.errors import Unauthenticated
-from api.models import ApiKey
+from api.models import ApiKey, new_id
 
 ALGORITHM = "HS256"
 ISSUER = "audittrail"
@@ -25,47 +31,57 @@ class TokenClaims:
     key_id: str
     account_id: str
     role: str
+    token_id: str
+    valid_until: int
 
 
 @dataclass(frozen=True)
 class TokenSigner:
-    """Issues tokens: the service's signing key and how long a token lives, built once per process."""
+    """Issues and checks tokens: the service's signing key and a token's lifetime, built once per process."""
 
     signing_key: str
     lifetime_seconds: int
 
-    def issue(self, key: ApiKey) -> IssuedToken:
-        """A token naming the key, its account and role."""
-        return issue_token(key, self.signing_key, self.lifetime_seconds)
+    def issue(self, key: ApiKey, *, audience: str) -> IssuedToken:
+        """A token naming the key, its account and role, for the API at ``audience``."""
+        now = int(time.time())
+        valid_until = now + self.lifetime_seconds
+        claims = {
+            "sub": key.id,
+            "acc": key.account_id,
+            "role": key.role,
+            "iat": now,
+            "exp": valid_until,
+            "iss": ISSUER,
+            "aud": audience,
+            "jti": new_id(),
+        }
+        return IssuedToken(jwt=jwt.encode(claims, self.signing_key, algorithm=ALGORITHM), valid_until=valid_until)
 
-
-def issue_token(key: ApiKey, signing_key: str, lifetime_seconds: int) -> IssuedToken:
-    """A token naming the key, its account and role; the account can never come from elsewhere."""
-    now = int(time.time())
-    valid_until = now + lifetime_seconds
-    claims = {
-        "sub": key.id,
-        "acc": key.account_id,
-        "role": key.role,
-        "iat": now,
-        "exp": valid_until,
-        "iss": ISSUER,
-    }
-    return IssuedToken(jwt=jwt.encode(claims, signing_key, algorithm=ALGORITHM), valid_until=valid_until)
-
-
-def decode_token(token: str, signing_key: str) -> TokenClaims:
-    """Verified claims, or UNAUTHENTICATED for anything expired, forged or malformed."""
-    try:
-        claims = jwt.decode(
-            token,
-            signing_key,
-            algorithms=[ALGORITHM],
-            issuer=ISSUER,
-            options={"require": ["exp", "sub", "acc"]},
+    def decode(self, token: str, *, audience: str) -> TokenClaims:
+        """Verified claims, or UNAUTHENTICATED for anything expired, forged, malformed or meant for another URL."""
+        try:
+            claims = jwt.decode(
+                token,
+                self.signing_key,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                audience=audience,
+                options={"require": ["exp", "sub", "acc", "aud", "jti"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("unauthorized: token expired; exchange the API key again with apiKeyUser") from None
+        except jwt.InvalidAudienceError:
+            raise Unauthenticated(
+                f"unauthorized: this token was issued for another address; exchange the API key with apiKeyUser"
+                f" at {audience}"
+            ) from None
+        except jwt.PyJWTError:
+            raise Unauthenticated("unauthorized: invalid token") from None
+        return TokenClaims(
+            key_id=str(claims["sub"]),
+            account_id=str(claims["acc"]),
+            role=str(claims.get("role", "")),
+            token_id=str(claims["jti"]),
+            valid_until=int(claims["exp"]),
         )
-    except jwt.ExpiredSignatureError:
-        raise Unauthenticated("token expired; exchange the API key again with apiKeyUser") from None
-    except jwt.PyJWTError:
-        raise Unauthenticated("invalid token") from None
-    return TokenClaims(key_id=str(claims["sub"]), account_id=str(claims["acc"]), role=str(claims.get("role", "")))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-KEY_SOURCE = "api_key"
-"""The source of an API key acting itself."""
+KEY_SOURCE = "api"
+"""The source of an API key acting itself (Spacelift's name for it)."""
 
 SEPARATOR = "::"
 

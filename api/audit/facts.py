@@ -12,6 +12,7 @@ from typing import Generic, TypeVar
 
 from api.audit.record import Resource
 from api.errors import AppError
+from api.models import EventType
 
 T = TypeVar("T")
 
@@ -57,7 +58,9 @@ class AuditedFailure:
     """A refusal that is recorded too, in a transaction of its own (the change itself rolled back)."""
 
     action: str
+    event_type: EventType
     principal: Principal
+    facts: AuditFacts
 
 
 class Refused(Exception):

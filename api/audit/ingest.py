@@ -16,12 +16,14 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.audit.actors import split_actor
 from api.audit.record import EventDraft, RecordedBatch, Resource, RunRef, record_events
 from api.errors import BadInput
 from api.models import EventType
 
 MAX_EVENTS_PER_CALL = 1000
 ACTION_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
+RESOURCE_TYPE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*$")
 MAX_ACTION_LENGTH = 128
 MAX_ACTOR_LENGTH = 256
 MAX_RESOURCE_FIELD_LENGTH = 256
@@ -37,7 +39,8 @@ class IncomingEvent:
 
     action: str
     actor: str
-    event_type: EventType = EventType.AUDIT
+    event_type: EventType
+    run_state_change: bool = False
     affected_resource: Resource | None = None
     related_resource: Resource | None = None
     run: RunRef | None = None
@@ -60,16 +63,16 @@ def validate_event(event: IncomingEvent, limits: IngestLimits, where: str = "eve
             f"{where}.action must look like <resource>.<verb> (lowercase letters, digits, '_', dot-separated,"
             f" at most {MAX_ACTION_LENGTH} characters), got {event.action[:MAX_ACTION_LENGTH]!r}"
         )
-    source, separator, identity = event.actor.partition("::")
-    if not separator or not source or not identity or len(event.actor) > MAX_ACTOR_LENGTH:
+    source, identity = split_actor(event.actor)
+    if not source or not identity or len(event.actor) > MAX_ACTOR_LENGTH:
         raise BadInput(
             f"{where}.actor must be source::identity (both parts non-empty, at most {MAX_ACTOR_LENGTH}"
             f" characters), got {event.actor[:MAX_ACTOR_LENGTH]!r}"
         )
-    if event.event_type is EventType.RUN_STATE_CHANGE and event.run is None:
-        raise BadInput(f"{where}.run {{id stackId}} is required for RUN_STATE_CHANGE events")
-    if event.event_type is EventType.AUDIT and event.run is not None:
-        raise BadInput(f"{where}.run is only allowed on RUN_STATE_CHANGE events")
+    if event.run_state_change and event.run is None:
+        raise BadInput(f"{where}.run {{id stackId}} is required for run state change events")
+    if not event.run_state_change and event.run is not None:
+        raise BadInput(f"{where}.run is only allowed on run state change events (runStateChange: true)")
     for name, resource in (("affectedResource", event.affected_resource), ("relatedResource", event.related_resource)):
         _check_resource(resource, f"{where}.{name}")
     if event.run is not None and not (
@@ -82,6 +85,7 @@ def validate_event(event: IncomingEvent, limits: IngestLimits, where: str = "eve
         actor=event.actor,
         timestamp_ms=_check_timestamp(event.timestamp_ms, limits, where),
         event_type=event.event_type,
+        run_state_change=event.run_state_change,
         context=_check_json_object(event.context, f"{where}.context", MAX_CONTEXT_BYTES),
         data=_check_json_object(event.data, f"{where}.data", MAX_DATA_BYTES),
         remote_ip=_check_ip(event.remote_ip, where),
@@ -117,8 +121,14 @@ async def ingest_events(
 def _check_resource(resource: Resource | None, where: str) -> None:
     if resource is None:
         return
-    if not 0 < len(resource.resource_type) <= MAX_RESOURCE_FIELD_LENGTH:
-        raise BadInput(f"{where}.resourceType must be 1 to {MAX_RESOURCE_FIELD_LENGTH} characters")
+    if len(resource.resource_type) > MAX_RESOURCE_FIELD_LENGTH or not RESOURCE_TYPE_PATTERN.match(
+        resource.resource_type
+    ):
+        raise BadInput(
+            f"{where}.resourceType must be UPPER_SNAKE like ACCOUNT, API_KEY, STACK or RUN (capital letters,"
+            f" digits and '_', starting with a letter, at most {MAX_RESOURCE_FIELD_LENGTH} characters),"
+            f" got {resource.resource_type[:MAX_RESOURCE_FIELD_LENGTH]!r}"
+        )
     if resource.resource_id is not None and len(resource.resource_id) > MAX_RESOURCE_FIELD_LENGTH:
         raise BadInput(f"{where}.resourceId is limited to {MAX_RESOURCE_FIELD_LENGTH} characters")
 

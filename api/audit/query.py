@@ -23,6 +23,7 @@ from api.models import AuditEvent, EventType
 class FieldKind(enum.StrEnum):
     STRING = "STRING"
     ENUM = "ENUM"
+    BOOLEAN = "BOOLEAN"
     TIME = "TIME"
 
 
@@ -37,7 +38,12 @@ class TimeUnit(enum.StrEnum):
 @dataclass(frozen=True)
 class SearchField:
     name: str
-    column: SQLColumnExpression[str] | SQLColumnExpression[str | None] | SQLColumnExpression[datetime]
+    column: (
+        SQLColumnExpression[str]
+        | SQLColumnExpression[str | None]
+        | SQLColumnExpression[bool]
+        | SQLColumnExpression[datetime]
+    )
     kind: FieldKind
     enum_values: tuple[str, ...] = ()
 
@@ -49,6 +55,7 @@ SEARCH_FIELDS: dict[str, SearchField] = {
         SearchField("actor", col(AuditEvent.actor), FieldKind.STRING),
         SearchField("actorSource", col(AuditEvent.actor_source), FieldKind.STRING),
         SearchField("eventType", col(AuditEvent.event_type), FieldKind.ENUM, tuple(t.value for t in EventType)),
+        SearchField("runStateChange", col(AuditEvent.run_state_change), FieldKind.BOOLEAN),
         SearchField("affectedResourceType", col(AuditEvent.affected_resource_type), FieldKind.STRING),
         SearchField("affectedResourceId", col(AuditEvent.affected_resource_id), FieldKind.STRING),
         SearchField("relatedResourceType", col(AuditEvent.related_resource_type), FieldKind.STRING),
@@ -61,6 +68,7 @@ ORDERABLE_FIELDS = ("createdAt",)
 CONSTRAINTS_BY_KIND = {
     FieldKind.STRING: "stringMatches",
     FieldKind.ENUM: "enumEquals",
+    FieldKind.BOOLEAN: "booleanEquals",
     FieldKind.TIME: "timeInRange or timeInLast",
 }
 MAX_VALUES_PER_CONSTRAINT = 100
@@ -162,6 +170,8 @@ def predicate_condition(predicate: Predicate, *, now: datetime) -> ColumnElement
         condition = _string_condition(target, _values(target, predicate.constraint.string_matches, given[0]))
     elif target.kind is FieldKind.ENUM:
         condition = _enum_condition(target, _values(target, predicate.constraint.enum_equals, given[0]))
+    elif target.kind is FieldKind.BOOLEAN:
+        condition = _boolean_condition(target, predicate.constraint.boolean_equals, given[0])
     else:
         condition = _time_condition(target, predicate.constraint, given[0], now=now)
     # IS NOT TRUE keeps rows whose field is NULL when the predicate is excluded.
@@ -209,6 +219,14 @@ def _enum_condition(target: SearchField, values: Sequence[str]) -> ColumnElement
         raise BadInput(
             f"{target.name} must be one of {', '.join(target.enum_values)}, got {', '.join(map(repr, unknown))}"
         )
+    return target.column.in_(list(values))
+
+
+def _boolean_condition(target: SearchField, values: Sequence[bool] | None, given: str) -> ColumnElement[bool]:
+    if values is None:
+        raise BadInput(f"field {target.name!r} takes booleanEquals, not {given}")
+    if not 1 <= len(values) <= 2:
+        raise BadInput(f"booleanEquals on {target.name!r} must list 1 or 2 values, got {len(values)}")
     return target.column.in_(list(values))
 
 

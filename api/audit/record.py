@@ -40,7 +40,8 @@ class EventDraft:
     action: str
     actor: str
     timestamp_ms: int
-    event_type: EventType = EventType.AUDIT
+    event_type: EventType
+    run_state_change: bool = False
     context: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     remote_ip: str | None = None
@@ -64,6 +65,7 @@ class NewEvent:
     actor: str
     actor_source: str
     event_type: str
+    run_state_change: bool
     affected_resource_type: str | None
     affected_resource_id: str | None
     related_resource_type: str | None
@@ -114,6 +116,7 @@ def build_event(draft: EventDraft, *, account_id: str, account_name: str, record
         actor=draft.actor,
         actor_source=actor_source(draft.actor),
         event_type=draft.event_type.value,
+        run_state_change=draft.run_state_change,
         affected_resource_type=affected.resource_type if affected else None,
         affected_resource_id=affected.resource_id if affected else None,
         related_resource_type=related.resource_type if related else None,
@@ -134,20 +137,20 @@ _INSERT_EVENTS_AND_DELIVERIES = text(
         SELECT * FROM unnest(
             CAST(:ids AS varchar[]), CAST(:created_ats AS timestamptz[]), CAST(:actions AS text[]),
             CAST(:actors AS text[]), CAST(:actor_sources AS text[]), CAST(:event_types AS text[]),
-            CAST(:affected_types AS text[]), CAST(:affected_ids AS text[]),
+            CAST(:run_flags AS boolean[]), CAST(:affected_types AS text[]), CAST(:affected_ids AS text[]),
             CAST(:related_types AS text[]), CAST(:related_ids AS text[]),
             CAST(:run_ids AS text[]), CAST(:run_stack_ids AS text[]),
             CAST(:contexts AS text[]), CAST(:datas AS text[]), CAST(:remote_ips AS text[]),
             CAST(:bodies AS text[]), CAST(:delivery_ids AS varchar[])
-        ) AS t(id, created_at, action, actor, actor_source, event_type, affected_type, affected_id,
-               related_type, related_id, run_id, run_stack_id, context, data, remote_ip, body, delivery_id)
+        ) AS t(id, created_at, action, actor, actor_source, event_type, run_state_change, affected_type,
+               affected_id, related_type, related_id, run_id, run_stack_id, context, data, remote_ip, body, delivery_id)
     ),
     inserted AS (
         INSERT INTO audit_events (
-            id, created_at, account_id, action, actor, actor_source, event_type,
+            id, created_at, account_id, action, actor, actor_source, event_type, run_state_change,
             affected_resource_type, affected_resource_id, related_resource_type, related_resource_id,
             run_id, run_stack_id, context, data, remote_ip, recorded_by, body)
-        SELECT id, created_at, :account_id, action, actor, actor_source, event_type,
+        SELECT id, created_at, :account_id, action, actor, actor_source, event_type, run_state_change,
                affected_type, affected_id, related_type, related_id,
                run_id, run_stack_id, context::jsonb, data::jsonb, remote_ip, :recorded_by, body
         FROM incoming
@@ -168,7 +171,7 @@ _INSERT_EVENTS_AND_DELIVERIES = text(
     FROM incoming
     JOIN inserted ON inserted.id = incoming.id
     CROSS JOIN target
-    WHERE incoming.event_type = 'AUDIT' OR target.include_runs
+    WHERE NOT incoming.run_state_change OR target.include_runs
     RETURNING id, event_id
     """
 )
@@ -205,6 +208,7 @@ async def record_events(
             "actors": [e.actor for e in events],
             "actor_sources": [e.actor_source for e in events],
             "event_types": [e.event_type for e in events],
+            "run_flags": [e.run_state_change for e in events],
             "affected_types": [e.affected_resource_type for e in events],
             "affected_ids": [e.affected_resource_id for e in events],
             "related_types": [e.related_resource_type for e in events],

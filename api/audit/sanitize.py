@@ -42,6 +42,9 @@ def _is_key_value_list(value: Any) -> bool:
 
 
 def sanitize_value(value: Any) -> Any:
+    """A value with secrets removed; a list of key/value pairs (headers) anywhere keeps only its keys."""
+    if _is_key_value_list(value) and value:
+        return {str(entry["key"]): REDACTED for entry in value}
     if isinstance(value, Mapping):
         entries = value.get("entries") if set(value) == {"entries"} else None
         if entries is not None and _is_key_value_list(entries):

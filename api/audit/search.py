@@ -160,4 +160,9 @@ async def _field_values(
         .limit(MAX_SUGGESTED_VALUES)
     )
     rows = (await session.execute(statement)).all()
-    return FieldValues(name, target.kind, [str(row[0]) for row in rows], [int(row[1]) for row in rows])
+    return FieldValues(name, target.kind, [_as_text(row[0]) for row in rows], [int(row[1]) for row in rows])
+
+
+def _as_text(value: object) -> str:
+    """A suggested value as text: booleans as GraphQL writes them."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)

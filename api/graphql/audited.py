@@ -26,7 +26,7 @@ from api.audit.facts import Audited, AuditedFailure, AuditFacts, Principal, Refu
 from api.audit.record import EventDraft, RecordedBatch, now_ms, record_events
 from api.audit.sanitize import sanitize_args
 from api.graphql.context import AppInfo, RequestContext
-from api.models import Role
+from api.models import EventType, Role
 from api.webhooks.unit_of_work import UnitOfWork, unit_of_work
 from api.webhooks.verify import verify_on_save
 
@@ -50,9 +50,11 @@ class Recorded(Generic[T]):
 
 @dataclass(frozen=True)
 class AuditedMutation:
-    """Declares a mutation audited under ``action`` (``<resource>.<verb>``), callable by ``roles``."""
+    """Declares a mutation audited under ``action`` (``<resource>.<verb>``) and ``event_type``,
+    callable by ``roles`` (none for a login, which proves who acts by itself)."""
 
     action: str
+    event_type: EventType
     roles: tuple[Role, ...]
 
     async def run(self, info: AppInfo, args: Mapping[str, Any], work: Work[T]) -> Recorded[T]:
@@ -87,7 +89,9 @@ class AuditedMutation:
         done: Audited[T],
     ) -> Recorded[T]:
         facts = done.facts
-        batch = await _record_event(context, unit.session, principal, self.action, mutation, args, facts)
+        batch = await _record_event(
+            context, unit.session, principal, (self.action, self.event_type), mutation, args, facts
+        )
         delivery_id = batch.delivery_ids[0] if batch.delivery_ids else None
         if facts.verify_endpoint is not None and delivery_id is not None:
             await verify_on_save(
@@ -109,7 +113,13 @@ class AuditedMutation:
     ) -> None:
         async with unit_of_work(context.services.db, context.services.queue) as unit:
             batch = await _record_event(
-                context, unit.session, failure.principal, failure.action, mutation, args, AuditFacts()
+                context,
+                unit.session,
+                failure.principal,
+                (failure.action, failure.event_type),
+                mutation,
+                args,
+                failure.facts,
             )
             unit.enqueue_after_commit(batch.delivery_ids)
 
@@ -118,13 +128,15 @@ async def _record_event(
     context: RequestContext,
     session: AsyncSession,
     principal: Principal,
-    action: str,
+    action_and_type: tuple[str, EventType],
     mutation: str,
     args: Mapping[str, Any],
     facts: AuditFacts,
 ) -> RecordedBatch:
+    action, event_type = action_and_type
     draft = EventDraft(
         action=action,
+        event_type=event_type,
         actor=principal.actor,
         timestamp_ms=now_ms(),
         context={"mutation": mutation, "requestId": context.request_id, "userAgent": context.user_agent},

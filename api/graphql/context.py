@@ -67,12 +67,20 @@ class RequestContext:
     def user_agent(self) -> str | None:
         return self.request.headers.get("user-agent")
 
+    @cached_property
+    def audience(self) -> str:
+        """The API's base URL as clients reach it: tokens are issued for it and accepted only at it."""
+        configured = self.services.settings.public_url
+        if configured:
+            return configured.rstrip("/")
+        return f"{self.request.url.scheme}://{self.request.url.netloc}"
+
     @property
     def bearer_token(self) -> str:
         """The token of the ``Authorization`` header, or UNAUTHENTICATED."""
         scheme, _, token = self.request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("missing bearer token; get one with the apiKeyUser mutation")
+            raise Unauthenticated("unauthorized: missing bearer token; get one with the apiKeyUser mutation")
         return token.strip()
 
     @asynccontextmanager
@@ -91,12 +99,12 @@ class RequestContext:
     async def identity(self, session: AsyncSession | None = None) -> Identity:
         """The verified caller, or UNAUTHENTICATED; checked in ``session`` when a unit of work is open."""
         if self._identity is None:
-            token = self.bearer_token
+            claims = self.services.tokens.decode(self.bearer_token, audience=self.audience)
             if session is not None:
-                self._identity = await identity_from_token(session, token, self.services.signing_key)
+                self._identity = await identity_from_token(session, claims)
             else:
                 async with self.reading() as read_session:
-                    self._identity = await identity_from_token(read_session, token, self.services.signing_key)
+                    self._identity = await identity_from_token(read_session, claims)
         return self._identity
 
     async def require(self, *roles: Role) -> Identity:

@@ -16,25 +16,24 @@ from sqlmodel import col
 
 from api.audit.facts import Audited, AuditFacts
 from api.audit.record import Resource
+from api.audit.resources import ResourceType
 from api.digests import sha256_hex
-from api.errors import BadInput, NotFound
+from api.errors import NotFound
 from api.models import Webhook, utcnow
-from api.webhooks.crypto import encrypt_headers, encrypt_text
+from api.webhooks.crypto import decrypt_headers, encrypt_headers, encrypt_text
 from api.webhooks.deliveries import cancel_pending_deliveries
-from api.webhooks.validation import validate_custom_headers, validate_endpoint, validate_secret
-
-WEBHOOK_RESOURCE = "audit_trail_webhook"
-DELIVERY_RESOURCE = "audit_trail_delivery"
+from api.webhooks.validation import origin_of, validate_custom_headers, validate_endpoint, validate_secret
 
 
 @dataclass(frozen=True)
 class WebhookSettings:
-    """What ``auditTrailSetWebhook`` asks for.  ``secret``/``custom_headers`` None: keep the stored ones."""
+    """What ``auditTrailSetWebhook`` asks for.  ``secret``/``custom_headers`` None: keep the stored ones
+    (a new webhook without a secret is unsigned)."""
 
     enabled: bool
     endpoint: str
     include_runs: bool = False
-    retry_on_failure: bool = True
+    retry_on_failure: bool = False
     secret: str | None = None
     custom_headers: list[tuple[str, str]] | None = None
 
@@ -73,7 +72,12 @@ def final_payload_to(webhook: Webhook | None) -> str | None:
 
 
 def _facts(webhook: Webhook, **facts: Any) -> AuditFacts:
-    return AuditFacts(affected_resource=Resource(WEBHOOK_RESOURCE, webhook.id), **facts)
+    """Spacelift records webhook changes as UPDATEs of the account; the webhook is the related resource."""
+    return AuditFacts(
+        affected_resource=Resource(ResourceType.ACCOUNT, webhook.account_id),
+        related_resource=Resource(ResourceType.AUDIT_TRAIL_WEBHOOK, webhook.id),
+        **facts,
+    )
 
 
 async def configure(
@@ -133,7 +137,9 @@ async def set_webhook(
     """Create the account's webhook or replace the settings of the existing one (same row, same log).
 
     Plain fields are replaced; the write-only ones (secret, header values) are kept when not given,
-    because no client can read them back to send them again.
+    because no client can read them back to send them again.  Custom headers usually carry a
+    collector's credentials: when the endpoint moves to another origin (scheme, host, port) they
+    are dropped unless this same call gives them again, so they never follow it silently.
     """
     endpoint = await validate_endpoint(wanted.endpoint, private_allowed=private_endpoints_allowed)
     secret = validate_secret(wanted.secret) if wanted.secret else None
@@ -141,12 +147,10 @@ async def set_webhook(
     await _lock_account_webhooks(session, account_id)
     webhook = await find_live_webhook(session, account_id)
     if webhook is None:
-        if secret is None:
-            raise BadInput("secret is required when creating the webhook (1-256 characters)")
-        webhook = Webhook(
-            account_id=account_id, enabled=wanted.enabled, endpoint=endpoint, secret_encrypted="", secret_sha=""
-        )
+        webhook = Webhook(account_id=account_id, enabled=wanted.enabled, endpoint=endpoint)
         session.add(webhook)
+    elif headers is None and origin_of(webhook.endpoint) != origin_of(endpoint):
+        headers = []
     webhook.enabled = wanted.enabled
     webhook.endpoint = endpoint
     webhook.include_runs = wanted.include_runs
@@ -155,11 +159,46 @@ async def set_webhook(
         webhook.secret_encrypted = encrypt_text(service_secret_key, secret)
         webhook.secret_sha = sha256_hex(secret)
     if headers is not None:
-        webhook.custom_headers_encrypted = encrypt_headers(service_secret_key, headers)
-        webhook.custom_header_names = [name for name, _ in headers]
+        _store_headers(webhook, headers, service_secret_key)
     webhook.updated_at = utcnow()
     await session.flush()
     return webhook
+
+
+def _store_headers(webhook: Webhook, headers: list[tuple[str, str]], service_secret_key: str) -> None:
+    webhook.custom_headers_encrypted = encrypt_headers(service_secret_key, headers)
+    webhook.custom_header_names = [name for name, _ in headers]
+
+
+async def set_headers(
+    session: AsyncSession, account_id: str, *, entries: list[tuple[str, str]], service_secret_key: str
+) -> Audited[Webhook]:
+    """``auditTrailWebhookSetHeaders``: add these headers, or replace the stored ones of the same name."""
+    await _lock_account_webhooks(session, account_id)
+    webhook = await get_live_webhook(session, account_id)
+    replaced = {name.lower() for name, _ in entries}
+    stored = decrypt_headers(service_secret_key, webhook.custom_headers_encrypted)
+    merged = [(name, value) for name, value in stored if name.lower() not in replaced] + list(entries)
+    _store_headers(webhook, validate_custom_headers(merged), service_secret_key)
+    webhook.updated_at = utcnow()
+    await session.flush()
+    return Audited(webhook, _facts(webhook))
+
+
+async def delete_headers(
+    session: AsyncSession, account_id: str, *, names: list[str], service_secret_key: str
+) -> Audited[Webhook]:
+    """``auditTrailWebhookDeleteHeaders``: remove the headers of these names; absent ones are no change."""
+    await _lock_account_webhooks(session, account_id)
+    webhook = await get_live_webhook(session, account_id)
+    removed = {name.lower() for name in names}
+    stored = decrypt_headers(service_secret_key, webhook.custom_headers_encrypted)
+    _store_headers(
+        webhook, [(name, value) for name, value in stored if name.lower() not in removed], service_secret_key
+    )
+    webhook.updated_at = utcnow()
+    await session.flush()
+    return Audited(webhook, _facts(webhook))
 
 
 async def set_webhook_enabled(session: AsyncSession, account_id: str, *, is_enabled: bool) -> Webhook:

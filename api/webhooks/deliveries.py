@@ -102,7 +102,7 @@ async def claim_attempt(
         event_id=str(row.event_id),
         attempt=int(row.attempts),
         endpoint=str(row.endpoint),
-        secret_encrypted=str(row.secret_encrypted),
+        secret_encrypted=row.secret_encrypted,
         custom_headers_encrypted=row.custom_headers_encrypted,
         retry_on_failure=bool(row.retry_on_failure),
         body=row.body,

@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit.facts import Audited, AuditFacts
 from api.audit.record import Resource
+from api.audit.resources import ResourceType
 from api.db import Database
 from api.errors import Conflict
 from api.models import WebhookDelivery
 from api.settings import Settings
-from api.webhooks.config import DELIVERY_RESOURCE
 from api.webhooks.deliveries import claim_attempt, claim_lease_seconds, record_attempt
 from api.webhooks.delivery_log import get_delivery
 from api.webhooks.sending import send_attempt
@@ -24,7 +24,13 @@ from api.webhooks.sending import send_attempt
 async def request_redelivery(session: AsyncSession, account_id: str, *, delivery_id: str) -> Audited[WebhookDelivery]:
     """``auditTrailRedeliver``: the delivery must be the account's; it is sent once this is recorded."""
     delivery = await get_delivery(session, account_id, delivery_id)
-    return Audited(delivery, AuditFacts(affected_resource=Resource(DELIVERY_RESOURCE, delivery.id)))
+    return Audited(
+        delivery,
+        AuditFacts(
+            affected_resource=Resource(ResourceType.ACCOUNT, account_id),
+            related_resource=Resource(ResourceType.AUDIT_TRAIL_DELIVERY, delivery.id),
+        ),
+    )
 
 
 async def deliver_now(

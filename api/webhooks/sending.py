@@ -34,7 +34,7 @@ class ClaimedAttempt:
     event_id: str
     attempt: int
     endpoint: str
-    secret_encrypted: str
+    secret_encrypted: str | None
     custom_headers_encrypted: str | None
     retry_on_failure: bool
     body: str | None

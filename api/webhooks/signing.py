@@ -40,7 +40,7 @@ class SignedRequest:
 def sign_delivery(
     *,
     service_secret_key: str,
-    secret_encrypted: str,
+    secret_encrypted: str | None,
     custom_headers_encrypted: str | None,
     body_bytes: bytes,
     event_id: str,
@@ -49,13 +49,20 @@ def sign_delivery(
     timestamp: int,
 ) -> SignedRequest:
     """Every header of one attempt.  The only place the webhook's secret and header values are decrypted;
-    custom headers come last, and validation keeps them off ours."""
-    secret = decrypt_text(service_secret_key, secret_encrypted)
+    custom headers come last, and validation keeps them off ours.  A webhook without a secret gets no
+    signature headers at all (as GitHub does), only the Standard Webhooks id and timestamp."""
     custom_headers = decrypt_headers(service_secret_key, custom_headers_encrypted)
+    if secret_encrypted is None:
+        signatures = {"webhook-id": delivery_id, "webhook-timestamp": str(timestamp)}
+    else:
+        secret = decrypt_text(service_secret_key, secret_encrypted)
+        signatures = signature_headers(
+            secret=secret, body_bytes=body_bytes, message_id=delivery_id, timestamp=timestamp
+        )
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        **signature_headers(secret=secret, body_bytes=body_bytes, message_id=delivery_id, timestamp=timestamp),
+        **signatures,
         "X-Audit-Event-Id": event_id,
         "X-Audit-Delivery-Id": delivery_id,
         "X-Audit-Attempt": str(attempt),

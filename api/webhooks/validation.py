@@ -71,7 +71,10 @@ class Endpoint:
 def parse_endpoint(endpoint: str) -> Endpoint:
     """The endpoint if it is an absolute http(s) URL of at most 2048 characters, without credentials."""
     shown = endpoint if len(endpoint) <= 80 else endpoint[:80] + "…"
-    problem = f"endpoint must be an http(s) URL of at most {MAX_ENDPOINT_LENGTH} characters, got {shown!r}"
+    problem = (
+        f"endpoint must be a valid URL: an absolute http(s) URL of at most {MAX_ENDPOINT_LENGTH} characters,"
+        f" got {shown!r}"
+    )
     if len(endpoint) > MAX_ENDPOINT_LENGTH or endpoint != endpoint.strip() or _CONTROL_CHARACTERS.search(endpoint):
         raise BadInput(problem)
     try:
@@ -83,9 +86,17 @@ def parse_endpoint(endpoint: str) -> Endpoint:
         raise BadInput(problem)
     if parts.username is not None or parts.password is not None:
         # The endpoint is shown in queries and audit payloads; credentials belong in a custom header.
-        raise BadInput("endpoint must not contain credentials (user:password@); send them in a custom header")
+        raise BadInput(
+            "endpoint must be a valid URL without credentials (user:password@); send them in a custom header"
+        )
     default_port = 443 if parts.scheme == "https" else 80
     return Endpoint(url=endpoint, host=parts.hostname, port=port or default_port)
+
+
+def origin_of(endpoint: str) -> tuple[str, str, int]:
+    """(scheme, host, port) with the scheme's default port filled in: what custom headers are bound to."""
+    parsed = parse_endpoint(endpoint)
+    return urlsplit(endpoint).scheme, parsed.host.lower(), parsed.port
 
 
 def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -154,9 +165,9 @@ def validate_custom_headers(headers: list[tuple[str, str]]) -> list[tuple[str, s
         if lowered in seen:
             raise BadInput(f"custom header {name!r} is given twice; give each header once")
         seen.add(lowered)
-        if _CONTROL_CHARACTERS.search(value) or len(value) > MAX_HEADER_VALUE_LENGTH:
+        if _CONTROL_CHARACTERS.search(value) or not value.isascii() or len(value) > MAX_HEADER_VALUE_LENGTH:
             raise BadInput(
-                f"the value of custom header {name!r} must be at most {MAX_HEADER_VALUE_LENGTH} characters"
-                " without CR, LF or other control characters"
+                f"the value of custom header {name!r} must be at most {MAX_HEADER_VALUE_LENGTH} ASCII characters"
+                " without CR, LF or other control characters (encode other text, e.g. percent-encoding)"
             )
     return headers

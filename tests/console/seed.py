@@ -18,11 +18,23 @@ def ago(milliseconds: int) -> float:
     return float(int(time.time() * 1000) - milliseconds)
 
 
+def event_type_of(action: str) -> str:
+    """The event type a Spacelift action name implies: ``*.create`` CREATE, ``*.delete`` DELETE, else UPDATE."""
+    verb = action.rsplit(".", 1)[-1]
+    return {"create": "CREATE", "delete": "DELETE"}.get(verb, "UPDATE")
+
+
 def event(
     action: str, actor: str, when_ms: float, resource: tuple[str, str] | None = None, **fields: Any
 ) -> dict[str, Any]:
     """One AuditTrailEventInput."""
-    seeded: dict[str, Any] = {"action": action, "actor": actor, "timestamp": when_ms, **fields}
+    seeded: dict[str, Any] = {
+        "action": action,
+        "actor": actor,
+        "eventType": event_type_of(action),
+        "timestamp": when_ms,
+        **fields,
+    }
     if resource is not None:
         seeded["affectedResource"] = {"resourceType": resource[0], "resourceId": resource[1]}
     return seeded

@@ -23,19 +23,20 @@ async def seed_story(console: Console) -> tuple[Key, list[dict[str, Any]]]:
         console.api,
         admin,
         [
-            event("stack.create", "github::alice", ago(2 * HOUR_MS), ("stack", "prod-api"), remoteIP="203.0.113.7"),
-            event("stack.delete", "github::bob", ago(3 * DAY_MS), ("stack", "old-api"), remoteIP="198.51.100.4"),
-            event("policy.update", "github::alice", ago(10 * DAY_MS), ("policy", "deny-public")),
+            event("stack.create", "github::alice", ago(2 * HOUR_MS), ("STACK", "prod-api"), remoteIP="203.0.113.7"),
+            event("stack.delete", "github::bob", ago(3 * DAY_MS), ("STACK", "old-api"), remoteIP="198.51.100.4"),
+            event("policy.update", "github::alice", ago(10 * DAY_MS), ("POLICY", "deny-public")),
             event(
                 "run.finished",
                 "github::carol",
                 ago(30 * MINUTE_MS),
-                ("stack", "prod-api"),
-                eventType="RUN_STATE_CHANGE",
+                ("STACK", "prod-api"),
+                eventType="UPDATE",
+                runStateChange=True,
                 run={"id": "run-42", "stackId": "prod-api"},
                 data={"note": "deploy-window friday", "bigNumber": 12345678901234567890},
             ),
-            event("context.attach", "github::bob", ago(5 * HOUR_MS), ("context", "shared-env")),
+            event("context.attach", "github::bob", ago(5 * HOUR_MS), ("CONTEXT", "shared-env")),
         ],
     )
     return admin, entries
@@ -185,7 +186,7 @@ async def test_value_menu_filters_excludes_and_links_to_the_resource(console: Co
 
     await page.get_by_role("button", name="stack / old-api", exact=True).click()
     link = page.get_by_role("menuitem", name="Go to affected resource")
-    expected = RESOURCE_URL_TEMPLATE.format(resourceType="stack", resourceId="old-api")
+    expected = RESOURCE_URL_TEMPLATE.format(resourceType="STACK", resourceId="old-api")
     await expect(link).to_have_attribute("href", expected)
     await page.keyboard.press("Escape")
     await expect(link).to_have_count(0)

@@ -39,7 +39,7 @@ SEARCH_INPUTS: list[dict[str, Any]] = [
     {"predicates": [{"field": "actor", "constraint": {"stringMatches": ["load::client-1*"]}, "exclude": True}]},
     {"predicates": [{"field": "createdAt", "constraint": {"timeInLast": {"number": 1, "unit": "HOURS"}}}]},
     {"orderBy": {"field": "createdAt", "direction": "ASC"}, "first": 50},
-    {"predicates": [{"field": "eventType", "constraint": {"enumEquals": ["AUDIT"]}}], "first": 10},
+    {"predicates": [{"field": "eventType", "constraint": {"enumEquals": ["CREATE"]}}], "first": 10},
 ]
 
 

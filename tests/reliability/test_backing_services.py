@@ -23,7 +23,7 @@ async def test_postgres_down_gives_service_unavailable_then_recovers_without_res
     calls = {
         "viewer": ("{ viewer { id } }", {}, admin),
         "search": ("{ searchAuditTrailEntries(input: {}) { edges { cursor } } }", {}, admin),
-        "record": (RECORD, {"events": [{"action": "pg.down", "actor": "test::pg"}]}, service),
+        "record": (RECORD, {"events": [{"action": "pg.down", "actor": "test::pg", "eventType": "UPDATE"}]}, service),
         "login": (LOGIN, {"id": tenant.key_ids[Role.READER], "secret": "whatever"}, None),
         "retention": ("mutation { auditTrailSetRetention(days: 9) { retentionDays } }", {}, admin),
     }
@@ -60,7 +60,10 @@ async def test_api_started_without_redis_records_and_nothing_is_lost(stack: Stac
         try:
             await asyncio.to_thread(stack.start_api, "/healthz")
             readyz_down = await client.get(f"{stack.url}/readyz")
-            events = [{"action": "redis.down", "actor": "test::redis", "data": {"n": n}} for n in range(5)]
+            events = [
+                {"action": "redis.down", "actor": "test::redis", "eventType": "UPDATE", "data": {"n": n}}
+                for n in range(5)
+            ]
             recorded = await stack.gql(client, RECORD, {"events": events}, token=tenant.tokens[Role.SERVICE])
         finally:
             await stack.start_redis()

@@ -147,7 +147,8 @@ def event_batch(first_seq: int, count: int) -> list[dict[str, Any]]:
         {
             "action": "chaos.recorded",
             "actor": "chaos::monkey",
-            "affectedResource": {"resourceType": "chaos_seq", "resourceId": str(seq)},
+            "eventType": "CREATE",
+            "affectedResource": {"resourceType": "CHAOS_SEQ", "resourceId": str(seq)},
             "data": {"seq": seq},
         }
         for seq in range(first_seq, first_seq + count)

@@ -22,7 +22,8 @@ EVENTS = [
     {
         "action": "run.finished",
         "actor": "spacelift::run",
-        "eventType": "RUN_STATE_CHANGE",
+        "eventType": "UPDATE",
+        "runStateChange": True,
         "run": {"id": "r1", "stackId": "s1"},
     },
     {"action": "policy.attach", "actor": "api::x", "context": {"line\nbreak": "tab\tand \u2028 separator"}},

@@ -117,7 +117,7 @@ def constraint() -> st.SearchStrategy[dict[str, Any]]:
         {},
         optional={
             "booleanEquals": st.lists(st.booleans(), max_size=3),
-            "enumEquals": st.lists(st.sampled_from(["AUDIT", "RUN_STATE_CHANGE"]) | st.text(max_size=20), max_size=3),
+            "enumEquals": st.lists(st.sampled_from(["CREATE", "UPDATE", "DELETE"]) | st.text(max_size=20), max_size=3),
             "stringMatches": st.lists(st.text(max_size=40), max_size=3),
             "timeInRange": st.fixed_dictionaries({}, optional={"start": INT32 | st.none(), "end": INT32 | st.none()}),
             "timeInLast": st.fixed_dictionaries(
@@ -163,7 +163,7 @@ def event_input() -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries(
         {"action": action, "actor": actor},
         optional={
-            "eventType": st.sampled_from(["AUDIT", "RUN_STATE_CHANGE"]),
+            "eventType": st.sampled_from(["CREATE", "UPDATE", "DELETE"]),
             "affectedResource": resource | st.none(),
             "relatedResource": resource | st.none(),
             "run": st.fixed_dictionaries({"id": st.text(max_size=300), "stackId": st.text(max_size=300)}) | st.none(),

@@ -108,7 +108,7 @@ OPERATIONS = [
         "auditTrailRecordEvents",
         "auditTrailRecordEvents",
         "mutation($events: [AuditTrailEventInput!]!) { auditTrailRecordEvents(events: $events) { id } }",
-        lambda world: {"events": [{"action": "matrix.recorded", "actor": "matrix::probe"}]},
+        lambda world: {"events": [{"action": "matrix.recorded", "actor": "matrix::probe", "eventType": "CREATE"}]},
     ),
     Operation(
         "auditTrailSetRetention",

@@ -86,7 +86,7 @@ async def exercise_secret_paths(stack: Stack) -> None:
         await stack.gql(
             client,
             "mutation($e: [AuditTrailEventInput!]!) { auditTrailRecordEvents(events: $e) { id body } }",
-            {"e": [{"action": "stack.create", "actor": "github::alice"}]},
+            {"e": [{"action": "stack.create", "actor": "github::alice", "eventType": "CREATE"}]},
             token=tenant.tokens[Role.SERVICE],
         )
         worker = stack.start_worker("secrets")

@@ -93,7 +93,7 @@ def event_body(account: str = "acme", timestamp_ms: int = TIMESTAMP_MS, action: 
     payload = {
         "account": account,
         "action": action,
-        "actor": "api_key::01HZZZZZZZZZZZZZZZZZZZZZZZ",
+        "actor": "api::01HZZZZZZZZZZZZZZZZZZZZZZZ",
         "context": {"mutation": "stackCreate"},
         "data": {"args": {"Name": "prod-ümlaut"}},
         "remoteIP": "203.0.113.7",

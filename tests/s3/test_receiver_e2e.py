@@ -81,7 +81,13 @@ async def test_worker_delivers_100_events_that_land_in_s3_byte_identical(
     signatures = SignatureLog(create_app(bucket.config(secret=WEBHOOK_SECRET)))
     now_ms = int(time.time() * 1000)
     events = [
-        {"action": "stack.update", "actor": "github::alice", "data": {"n": n}, "timestamp": now_ms - n}
+        {
+            "action": "stack.update",
+            "actor": "github::alice",
+            "eventType": "UPDATE",
+            "data": {"n": n},
+            "timestamp": now_ms - n,
+        }
         for n in range(EVENT_COUNT)
     ]
     with serve_in_thread(signatures) as receiver_url:

@@ -7,31 +7,38 @@ from functools import partial
 import strawberry
 
 from api.accounts import keys
-from api.accounts.login import log_in
-from api.accounts.tokens import TokenSigner
+from api.accounts.login import log_in, log_out
 from api.graphql.accounts.inputs import ApiKeyCreateInput
 from api.graphql.accounts.types import ApiKey, ApiKeyWithSecret, User
 from api.graphql.audited import AuditedMutation
 from api.graphql.context import AppInfo
-from api.graphql.permissions import ADMIN_ONLY
-from api.models import Role
+from api.graphql.permissions import ADMIN_ONLY, ANY_ROLE
+from api.models import EventType, Role
 
-LOGIN = AuditedMutation("api_key.login", roles=())
-CREATE_KEY = AuditedMutation("api_key.create", roles=ADMIN_ONLY)
-DELETE_KEY = AuditedMutation("api_key.delete", roles=ADMIN_ONLY)
+LOGIN = AuditedMutation("account.login", EventType.CREATE, roles=())
+CREATE_KEY = AuditedMutation("api_key.create", EventType.CREATE, roles=ADMIN_ONLY)
+DELETE_KEY = AuditedMutation("api_key.delete", EventType.DELETE, roles=ADMIN_ONLY)
+LOGOUT = AuditedMutation("account.logout", EventType.DELETE, roles=ANY_ROLE)
 
 
 @strawberry.type
 class AccountsMutation:
     @strawberry.mutation(description="Exchange an API key id and secret for a short-lived JWT.")
     async def api_key_user(self, info: AppInfo, id: strawberry.ID, secret: str) -> User | None:
-        settings = info.context.services.settings
-        signer = TokenSigner(info.context.services.signing_key, settings.jwt_lifetime_seconds)
-        # The secret is never part of the audit record, not even as a hash.
-        logged_in = await LOGIN.run_anonymous(
-            info, {"id": id}, partial(log_in, key_id=str(id), secret=secret, signer=signer)
+        context = info.context
+        login = partial(
+            log_in, key_id=str(id), secret=secret, signer=context.services.tokens, audience=context.audience
         )
+        # The secret is never part of the audit record, not even as a hash.
+        logged_in = await LOGIN.run_anonymous(info, {"id": id}, login)
         return User.from_login(logged_in.result)
+
+    @strawberry.mutation(description="End the token this request carries; the API key itself stays valid.")
+    async def logout(self, info: AppInfo) -> User:
+        caller = await info.context.identity()
+        logout = partial(log_out, key_id=caller.key_id, token_id=caller.token_id, valid_until=caller.token_valid_until)
+        logged_out = await LOGOUT.run(info, {}, logout)
+        return User.from_logout(logged_out.result)
 
     @strawberry.mutation(description="Create an API key in the caller's account. ADMIN only.")
     async def api_key_create(self, info: AppInfo, input: ApiKeyCreateInput) -> ApiKeyWithSecret:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import strawberry
 
 from api.accounts.identity import Identity
 from api.accounts.keys import CreatedKey
-from api.accounts.login import LoggedIn
+from api.accounts.login import LoggedIn, LoggedOut
 from api.graphql.scalars import unix_seconds
 from api.models import Account as AccountRow
 from api.models import ApiKey as ApiKeyRow
@@ -15,20 +17,42 @@ from api.models import Role
 ApiKeyRole = strawberry.enum(Role, name="ApiKeyRole")
 
 
+API_KEY_USER_TYPE = "API_KEY"
+
+
 @strawberry.type
 class User:
-    """A key exchanged for a token (Spacelift's ``apiKeyUser`` result)."""
+    """An API key acting as a user (Spacelift's ``apiKeyUser`` and ``logout`` results)."""
 
     id: strawberry.ID
+    login: str = strawberry.field(description="What the user's actor names: the key id, as in `api::<key id>`.")
     name: str
-    jwt: str
+    type: str = strawberry.field(description="API_KEY: every user of this service is an API key.")
+    jwt: str = strawberry.field(description="The token; empty in logout's answer (that token is now refused).")
     valid_until: int = strawberry.field(description="Unix seconds after which the token is refused.")
 
     @classmethod
     def from_login(cls, logged_in: LoggedIn) -> User:
-        key = logged_in.key
+        key, token = logged_in.key, logged_in.token
         return cls(
-            id=strawberry.ID(key.id), name=key.name, jwt=logged_in.token.jwt, valid_until=logged_in.token.valid_until
+            id=strawberry.ID(key.id),
+            login=key.id,
+            name=key.name,
+            type=API_KEY_USER_TYPE,
+            jwt=token.jwt,
+            valid_until=token.valid_until,
+        )
+
+    @classmethod
+    def from_logout(cls, logged_out: LoggedOut) -> User:
+        key = logged_out.key
+        return cls(
+            id=strawberry.ID(key.id),
+            login=key.id,
+            name=key.name,
+            type=API_KEY_USER_TYPE,
+            jwt="",
+            valid_until=int(time.time()),
         )
 
 
@@ -104,3 +128,12 @@ class ApiKeyWithSecret:
             secret=created.secret,
             created_at=unix_seconds(created.key.created_at) or 0,
         )
+
+
+@strawberry.type(description="The running build, for clients that probe it (spacectl does on every start).")
+class DebugInfo:
+    commit_sha: str = strawberry.field(description="The build's git commit when known, else empty.")
+    self_hosted_version: str = strawberry.field(
+        description="Always empty: this is not a Spacelift Self-Hosted release, so clients take their default paths."
+    )
+    version: str = strawberry.field(description="This service's own version.")

@@ -133,10 +133,17 @@ class AuditTrailRunInput:
 class AuditTrailEventInput:
     action: str = strawberry.field(description="`<resource>.<verb>`, e.g. `stack.create`.")
     actor: str = strawberry.field(description="`source::identity`, e.g. `github::alice`.")
-    event_type: AuditTrailEventType | None = EventType.AUDIT  # type: ignore[valid-type]  # strawberry enum wrapper
+    event_type: AuditTrailEventType = strawberry.field(  # type: ignore[valid-type]  # strawberry enum wrapper
+        description="CREATE, UPDATE or DELETE, as Spacelift shows them."
+    )
     affected_resource: AuditTrailResourceInput | None = None
     related_resource: AuditTrailResourceInput | None = None
-    run: AuditTrailRunInput | None = strawberry.field(default=None, description="Required for RUN_STATE_CHANGE.")
+    run_state_change: bool | None = strawberry.field(
+        default=False, description="A run state change (sent to the webhook only when it includes runs)."
+    )
+    run: AuditTrailRunInput | None = strawberry.field(
+        default=None, description="The run; required for run state changes, and only for them."
+    )
     context: JSON | None = None  # type: ignore[valid-type]  # strawberry scalar wrapper
     data: JSON | None = None  # type: ignore[valid-type]  # strawberry scalar wrapper
     remote_ip: str | None = strawberry.field(default=None, name="remoteIP")
@@ -146,7 +153,8 @@ class AuditTrailEventInput:
         return IncomingEvent(
             action=self.action,
             actor=self.actor,
-            event_type=EventType(self.event_type or EventType.AUDIT),
+            event_type=EventType(self.event_type),
+            run_state_change=bool(self.run_state_change),
             affected_resource=self.affected_resource.to_resource() if self.affected_resource else None,
             related_resource=self.related_resource.to_resource() if self.related_resource else None,
             run=RunRef(run_id=self.run.id, stack_id=self.run.stack_id) if self.run else None,

@@ -15,9 +15,10 @@ from api.graphql.audit.types import AuditTrailEntry
 from api.graphql.audited import AuditedMutation
 from api.graphql.context import AppInfo
 from api.graphql.permissions import ADMIN_ONLY, Ingestors
+from api.models import EventType
 from api.webhooks.unit_of_work import unit_of_work
 
-SET_RETENTION = AuditedMutation("account.set_retention", roles=ADMIN_ONLY)
+SET_RETENTION = AuditedMutation("account.set_retention", EventType.UPDATE, roles=ADMIN_ONLY)
 
 
 @strawberry.type

@@ -27,7 +27,7 @@ class AuditTrailActor:
     username: str = strawberry.field(description="The whole actor, `source::identity`.")
     source: str
     identity: str
-    run: AuditTrailActorRun | None = strawberry.field(description="The run, for RUN_STATE_CHANGE events.")
+    run: AuditTrailActorRun | None = strawberry.field(description="The run, for run state change events.")
 
 
 @strawberry.type
@@ -45,6 +45,7 @@ class AuditTrailEntry:
     id: strawberry.ID
     action: str
     event_type: AuditTrailEventType  # type: ignore[valid-type]  # strawberry enum wrapper
+    run_state_change: bool = strawberry.field(description="A run's state changed (webhooks get it with includeRuns).")
     actor: AuditTrailActor
     affected_resource: AuditTrailResource | None
     related_resource: AuditTrailResource | None
@@ -69,6 +70,7 @@ class AuditTrailEntry:
             id=strawberry.ID(event.id),
             action=event.action,
             event_type=EventType(event.event_type),
+            run_state_change=event.run_state_change,
             actor=AuditTrailActor(username=event.actor, source=source, identity=identity, run=run),
             affected_resource=_resource(event.affected_resource_type, event.affected_resource_id),
             related_resource=_resource(event.related_resource_type, event.related_resource_id),
@@ -117,6 +119,14 @@ class SearchSuggestionsPossibleValues:
 
 
 @strawberry.type
+class SearchSuggestionsPossibleValuesBoolean:
+    """Parallel lists: ``counts[i]`` events have ``values[i]``."""
+
+    values: list[bool]
+    counts: list[int]
+
+
+@strawberry.type
 class SearchSuggestionsField:
     name: str
     type: SearchSuggestionsFieldType  # type: ignore[valid-type]  # strawberry enum wrapper
@@ -127,6 +137,9 @@ class SearchSuggestionsField:
     )
     possible_values_enum: SearchSuggestionsPossibleValues | None = strawberry.field(
         description="Values of an ENUM field, with counts under the other predicates."
+    )
+    possible_values_boolean: SearchSuggestionsPossibleValuesBoolean | None = strawberry.field(
+        description="Values of a BOOLEAN field, with counts under the other predicates."
     )
 
     @classmethod
@@ -139,6 +152,11 @@ class SearchSuggestionsField:
             orderable=field.name in ORDERABLE_FIELDS,
             possible_values_string=values if field.kind is FieldKind.STRING else None,
             possible_values_enum=values if field.kind is FieldKind.ENUM else None,
+            possible_values_boolean=SearchSuggestionsPossibleValuesBoolean(
+                values=[value == "true" for value in field.values], counts=field.counts
+            )
+            if field.kind is FieldKind.BOOLEAN
+            else None,
         )
 
 

@@ -25,13 +25,17 @@ class AuditTrailWebhookInput:
     include_runs: bool | None = False
     secret: str | None = strawberry.field(
         default=strawberry.UNSET,
-        description="Required on create; empty or missing on update keeps the stored secret.",
+        description="Signs deliveries (X-Signature, X-Signature-256, webhook-signature); without one on create the"
+        " webhook is unsigned; empty or missing on update keeps the stored secret.",
     )
     custom_headers: StringMap | None = strawberry.field(
         default=strawberry.UNSET,
-        description="Replaces the custom headers; missing keeps the stored ones, no entries removes them.",
+        description="Replaces the custom headers; null or missing keeps the stored ones (unless the endpoint moves"
+        " to another scheme, host or port: then they are dropped), no entries removes them.",
     )
-    retry_on_failure: bool | None = True
+    retry_on_failure: bool | None = strawberry.field(
+        default=False, description="Retry 5xx, 408, 429 and network failures with backoff; null means false."
+    )
 
     def to_settings(self) -> WebhookSettings:
         headers = (
@@ -43,7 +47,24 @@ class AuditTrailWebhookInput:
             enabled=self.enabled,
             endpoint=self.endpoint,
             include_runs=bool(self.include_runs),
-            retry_on_failure=self.retry_on_failure is not False,
+            retry_on_failure=bool(self.retry_on_failure),
             secret=self.secret or None,
             custom_headers=headers,
         )
+
+
+@strawberry.input
+class AuditTrailWebhookSetHeadersInput:
+    entries: list[KeyValuePair] = strawberry.field(
+        description="Headers to add; a stored header of the same name (any case) is replaced."
+    )
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return [(entry.key, entry.value) for entry in self.entries]
+
+
+@strawberry.input
+class AuditTrailWebhookDeleteHeadersInput:
+    keys: list[str] = strawberry.field(
+        description="Names of the headers to remove (any case); absent ones are ignored."
+    )

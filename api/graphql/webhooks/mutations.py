@@ -9,17 +9,25 @@ import strawberry
 from api.graphql.audited import AuditedMutation
 from api.graphql.context import AppInfo
 from api.graphql.permissions import ADMIN_ONLY
-from api.graphql.webhooks.inputs import AuditTrailWebhookInput
+from api.graphql.webhooks.inputs import (
+    AuditTrailWebhookDeleteHeadersInput,
+    AuditTrailWebhookInput,
+    AuditTrailWebhookSetHeadersInput,
+)
 from api.graphql.webhooks.types import AuditTrailDelivery, AuditTrailWebhook
+from api.models import EventType
 from api.webhooks import config
 from api.webhooks.send_now import deliver_now, request_redelivery
 
-SET_WEBHOOK = AuditedMutation("audit_trail_webhook.set", roles=ADMIN_ONLY)
-ENABLE_WEBHOOK = AuditedMutation("audit_trail_webhook.enable", roles=ADMIN_ONLY)
-DISABLE_WEBHOOK = AuditedMutation("audit_trail_webhook.disable", roles=ADMIN_ONLY)
-DELETE_WEBHOOK = AuditedMutation("audit_trail_webhook.delete", roles=ADMIN_ONLY)
-TEST_WEBHOOK = AuditedMutation("audit_trail_webhook.test", roles=ADMIN_ONLY)
-REDELIVER = AuditedMutation("audit_trail_webhook.redeliver", roles=ADMIN_ONLY)
+# Spacelift records every webhook change, the final delete included, as an UPDATE of the account.
+SET_WEBHOOK = AuditedMutation("audit_trail_webhook.set", EventType.UPDATE, roles=ADMIN_ONLY)
+ENABLE_WEBHOOK = AuditedMutation("audit_trail_webhook.enable", EventType.UPDATE, roles=ADMIN_ONLY)
+DISABLE_WEBHOOK = AuditedMutation("audit_trail_webhook.disable", EventType.UPDATE, roles=ADMIN_ONLY)
+DELETE_WEBHOOK = AuditedMutation("audit_trail_webhook.delete", EventType.UPDATE, roles=ADMIN_ONLY)
+SET_HEADERS = AuditedMutation("audit_trail_webhook.set_headers", EventType.UPDATE, roles=ADMIN_ONLY)
+DELETE_HEADERS = AuditedMutation("audit_trail_webhook.delete_headers", EventType.UPDATE, roles=ADMIN_ONLY)
+TEST_WEBHOOK = AuditedMutation("audit_trail_webhook.test", EventType.UPDATE, roles=ADMIN_ONLY)
+REDELIVER = AuditedMutation("audit_trail_webhook.redeliver", EventType.UPDATE, roles=ADMIN_ONLY)
 
 
 @strawberry.type
@@ -57,6 +65,24 @@ class WebhooksMutation:
     async def audit_trail_delete_webhook(self, info: AppInfo) -> AuditTrailWebhook | None:
         deleted = await DELETE_WEBHOOK.run(info, {}, config.delete)
         return AuditTrailWebhook.from_row(deleted.result) if deleted.result is not None else None
+
+    @strawberry.mutation(description="Add custom headers or replace those of the same name. ADMIN only.")
+    async def audit_trail_webhook_set_headers(
+        self, info: AppInfo, input: AuditTrailWebhookSetHeadersInput
+    ) -> AuditTrailWebhook:
+        key = info.context.services.signing_key
+        change = partial(config.set_headers, entries=input.pairs(), service_secret_key=key)
+        changed = await SET_HEADERS.run(info, {"input": input}, change)
+        return AuditTrailWebhook.from_row(changed.result)
+
+    @strawberry.mutation(description="Remove custom headers by name. ADMIN only.")
+    async def audit_trail_webhook_delete_headers(
+        self, info: AppInfo, input: AuditTrailWebhookDeleteHeadersInput
+    ) -> AuditTrailWebhook:
+        key = info.context.services.signing_key
+        change = partial(config.delete_headers, names=list(input.keys), service_secret_key=key)
+        changed = await DELETE_HEADERS.run(info, {"input": input}, change)
+        return AuditTrailWebhook.from_row(changed.result)
 
     @strawberry.mutation(
         description="Send a signed audit_trail_webhook.test payload now and report how it went. ADMIN only."

@@ -68,7 +68,15 @@ class AuditTrailWebhook:
     endpoint: str
     include_runs: bool
     retry_on_failure: bool
-    secret_sha: str = strawberry.field(name="secretSHA", description="SHA-256 hex of the secret.")
+    secret: str = strawberry.field(
+        description="Always empty: the secret is never shown (Spacelift's clients select it). See secretSHA."
+    )
+    secret_sha: str = strawberry.field(
+        name="secretSHA", description="SHA-256 hex of the secret; empty when the webhook is unsigned."
+    )
+    signed: bool = strawberry.field(
+        description="Whether deliveries are signed; a webhook saved without a secret sends no signature headers."
+    )
     custom_header_names: list[str]
     created_at: int = strawberry.field(description="Unix seconds.")
     updated_at: int = strawberry.field(description="Unix seconds.")
@@ -84,7 +92,9 @@ class AuditTrailWebhook:
             endpoint=row.endpoint,
             include_runs=row.include_runs,
             retry_on_failure=row.retry_on_failure,
-            secret_sha=row.secret_sha,
+            secret="",
+            secret_sha=row.secret_sha or "",
+            signed=row.secret_encrypted is not None,
             custom_header_names=list(row.custom_header_names),
             created_at=unix_seconds(row.created_at) or 0,
             updated_at=unix_seconds(row.updated_at) or 0,
