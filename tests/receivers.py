@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -45,6 +47,11 @@ class ReceivedRequest:
 
     def header_values(self, name: str) -> list[str]:
         return [value for key, value in self.headers if key.lower() == name.lower()]
+
+    def signature_ok(self, secret: str) -> bool:
+        """GitHub's recipe: ``X-Signature-256`` is the HMAC-SHA256 of the raw body under ``secret``."""
+        expected = "sha256=" + hmac.new(secret.encode(), self.body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, self.header("X-Signature-256") or "")
 
 
 @dataclass

@@ -5,19 +5,17 @@ Skipped (with the reason) only when /usr/bin/chromium is missing; `make test` in
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from api.app import create_app
 from api.settings import Settings
 from tests.helpers import Api, Key
+from tests.support.live_server import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -47,18 +45,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 async def console_url(settings: Settings) -> AsyncIterator[str]:
     """The real app (with a resource URL template) served over HTTP in the test event loop."""
     app = create_app(settings.model_copy(update={"resource_url_template": RESOURCE_URL_TEMPLATE}))
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve(sockets=[listener]))
-    while not server.started:
-        assert not task.done(), "uvicorn stopped during start-up"
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
-    listener.close()
+    async with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -31,9 +31,12 @@ async def test_set_up_webhook_verifies_against_the_receiver(console: Console, re
     await page.get_by_label("Header name").fill("X-Collector-Token")
     await page.get_by_label("Value").fill("token-value-789")
     await page.get_by_label("Include runs").check()
+    await expect(page.get_by_label("Retry on failure")).not_to_be_checked()  # off by default, as in Spacelift
+    await page.get_by_label("Retry on failure").check()
     await page.get_by_role("button", name="Save and verify").click()
 
     await expect(page.get_by_text("The webhook is set up.")).to_be_visible()
+    await expect(page.locator("section.webhook dd").nth(1)).to_have_text("Yes")
     await expect(page.locator(".endpoint")).to_have_text(receiver.url)
     await expect(page.locator(".header-names")).to_have_text("X-Collector-Token")
     await expect(page.get_by_text("token-value-789")).to_have_count(0)
@@ -102,7 +105,7 @@ async def test_disable_enable_and_delete(console: Console, receiver: Receiver, w
 
     await expect(page.get_by_role("button", name="Set up webhook")).to_be_visible()
     await receiver.wait_for(6)  # the console's sign-in is an event the webhook receives too
-    assert [action for action in receiver.actions() if action != "api_key.login"] == [
+    assert [action for action in receiver.actions() if action != "account.login"] == [
         "audit_trail_webhook.set",
         "audit_trail_webhook.disable",
         "audit_trail_webhook.enable",
@@ -130,3 +133,15 @@ async def test_redeliver_from_the_delivery_log(console: Console, receiver: Recei
     await expect(log.locator("tbody tr", has_text="audit_trail_webhook.set")).to_contain_text("2")
     await log.get_by_label("Status").select_option("FAILED")
     await expect(log.get_by_text("No failed deliveries.")).to_be_visible()
+
+
+async def test_a_webhook_set_up_without_a_secret_says_it_is_unsigned(console: Console, receiver: Receiver) -> None:
+    await open_configuration(console)
+    page = console.page
+    await page.get_by_role("button", name="Set up webhook").click()
+    await page.get_by_label("Endpoint URL").fill(receiver.url)
+    await page.get_by_role("button", name="Save and verify").click()
+
+    await expect(page.get_by_text("The webhook is set up.")).to_be_visible()
+    await expect(page.locator(".unsigned")).to_have_text("Unsigned: deliveries carry no signature")
+    assert receiver.requests[0].header("X-Signature-256") is None

@@ -47,7 +47,7 @@ def rows(console: Console) -> Locator:
 
 
 def actions_column(console: Console) -> Locator:
-    return console.page.locator("table.events tbody tr td:nth-child(2)")
+    return console.page.locator("table.events tbody tr td:nth-child(3)")
 
 
 async def check(console: Console, facet: str, value: str) -> None:
@@ -84,7 +84,7 @@ async def test_filters_date_range_and_text_narrow_the_seeded_events(console: Con
     await expect(rows(console)).to_have_count(7)
     await page.get_by_role("button", name="Last 30 days").click()
     await page.get_by_role("button", name="Last hour").click()
-    await expect(actions_column(console)).to_have_text(["api_key.login", "api_key.login", "run.finished"])
+    await expect(actions_column(console)).to_have_text(["account.login", "account.login", "run.finished"])
     assert "range=1h" in page.url
 
     await page.get_by_role("button", name="Last hour").click()
@@ -184,9 +184,24 @@ async def test_value_menu_filters_excludes_and_links_to_the_resource(console: Co
     await expect(actions_column(console)).to_have_text(["stack.delete"])
     await expect(page.get_by_role("button", name="Remove filter: Action is not context.attach")).to_be_visible()
 
-    await page.get_by_role("button", name="stack / old-api", exact=True).click()
+    await page.get_by_role("button", name="STACK / old-api", exact=True).click()
     link = page.get_by_role("menuitem", name="Go to affected resource")
     expected = RESOURCE_URL_TEMPLATE.format(resourceType="STACK", resourceId="old-api")
     await expect(link).to_have_attribute("href", expected)
     await page.keyboard.press("Escape")
     await expect(link).to_have_count(0)
+
+
+async def test_event_types_show_as_coloured_badges_with_runs_marked(console: Console) -> None:
+    admin, _ = await seed_story(console)
+    await console.sign_in(admin)
+    page = console.page
+    await expect(rows(console)).to_have_count(6)
+    types = page.locator("table.events tbody tr td:nth-child(2)")
+    # Newest first: both logins, run.finished, stack.create, context.attach, stack.delete.
+    await expect(types).to_have_text(["CREATE", "CREATE", "UPDATERUN", "CREATE", "UPDATE", "DELETE"])
+    colours = {
+        name: await page.locator(f"table.events .event-{name}").first.evaluate("e => getComputedStyle(e).color")
+        for name in ("create", "update", "delete")
+    }
+    assert len(set(colours.values())) == 3, colours

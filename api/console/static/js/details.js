@@ -1,10 +1,10 @@
 // The details panel of one entry: every field, and the exact JSON body (pretty-printed, copyable).
 
 import { gql } from "./api.js";
-import { h, notice, timeElement, utcTime } from "./dom.js";
+import { eventTypeBadge, h, notice, timeElement, utcTime } from "./dom.js";
 
 const ENTRY = `query Entry($id: ID!) { auditTrailEntry(id: $id) {
-  id action eventType actor { username source identity run { id stackId } }
+  id action eventType runStateChange actor { username source identity run { id stackId } }
   affectedResource { resourceType resourceId } relatedResource { resourceType resourceId }
   body remoteIP createdAt updatedAt timestamp } }`;
 
@@ -114,7 +114,7 @@ export class DetailsPanel {
       h("dl", { class: "fields" },
         row("Time", h("span", {}, timeElement(seconds), h("span", { class: "muted block", text: utcTime(seconds) }))),
         row("Action", h("code", { text: entry.action })),
-        row("Event type", entry.eventType),
+        row("Event type", eventTypeBadge(entry.eventType, entry.runStateChange)),
         row("Actor", h("code", { text: entry.actor.username })),
         run ? row("Run", `${run.id} (stack ${run.stackId})`) : null,
         row("Affected resource", resourceText(entry.affectedResource)),

@@ -75,3 +75,9 @@ export function relativeTime(seconds) {
 export function notice(kind, message) {
   return h("div", { class: `notice notice-${kind}`, role: kind === "error" ? "alert" : "status", text: message });
 }
+
+/** Spacelift's coloured CREATE / UPDATE / DELETE badge; a run state change says so beside it. */
+export function eventTypeBadge(eventType, runStateChange) {
+  const badge = h("span", { class: `badge event-${eventType.toLowerCase()}`, text: eventType });
+  return runStateChange ? h("span", { class: "event-type" }, badge, h("span", { class: "badge badge-run", text: "RUN" })) : badge;
+}

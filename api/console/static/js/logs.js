@@ -2,7 +2,7 @@
 // keyset paging, per-value menus and the details panel.
 
 import { gql } from "./api.js";
-import { h, notice, replace, timeElement } from "./dom.js";
+import { eventTypeBadge, h, notice, replace, timeElement } from "./dom.js";
 import { DetailsPanel } from "./details.js";
 import { closeMenu, showMenu } from "./menu.js";
 import { TimeRangePicker } from "./timerange.js";
@@ -13,7 +13,7 @@ import {
 const PAGE_SIZE = 50;
 const FACET_VALUES_SHOWN = 8;
 const SEARCH = `query Search($input: SearchInput!) { searchAuditTrailEntries(input: $input) {
-  edges { cursor node { id action eventType actor { username } affectedResource { resourceType resourceId } remoteIP timestamp } }
+  edges { cursor node { id action eventType runStateChange actor { username } affectedResource { resourceType resourceId } remoteIP timestamp } }
   pageInfo { endCursor hasNextPage } } }`;
 const SUGGESTIONS = `query Suggestions($input: SearchSuggestionsInput!) { searchAuditTrailEntriesSuggestions(input: $input) {
   filteredCount fields { name possibleValuesString { values counts } possibleValuesEnum { values counts } } } }`;
@@ -254,7 +254,7 @@ export class LogsView {
         h("table", { class: "events" },
           h("caption", { class: "visually-hidden", text: "Audit trail events, newest first" }),
           h("thead", {}, h("tr", {},
-            ["Time", "Action", "Actor", "Affected resource", "Remote IP"].map((title) => h("th", { scope: "col", text: title })))),
+            ["Time", "Type", "Action", "Actor", "Affected resource", "Remote IP"].map((title) => h("th", { scope: "col", text: title })))),
           this.tbody)),
       this.more);
     this.appendRows(this.entries);
@@ -282,6 +282,7 @@ export class LogsView {
     const opener = h("button", { type: "button", class: "link-button time-button", "aria-label": `Details of ${entry.action} at ${new Date(seconds * 1000).toISOString()}` }, timeElement(seconds));
     const row = h("tr", { dataset: { entryId: entry.id } },
       h("td", { "data-label": "Time" }, opener),
+      h("td", { "data-label": "Type" }, eventTypeBadge(entry.eventType, entry.runStateChange)),
       h("td", { "data-label": "Action" }, this.valueButton("action", entry.action, entry)),
       h("td", { "data-label": "Actor" }, this.valueButton("actor", entry.actor.username, entry)),
       h("td", { "data-label": "Affected resource" }, entry.affectedResource
@@ -335,3 +336,4 @@ export class LogsView {
     this.apply(withValue(this.state, field, value, { exclude: true }));
   }
 }
+

@@ -6,7 +6,7 @@ import { h, notice, relativeTime, replace, timeElement } from "./dom.js";
 import { DeliveryLog } from "./deliveries.js";
 import { WebhookForm } from "./webhook_form.js";
 
-const WEBHOOK_FIELDS = `enabled endpoint includeRuns retryOnFailure secretSHA customHeaderNames createdAt updatedAt
+const WEBHOOK_FIELDS = `enabled endpoint includeRuns retryOnFailure signed secretSHA customHeaderNames createdAt updatedAt
   lastDeliveryAt lastSuccessAt consecutiveFailures`;
 const WEBHOOK = `query Webhook { auditTrailWebhook { ${WEBHOOK_FIELDS} } }`;
 const ENABLE = `mutation Enable { auditTrailEnableWebhook { ${WEBHOOK_FIELDS} } }`;
@@ -89,7 +89,9 @@ export class ConfigView {
       h("dl", { class: "fields two-columns" },
         h("dt", { text: "Include runs" }), h("dd", { text: yesNo(webhook.includeRuns) }),
         h("dt", { text: "Retry on failure" }), h("dd", { text: yesNo(webhook.retryOnFailure) }),
-        h("dt", { text: "Secret SHA-256" }), h("dd", {}, h("code", { class: "sha", text: webhook.secretSHA })),
+        h("dt", { text: "Secret SHA-256" }), h("dd", {}, webhook.signed
+          ? h("code", { class: "sha", text: webhook.secretSHA })
+          : h("span", { class: "badge badge-warn unsigned", text: "Unsigned: deliveries carry no signature" })),
         h("dt", { text: "Custom headers" }), h("dd", {}, webhook.customHeaderNames.length
           ? h("ul", { class: "header-names" }, webhook.customHeaderNames.map((name) => h("li", {}, h("code", { text: name }))))
           : h("span", { class: "muted", text: "None" })),

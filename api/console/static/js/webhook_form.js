@@ -4,7 +4,7 @@ import { gql } from "./api.js";
 import { h, notice, uid } from "./dom.js";
 
 const SET = `mutation SetWebhook($input: AuditTrailWebhookInput!) { auditTrailSetWebhook(input: $input) {
-  enabled endpoint includeRuns retryOnFailure secretSHA customHeaderNames createdAt updatedAt lastDeliveryAt lastSuccessAt consecutiveFailures } }`;
+  enabled endpoint includeRuns retryOnFailure signed secretSHA customHeaderNames createdAt updatedAt lastDeliveryAt lastSuccessAt consecutiveFailures } }`;
 
 function checkbox(id, label, checked, hint) {
   const input = h("input", { id, type: "checkbox", checked });
@@ -19,9 +19,9 @@ export class WebhookForm {
     // On edit, header values are unknown to us (never returned); the stored ones are kept unless replaced.
     this.replaceHeaders = !this.isEdit || webhook.customHeaderNames.length === 0;
     this.endpoint = h("input", { id: "webhook-endpoint", type: "url", required: true, placeholder: "https://siem.example.com/audit", value: webhook?.endpoint || "", spellcheck: "false", autocomplete: "off" });
-    this.secret = h("input", { id: "webhook-secret", type: "password", required: !this.isEdit, autocomplete: "new-password", "aria-describedby": "webhook-secret-hint" });
-    this.includeRuns = checkbox("webhook-include-runs", "Include runs", webhook?.includeRuns ?? false, "Also send RUN_STATE_CHANGE events");
-    this.retry = checkbox("webhook-retry", "Retry on failure", webhook?.retryOnFailure ?? true, "Retry with backoff for up to a day");
+    this.secret = h("input", { id: "webhook-secret", type: "password", autocomplete: "new-password", "aria-describedby": "webhook-secret-hint" });
+    this.includeRuns = checkbox("webhook-include-runs", "Include runs", webhook?.includeRuns ?? false, "Also send run state change events");
+    this.retry = checkbox("webhook-retry", "Retry on failure", webhook?.retryOnFailure ?? false, "Retry 5xx, timeouts and refused connections with backoff for up to a day");
     this.enabled = checkbox("webhook-enabled", "Enabled", webhook?.enabled ?? true, "Saving sends a signed verification payload that must be accepted");
     this.headerRows = h("div", { class: "header-rows" });
     this.headersArea = h("div", { class: "headers-area" });
@@ -36,7 +36,7 @@ export class WebhookForm {
         this.secret,
         h("p", { id: "webhook-secret-hint", class: "hint", text: this.isEdit
           ? "Leave empty to keep the current secret."
-          : "Used to sign every payload (X-Signature-256). It is stored encrypted and never shown again." })),
+          : "Optional: signs every payload (X-Signature-256). Stored encrypted, never shown again. Without one, deliveries are unsigned." })),
       h("fieldset", { class: "headers" }, h("legend", { text: "Custom headers" }), this.headersArea),
       h("fieldset", { class: "options" }, h("legend", { text: "Options" }), this.includeRuns.element, this.retry.element, this.enabled.element),
       h("div", { class: "actions" },
