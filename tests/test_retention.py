@@ -15,6 +15,7 @@ from api.cli import app
 from api.db import Database
 from api.models import Webhook
 from api.settings import Settings
+from api.webhooks.retry_policy import RetryPolicy
 from tests.conftest import TEST_SECRET_KEY
 from tests.helpers import Api
 from tests.test_audit_support import ago, draft, seed
@@ -130,7 +131,13 @@ async def test_the_worker_runs_retention_hourly(api: Api, settings: Settings) ->
     [cron_job] = [job for job in worker.cron_jobs if job.coroutine is retention_job]
 
     async with httpx.AsyncClient() as http:
-        context = WorkerContext(settings=settings, db=api.db, http=http, secret_key=TEST_SECRET_KEY)
+        context = WorkerContext(
+            settings=settings,
+            db=api.db,
+            http=http,
+            secret_key=TEST_SECRET_KEY,
+            retry_policy=RetryPolicy.from_settings(settings),
+        )
         await retention_job({"audittrail": context})
 
     assert cron_job.minute == 23 and cron_job.unique

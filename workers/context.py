@@ -9,6 +9,7 @@ import httpx
 
 from api.db import Database
 from api.settings import Settings
+from api.webhooks.retry_policy import RetryPolicy
 
 
 @dataclass
@@ -17,6 +18,7 @@ class WorkerContext:
     db: Database
     http: httpx.AsyncClient
     secret_key: str
+    retry_policy: RetryPolicy
 
 
 def worker_context(ctx: dict[str, Any]) -> WorkerContext:

@@ -32,9 +32,10 @@ async def deliver(ctx: dict[str, Any], delivery_id: str) -> str:
         timeout_seconds=settings.webhook_timeout_seconds,
         private_allowed=settings.private_endpoints_allowed,
     )
+    step = context.retry_policy.next_step(outcome, attempt=claimed.attempt, retry_on_failure=claimed.retry_on_failure)
     async with context.db.transaction() as session:
-        step = await record_attempt(session, claimed, outcome, settings)
-    if step is None:
+        is_recorded = await record_attempt(session, claimed, outcome, step)
+    if not is_recorded:
         log.warning("attempt superseded before it was recorded", delivery_id=delivery_id, attempt=claimed.attempt)
         return "superseded"
     log.info(

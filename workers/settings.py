@@ -17,6 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from api.db import Database
 from api.logging import configure_logging
 from api.settings import Settings
+from api.webhooks.retry_policy import RetryPolicy
 from workers.context import WorkerContext, worker_context
 from workers.delivery import deliver
 from workers.partitions import create_partitions_job
@@ -52,6 +53,7 @@ def build_worker(settings: Settings, *, handle_signals: bool = True) -> Worker:
                 limits=httpx.Limits(max_connections=settings.worker_max_jobs),
             ),
             secret_key=settings.resolved_secret_key(),
+            retry_policy=RetryPolicy.from_settings(settings),
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:

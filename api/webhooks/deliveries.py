@@ -12,7 +12,8 @@ from sqlmodel import col
 from api.errors import Conflict
 from api.models import DeliveryStatus, WebhookDelivery
 from api.settings import Settings
-from api.webhooks.sending import AttemptOutcome, ClaimedAttempt, NextStep, plan_next_step, send_attempt
+from api.webhooks.retry_policy import AttemptOutcome, NextStep, RetryPolicy
+from api.webhooks.sending import ClaimedAttempt, send_attempt
 
 # The claim is a conditional update: the row must still be due, and a row another worker holds
 # locked is skipped rather than waited for.  It moves next_attempt_at a lease ahead, so the sweeper
@@ -110,16 +111,9 @@ async def claim_attempt(
 
 
 async def record_attempt(
-    session: AsyncSession, claimed: ClaimedAttempt, outcome: AttemptOutcome, settings: Settings
-) -> NextStep | None:
-    """Store the outcome and the next step, and the webhook's health; None if the attempt was superseded."""
-    step = plan_next_step(
-        outcome,
-        attempt=claimed.attempt,
-        retry_on_failure=claimed.retry_on_failure,
-        retry_schedule_seconds=settings.retry_schedule_seconds,
-        retry_after_cap_seconds=settings.retry_after_cap_seconds,
-    )
+    session: AsyncSession, claimed: ClaimedAttempt, outcome: AttemptOutcome, step: NextStep
+) -> bool:
+    """Store the outcome, the next step and the webhook's health; False if the attempt was superseded."""
     updated = (
         await session.execute(
             _RECORD,
@@ -136,7 +130,7 @@ async def record_attempt(
             },
         )
     ).one_or_none()
-    return None if updated is None else step
+    return updated is not None
 
 
 @dataclass(frozen=True)
@@ -170,7 +164,11 @@ async def attempt_now(
     )
     if not outcome.is_success and not record_failure:
         return SentAttempt(outcome, None)
-    return SentAttempt(outcome, await record_attempt(session, claimed, outcome, settings))
+    step = RetryPolicy.from_settings(settings).next_step(
+        outcome, attempt=claimed.attempt, retry_on_failure=claimed.retry_on_failure
+    )
+    is_recorded = await record_attempt(session, claimed, outcome, step)
+    return SentAttempt(outcome, step if is_recorded else None)
 
 
 @dataclass(frozen=True)
