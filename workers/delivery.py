@@ -8,7 +8,7 @@ import structlog
 from arq.connections import ArqRedis
 
 from api.models import DeliveryStatus
-from api.webhooks.deliveries import claim_attempt, claim_lease_seconds, record_attempt
+from api.webhooks.attempts import claim_attempt, claim_lease_seconds, record_attempt
 from api.webhooks.queue import DELIVER_JOB, retry_job_id
 from api.webhooks.sending import send_attempt
 from workers.context import worker_context
@@ -22,7 +22,9 @@ async def deliver(ctx: dict[str, Any], delivery_id: str) -> str:
     settings = context.settings
     # Claim and record are two short transactions: no row lock is held while the endpoint answers.
     async with context.db.transaction() as session:
-        claimed = await claim_attempt(session, delivery_id, lease_seconds=claim_lease_seconds(settings))
+        claimed = await claim_attempt(
+            session, delivery_id, lease_seconds=claim_lease_seconds(settings.webhook_timeout_seconds)
+        )
     if claimed is None:
         return "not due"
     outcome = await send_attempt(

@@ -17,6 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from api.db import Database
 from api.logging import configure_logging
 from api.settings import Settings
+from api.webhooks.attempts import claim_lease_seconds
 from api.webhooks.retry_policy import RetryPolicy
 from workers.context import WorkerContext, worker_context
 from workers.delivery import deliver
@@ -76,7 +77,7 @@ def build_worker(settings: Settings, *, handle_signals: bool = True) -> Worker:
         poll_delay=settings.worker_poll_delay_seconds,
         max_jobs=settings.worker_max_jobs,
         keep_result=0,
-        job_timeout=max(60, int(settings.webhook_timeout_seconds * 3)),
+        job_timeout=max(60, int(claim_lease_seconds(settings.webhook_timeout_seconds))),
         handle_signals=handle_signals,
     )
 

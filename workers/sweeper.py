@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 from arq.connections import ArqRedis
 
-from api.webhooks.deliveries import claim_lease_seconds, find_due_deliveries
+from api.webhooks.attempts import claim_lease_seconds, find_due_deliveries
 from api.webhooks.queue import enqueue_wake_ups, swept_job_id
 from workers.context import worker_context
 
@@ -27,7 +27,7 @@ async def sweep(ctx: dict[str, Any]) -> int:
     async with context.db.transaction() as session:
         due = await find_due_deliveries(session, SWEEP_BATCH)
     if due:
-        lease_seconds = claim_lease_seconds(context.settings)
+        lease_seconds = claim_lease_seconds(context.settings.webhook_timeout_seconds)
         wake_ups = (
             (row.delivery_id, swept_job_id(row.delivery_id, row.attempts, int(row.overdue_seconds // lease_seconds)))
             for row in due

@@ -11,8 +11,8 @@ from sqlmodel import col
 from api.audit.sanitize import secret_sha
 from api.errors import BadInput, NotFound
 from api.models import Webhook, utcnow
+from api.webhooks.attempts import cancel_pending_deliveries
 from api.webhooks.crypto import encrypt_headers, encrypt_text
-from api.webhooks.deliveries import cancel_pending_deliveries
 from api.webhooks.validation import validate_custom_headers, validate_endpoint, validate_secret
 
 

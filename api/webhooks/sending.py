@@ -4,34 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 
 import httpx
 from cryptography.fernet import InvalidToken
 
 from api.errors import BadInput
+from api.webhooks.attempts import ClaimedAttempt
 from api.webhooks.retry_policy import AttemptOutcome, parse_retry_after
 from api.webhooks.signing import sign_delivery
 from api.webhooks.validation import UnresolvableHost, check_endpoint_is_public, parse_endpoint
 
 RESPONSE_SNIPPET_BYTES = 1024
 MAX_ERROR_LENGTH = 500
-
-
-@dataclass(frozen=True)
-class ClaimedAttempt:
-    """One attempt of a delivery, claimed: everything needed to send it, secrets still encrypted."""
-
-    delivery_id: str
-    webhook_id: str
-    event_id: str
-    attempt: int
-    endpoint: str
-    secret_encrypted: str
-    custom_headers_encrypted: str | None
-    retry_on_failure: bool
-    body: str | None
-    """None when the event is gone (retention) and there is nothing left to send."""
 
 
 def _redact(text: str, secrets: list[str]) -> str:
