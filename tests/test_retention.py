@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
@@ -16,6 +15,7 @@ from api.db import Database
 from api.models import Webhook
 from api.settings import Settings
 from api.webhooks.retry_policy import RetryPolicy
+from api.webhooks.sender import Sender
 from tests.conftest import TEST_SECRET_KEY
 from tests.helpers import Api
 from tests.test_audit_support import ago, draft, seed
@@ -130,15 +130,14 @@ async def test_the_worker_runs_retention_hourly(api: Api, settings: Settings) ->
     worker = build_worker(settings, handle_signals=False)
     [cron_job] = [job for job in worker.cron_jobs if job.coroutine is retention_job]
 
-    async with httpx.AsyncClient() as http:
+    sender = Sender.from_settings(settings)
+    try:
         context = WorkerContext(
-            settings=settings,
-            db=api.db,
-            http=http,
-            secret_key=TEST_SECRET_KEY,
-            retry_policy=RetryPolicy.from_settings(settings),
+            settings=settings, db=api.db, sender=sender, retry_policy=RetryPolicy.from_settings(settings)
         )
         await retention_job({"audittrail": context})
+    finally:
+        await sender.aclose()
 
     assert cron_job.minute == 23 and cron_job.unique
     assert await surviving(api.db, "audit_events", "id", [old, recent]) == {recent}

@@ -1,23 +1,21 @@
-"""What every job of the worker shares: settings, database, one pooled HTTP client."""
+"""What every job of the worker shares: settings, database, the webhook sender and retry policy."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from api.db import Database
 from api.settings import Settings
 from api.webhooks.retry_policy import RetryPolicy
+from api.webhooks.sender import Sender
 
 
 @dataclass
 class WorkerContext:
     settings: Settings
     db: Database
-    http: httpx.AsyncClient
-    secret_key: str
+    sender: Sender
     retry_policy: RetryPolicy
 
 

@@ -10,7 +10,6 @@ from arq.connections import ArqRedis
 from api.models import DeliveryStatus
 from api.webhooks.attempts import claim_attempt, claim_lease_seconds, record_attempt
 from api.webhooks.queue import DELIVER_JOB, retry_job_id
-from api.webhooks.sending import send_attempt
 from workers.context import worker_context
 
 log = structlog.get_logger(__name__)
@@ -19,21 +18,14 @@ log = structlog.get_logger(__name__)
 async def deliver(ctx: dict[str, Any], delivery_id: str) -> str:
     """Send the delivery if it is due; returns what happened (for arq's log, no secrets in it)."""
     context = worker_context(ctx)
-    settings = context.settings
     # Claim and record are two short transactions: no row lock is held while the endpoint answers.
     async with context.db.transaction() as session:
         claimed = await claim_attempt(
-            session, delivery_id, lease_seconds=claim_lease_seconds(settings.webhook_timeout_seconds)
+            session, delivery_id, lease_seconds=claim_lease_seconds(context.sender.timeout_seconds)
         )
     if claimed is None:
         return "not due"
-    outcome = await send_attempt(
-        context.http,
-        claimed,
-        service_secret_key=context.secret_key,
-        timeout_seconds=settings.webhook_timeout_seconds,
-        private_allowed=settings.private_endpoints_allowed,
-    )
+    outcome = await context.sender.send(claimed)
     step = context.retry_policy.next_step(outcome, attempt=claimed.attempt, retry_on_failure=claimed.retry_on_failure)
     async with context.db.transaction() as session:
         is_recorded = await record_attempt(session, claimed, outcome, step)

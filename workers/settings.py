@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 import structlog
 from arq import cron
 from arq.connections import RedisSettings
@@ -19,6 +18,7 @@ from api.logging import configure_logging
 from api.settings import Settings
 from api.webhooks.attempts import claim_lease_seconds
 from api.webhooks.retry_policy import RetryPolicy
+from api.webhooks.sender import Sender
 from workers.context import WorkerContext, worker_context
 from workers.delivery import deliver
 from workers.partitions import create_partitions_job
@@ -48,19 +48,14 @@ def build_worker(settings: Settings, *, handle_signals: bool = True) -> Worker:
         ctx["audittrail"] = WorkerContext(
             settings=settings,
             db=Database(settings.database_url, pool_size=max(5, settings.worker_max_jobs // 5)),
-            http=httpx.AsyncClient(
-                follow_redirects=False,
-                timeout=settings.webhook_timeout_seconds,
-                limits=httpx.Limits(max_connections=settings.worker_max_jobs),
-            ),
-            secret_key=settings.resolved_secret_key(),
+            sender=Sender.from_settings(settings),
             retry_policy=RetryPolicy.from_settings(settings),
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         if "audittrail" in ctx:
             context = worker_context(ctx)
-            await context.http.aclose()
+            await context.sender.aclose()
             await context.db.dispose()
 
     return Worker(

@@ -27,7 +27,7 @@ async def sweep(ctx: dict[str, Any]) -> int:
     async with context.db.transaction() as session:
         due = await find_due_deliveries(session, SWEEP_BATCH)
     if due:
-        lease_seconds = claim_lease_seconds(context.settings.webhook_timeout_seconds)
+        lease_seconds = claim_lease_seconds(context.sender.timeout_seconds)
         wake_ups = (
             (row.delivery_id, swept_job_id(row.delivery_id, row.attempts, int(row.overdue_seconds // lease_seconds)))
             for row in due

@@ -29,12 +29,7 @@ def verify_before_commit(context: RequestContext, webhook: Webhook) -> None:
 
     async def verify(batch: RecordedBatch) -> None:
         delivery_id = await verify_on_save(
-            session,
-            services.http,
-            batch,
-            endpoint=webhook.endpoint,
-            settings=services.settings,
-            service_secret_key=services.signing_key,
+            session, services.verify_sender, services.retry_policy, batch, endpoint=webhook.endpoint
         )
         scope.delivered_delivery_ids.add(delivery_id)
         await session.refresh(webhook)  # health columns were just updated by the delivery record
@@ -148,9 +143,7 @@ class WebhooksMutation:
 
         async def send_now(batch: RecordedBatch) -> None:
             delivery_id = batch.delivery_ids[0]
-            await attempt_now(
-                session, services.http, delivery_id, settings=services.settings, service_secret_key=services.signing_key
-            )
+            await attempt_now(session, services.sender, services.retry_policy, delivery_id)
             scope.delivered_delivery_ids.add(delivery_id)  # a failed test is retried by the sweeper, if at all
             sent.row = await get_delivery(session, identity.account_id, delivery_id)
 
@@ -167,11 +160,5 @@ class WebhooksMutation:
         services = context.services
         delivery = await get_delivery(context.session, identity.account_id, str(id))
         context.audit.affected_resource = Resource("audit_trail_delivery", delivery.id)
-        await attempt_now(
-            context.session,
-            services.http,
-            delivery.id,
-            settings=services.settings,
-            service_secret_key=services.signing_key,
-        )
+        await attempt_now(context.session, services.sender, services.retry_policy, delivery.id)
         return AuditTrailDelivery.from_row(await get_delivery(context.session, identity.account_id, delivery.id))

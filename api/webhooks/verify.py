@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit.record import RecordedBatch
 from api.errors import WebhookVerificationFailed
-from api.settings import Settings
 from api.webhooks.deliveries import attempt_now
+from api.webhooks.retry_policy import RetryPolicy
+from api.webhooks.sender import Sender
 
 
 async def verify_on_save(
     session: AsyncSession,
-    http: httpx.AsyncClient,
+    sender: Sender,
+    retry_policy: RetryPolicy,
     batch: RecordedBatch,
     *,
     endpoint: str,
-    settings: Settings,
-    service_secret_key: str,
 ) -> str:
     """Send the batch's delivery now and record it as delivered; returns its id.
 
@@ -28,9 +27,7 @@ async def verify_on_save(
     if len(batch.delivery_ids) != 1:
         raise RuntimeError(f"verify-on-save expects one delivery for the saved webhook, got {batch.delivery_ids}")
     delivery_id = batch.delivery_ids[0]
-    sent = await attempt_now(
-        session, http, delivery_id, settings=settings, service_secret_key=service_secret_key, record_failure=False
-    )
+    sent = await attempt_now(session, sender, retry_policy, delivery_id, record_failure=False)
     if not sent.outcome.is_success:
         answer = (
             f"answered HTTP {sent.outcome.status_code}"
