@@ -1,4 +1,4 @@
-"""The ``deliver`` job: claim one attempt, sign and POST it, record it, schedule the next one."""
+"""The ``deliver`` job: make the delivery's attempt if it is due, then schedule the next one."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import structlog
 from arq.connections import ArqRedis
 
 from api.models import DeliveryStatus
-from api.webhooks.attempts import claim_attempt, claim_lease_seconds, record_attempt
+from api.webhooks.delivery import deliver_due
 from api.webhooks.queue import DELIVER_JOB, retry_job_id
 from workers.context import worker_context
 
@@ -18,32 +18,25 @@ log = structlog.get_logger(__name__)
 async def deliver(ctx: dict[str, Any], delivery_id: str) -> str:
     """Send the delivery if it is due; returns what happened (for arq's log, no secrets in it)."""
     context = worker_context(ctx)
-    # Claim and record are two short transactions: no row lock is held while the endpoint answers.
-    async with context.db.transaction() as session:
-        claimed = await claim_attempt(
-            session, delivery_id, lease_seconds=claim_lease_seconds(context.sender.timeout_seconds)
-        )
-    if claimed is None:
+    result = await deliver_due(context.db, context.sender, context.retry_policy, delivery_id=delivery_id)
+    if result is None:
         return "not due"
-    outcome = await context.sender.send(claimed)
-    step = context.retry_policy.next_step(outcome, attempt=claimed.attempt, retry_on_failure=claimed.retry_on_failure)
-    async with context.db.transaction() as session:
-        is_recorded = await record_attempt(session, claimed, outcome, step)
-    if not is_recorded:
-        log.warning("attempt superseded before it was recorded", delivery_id=delivery_id, attempt=claimed.attempt)
+    step, outcome = result.next_step, result.outcome
+    if step is None:
+        log.warning("attempt superseded before it was recorded", delivery_id=delivery_id, attempt=result.attempt)
         return "superseded"
     log.info(
         "delivery attempt",
         delivery_id=delivery_id,
-        event_id=claimed.event_id,
-        attempt=claimed.attempt,
+        event_id=result.event_id,
+        attempt=result.attempt,
         result=outcome.describe(),
         latency_ms=outcome.latency_ms,
         status=step.status.value,
     )
     if step.status == DeliveryStatus.PENDING and step.retry_in_seconds is not None:
-        await _wake_up_later(ctx, delivery_id, claimed.attempt, step.retry_in_seconds)
-    return f"{step.status.value} after attempt {claimed.attempt}: {outcome.describe()}"
+        await _wake_up_later(ctx, delivery_id, result.attempt, step.retry_in_seconds)
+    return f"{step.status.value} after attempt {result.attempt}: {outcome.describe()}"
 
 
 async def _wake_up_later(ctx: dict[str, Any], delivery_id: str, attempt: int, delay_seconds: float) -> None:

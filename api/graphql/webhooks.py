@@ -16,9 +16,8 @@ from api.graphql.webhook_types import (
 )
 from api.models import Role, Webhook
 from api.webhooks import config
-from api.webhooks.deliveries import attempt_now
+from api.webhooks.delivery import attempt_in_transaction, verify_on_save
 from api.webhooks.delivery_log import get_delivery
-from api.webhooks.verify import verify_on_save
 
 WEBHOOK_RESOURCE = "audit_trail_webhook"
 
@@ -28,9 +27,8 @@ def verify_before_commit(context: RequestContext, webhook: Webhook) -> None:
     session, scope, services = context.session, context.audit, context.services
 
     async def verify(batch: RecordedBatch) -> None:
-        delivery_id = await verify_on_save(
-            session, services.verify_sender, services.retry_policy, batch, endpoint=webhook.endpoint
-        )
+        [delivery_id] = batch.delivery_ids  # the saved webhook is owed this one payload
+        await verify_on_save(session, services.verify_sender, delivery_id=delivery_id)
         scope.delivered_delivery_ids.add(delivery_id)
         await session.refresh(webhook)  # health columns were just updated by the delivery record
 
@@ -143,7 +141,7 @@ class WebhooksMutation:
 
         async def send_now(batch: RecordedBatch) -> None:
             delivery_id = batch.delivery_ids[0]
-            await attempt_now(session, services.sender, services.retry_policy, delivery_id)
+            await attempt_in_transaction(session, services.sender, services.retry_policy, delivery_id=delivery_id)
             scope.delivered_delivery_ids.add(delivery_id)  # a failed test is retried by the sweeper, if at all
             sent.row = await get_delivery(session, identity.account_id, delivery_id)
 
@@ -160,5 +158,5 @@ class WebhooksMutation:
         services = context.services
         delivery = await get_delivery(context.session, identity.account_id, str(id))
         context.audit.affected_resource = Resource("audit_trail_delivery", delivery.id)
-        await attempt_now(context.session, services.sender, services.retry_policy, delivery.id)
+        await attempt_in_transaction(context.session, services.sender, services.retry_policy, delivery_id=delivery.id)
         return AuditTrailDelivery.from_row(await get_delivery(context.session, identity.account_id, delivery.id))
