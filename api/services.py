@@ -8,9 +8,7 @@ from arq.connections import ArqRedis
 
 from api.db import Database
 from api.settings import Settings
-from api.webhooks.queue import connect_queue
-from api.webhooks.retry_policy import RetryPolicy
-from api.webhooks.sender import Sender
+from api.webhooks import RetryPolicy, Sender, connect_queue
 
 
 @dataclass

@@ -14,9 +14,7 @@ from api.db import Database
 from api.errors import Conflict, NotFound
 from api.models import DeliveryStatus, Role
 from api.settings import Settings
-from api.webhooks.delivery import deliver_due, deliver_now, redeliver
-from api.webhooks.retry_policy import RetryPolicy
-from api.webhooks.sender import Sender
+from api.webhooks import RetryPolicy, Sender, deliver_due, deliver_now, redeliver
 from tests.helpers import Api, Key
 from tests.receivers import SET_WEBHOOK, Receiver, Reply, running_receiver, webhook_input
 

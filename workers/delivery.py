@@ -7,9 +7,8 @@ from typing import Any
 import structlog
 from arq.connections import ArqRedis
 
+from api import webhooks
 from api.models import DeliveryStatus
-from api.webhooks.delivery import deliver_due
-from api.webhooks.queue import DELIVER_JOB, retry_job_id
 from workers.context import worker_context
 
 log = structlog.get_logger(__name__)
@@ -18,7 +17,7 @@ log = structlog.get_logger(__name__)
 async def deliver(ctx: dict[str, Any], delivery_id: str) -> str:
     """Send the delivery if it is due; returns what happened (for arq's log, no secrets in it)."""
     context = worker_context(ctx)
-    result = await deliver_due(context.db, context.sender, context.retry_policy, delivery_id=delivery_id)
+    result = await webhooks.deliver_due(context.db, context.sender, context.retry_policy, delivery_id=delivery_id)
     if result is None:
         return "not due"
     step, outcome = result.next_step, result.outcome
@@ -35,16 +34,6 @@ async def deliver(ctx: dict[str, Any], delivery_id: str) -> str:
         status=step.status.value,
     )
     if step.status == DeliveryStatus.PENDING and step.retry_in_seconds is not None:
-        await _wake_up_later(ctx, delivery_id, result.attempt, step.retry_in_seconds)
+        queue: ArqRedis = ctx["redis"]
+        await webhooks.enqueue_retry(queue, delivery_id, attempt=result.attempt, delay_seconds=step.retry_in_seconds)
     return f"{step.status.value} after attempt {result.attempt}: {outcome.describe()}"
-
-
-async def _wake_up_later(ctx: dict[str, Any], delivery_id: str, attempt: int, delay_seconds: float) -> None:
-    """A deferred job for the retry; if Redis loses it, the sweeper finds the row when it is due."""
-    queue: ArqRedis = ctx["redis"]
-    try:
-        await queue.enqueue_job(
-            DELIVER_JOB, delivery_id, _job_id=retry_job_id(delivery_id, attempt), _defer_by=delay_seconds
-        )
-    except Exception as error:
-        log.warning("could not schedule retry; the sweeper will", delivery_id=delivery_id, error=str(error))

@@ -11,8 +11,7 @@ from typing import Any
 import structlog
 from arq.connections import ArqRedis
 
-from api.webhooks.attempts import claim_lease_seconds, find_due_deliveries
-from api.webhooks.queue import enqueue_wake_ups, swept_job_id
+from api import webhooks
 from workers.context import worker_context
 
 log = structlog.get_logger(__name__)
@@ -25,13 +24,9 @@ async def sweep(ctx: dict[str, Any]) -> int:
     context = worker_context(ctx)
     queue: ArqRedis = ctx["redis"]
     async with context.db.transaction() as session:
-        due = await find_due_deliveries(session, SWEEP_BATCH)
+        due = await webhooks.find_due_deliveries(session, SWEEP_BATCH)
     if due:
-        lease_seconds = claim_lease_seconds(context.sender.timeout_seconds)
-        wake_ups = (
-            (row.delivery_id, swept_job_id(row.delivery_id, row.attempts, int(row.overdue_seconds // lease_seconds)))
-            for row in due
-        )
-        await enqueue_wake_ups(queue, wake_ups)
+        lease_seconds = webhooks.claim_lease_seconds(context.sender.timeout_seconds)
+        await webhooks.enqueue_overdue(queue, due, lease_seconds=lease_seconds)
         log.info("swept due deliveries", count=len(due))
     return len(due)

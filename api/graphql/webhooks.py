@@ -15,8 +15,7 @@ from api.graphql.webhook_types import (
     DeliveryRef,
 )
 from api.models import Role, Webhook
-from api.webhooks import config
-from api.webhooks.delivery import attempt_in_transaction, verify_on_save
+from api.webhooks import attempt_in_transaction, config, verify_on_save
 from api.webhooks.delivery_log import get_delivery
 
 WEBHOOK_RESOURCE = "audit_trail_webhook"
