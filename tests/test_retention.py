@@ -14,12 +14,11 @@ from api.cli import app
 from api.db import Database
 from api.models import Webhook
 from api.settings import Settings
-from api.webhooks.retry_policy import RetryPolicy
-from api.webhooks.sender import Sender
+from api.webhooks import connect_queue
 from tests.conftest import TEST_SECRET_KEY
 from tests.helpers import Api
 from tests.test_audit_support import ago, draft, seed
-from workers.context import WorkerContext
+from workers.context import CONTEXT_KEY, WorkerContext
 from workers.retention import retention_job
 from workers.settings import build_worker
 
@@ -130,14 +129,13 @@ async def test_the_worker_runs_retention_hourly(api: Api, settings: Settings) ->
     worker = build_worker(settings, handle_signals=False)
     [cron_job] = [job for job in worker.cron_jobs if job.coroutine is retention_job]
 
-    sender = Sender.from_settings(settings)
+    queue = await connect_queue(settings.redis_url or "")
+    context = WorkerContext.open(settings, queue)
     try:
-        context = WorkerContext(
-            settings=settings, db=api.db, sender=sender, retry_policy=RetryPolicy.from_settings(settings)
-        )
-        await retention_job({"audittrail": context})
+        await retention_job({CONTEXT_KEY: context})
     finally:
-        await sender.aclose()
+        await context.close()
+        await queue.aclose()
 
     assert cron_job.minute == 23 and cron_job.unique
     assert await surviving(api.db, "audit_events", "id", [old, recent]) == {recent}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from arq.connections import ArqRedis
 
 from api import webhooks
 from api.models import DeliveryStatus
@@ -34,6 +33,7 @@ async def deliver(ctx: dict[str, Any], delivery_id: str) -> str:
         status=step.status.value,
     )
     if step.status == DeliveryStatus.PENDING and step.retry_in_seconds is not None:
-        queue: ArqRedis = ctx["redis"]
-        await webhooks.enqueue_retry(queue, delivery_id, attempt=result.attempt, delay_seconds=step.retry_in_seconds)
+        await webhooks.enqueue_retry(
+            context.queue, delivery_id, attempt=result.attempt, delay_seconds=step.retry_in_seconds
+        )
     return f"{step.status.value} after attempt {result.attempt}: {outcome.describe()}"

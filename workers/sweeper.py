@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from arq.connections import ArqRedis
 
 from api import webhooks
 from workers.context import worker_context
@@ -22,11 +21,10 @@ SWEEP_BATCH = 1000
 async def sweep(ctx: dict[str, Any]) -> int:
     """Enqueue due deliveries; returns how many.  arq drops a wake-up whose job is already queued."""
     context = worker_context(ctx)
-    queue: ArqRedis = ctx["redis"]
     async with context.db.transaction() as session:
         due = await webhooks.find_due_deliveries(session, SWEEP_BATCH)
     if due:
         lease_seconds = webhooks.claim_lease_seconds(context.sender.timeout_seconds)
-        await webhooks.enqueue_overdue(queue, due, lease_seconds=lease_seconds)
+        await webhooks.enqueue_overdue(context.queue, due, lease_seconds=lease_seconds)
         log.info("swept due deliveries", count=len(due))
     return len(due)
