@@ -13,6 +13,8 @@ from api.webhooks import RetryPolicy, Sender, connect_queue
 
 @dataclass
 class Services:
+    """Built once when the app starts (``start``), closed when it stops."""
+
     settings: Settings
     db: Database
     queue: ArqRedis
@@ -26,6 +28,7 @@ class Services:
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
+        """The database pool, the queue (usable once Redis answers), the sender and the retry policy."""
         if not settings.database_url or not settings.redis_url:
             raise RuntimeError("DATABASE_URL and REDIS_URL must be set (the CLI sets them for embedded servers)")
         db = Database(settings.database_url)
@@ -42,6 +45,7 @@ class Services:
         )
 
     async def close(self) -> None:
+        """Close what ``start`` opened."""
         await self.sender.aclose()  # verify_sender shares its client
         await self.queue.aclose()
         await self.db.dispose()

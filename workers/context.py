@@ -16,6 +16,8 @@ CONTEXT_KEY = "audittrail"
 
 @dataclass(frozen=True, kw_only=True)
 class WorkerContext:
+    """Built once when the worker starts (``open``), kept in arq's ``ctx`` under ``CONTEXT_KEY``."""
+
     settings: Settings
     db: Database
     queue: ArqRedis

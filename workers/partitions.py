@@ -13,6 +13,7 @@ log = structlog.get_logger(__name__)
 
 
 async def create_partitions_job(ctx: dict[str, Any]) -> int:
+    """Create the partitions of the days ahead that are missing; returns how many."""
     context = worker_context(ctx)
     async with context.db.transaction() as session:
         created = await ensure_partitions(session, days_ahead=context.settings.partitions_ahead_days)

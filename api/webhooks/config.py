@@ -40,6 +40,7 @@ async def find_live_webhook(session: AsyncSession, account_id: str) -> Webhook |
 
 
 async def get_live_webhook(session: AsyncSession, account_id: str) -> Webhook:
+    """The account's webhook, or NOT_FOUND when it has none."""
     webhook = await find_live_webhook(session, account_id)
     if webhook is None:
         raise NotFound("this account has no webhook; create one with auditTrailSetWebhook")

@@ -24,7 +24,6 @@ from api.webhooks.sender import Sender
 class DeliveryAttemptResult:
     """An attempt made: what the endpoint did and what follows."""
 
-    delivery_id: str
     event_id: str
     attempt: int
     outcome: AttemptOutcome
@@ -120,7 +119,6 @@ async def _send_and_record(
 
 def _result(claimed: ClaimedAttempt, outcome: AttemptOutcome, next_step: NextStep | None) -> DeliveryAttemptResult:
     return DeliveryAttemptResult(
-        delivery_id=claimed.delivery_id,
         event_id=claimed.event_id,
         attempt=claimed.attempt,
         outcome=outcome,

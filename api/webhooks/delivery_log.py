@@ -15,6 +15,7 @@ from api.models import DeliveryStatus, WebhookDelivery
 
 
 async def get_delivery(session: AsyncSession, account_id: str, delivery_id: str) -> WebhookDelivery:
+    """The delivery, read afresh; NOT_FOUND unless it belongs to ``account_id``."""
     delivery = (
         await session.get(WebhookDelivery, delivery_id, populate_existing=True) if len(delivery_id) <= 26 else None
     )

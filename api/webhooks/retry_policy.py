@@ -85,6 +85,7 @@ class RetryPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
+        """``AUDITTRAIL_RETRY_SCHEDULE_SECONDS`` and ``AUDITTRAIL_RETRY_AFTER_CAP_SECONDS``."""
         return cls(
             schedule_seconds=tuple(settings.retry_schedule_seconds),
             retry_after_cap_seconds=settings.retry_after_cap_seconds,

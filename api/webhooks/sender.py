@@ -53,6 +53,7 @@ class Sender:
         return dataclasses.replace(self, timeout_seconds=timeout_seconds)
 
     async def aclose(self) -> None:
+        """Close the pooled client (shared with every ``with_timeout`` copy)."""
         await self.http.aclose()
 
     async def send(self, claimed: ClaimedAttempt) -> AttemptOutcome:
