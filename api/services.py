@@ -1,45 +1,55 @@
-"""The long-lived things a process shares between requests: database, queue, HTTP client, keys."""
+"""The long-lived things a process shares between requests: database, queue, webhook sender, keys."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
 from arq.connections import ArqRedis
 
 from api.accounts.tokens import TokenSigner
 from api.db import Database
 from api.settings import Settings
-from api.webhooks.queue import connect_queue
+from api.webhooks import RetryPolicy, Sender, connect_queue
 
 
 @dataclass
 class Services:
+    """Built once when the app starts (``start``), closed when it stops."""
+
     settings: Settings
     db: Database
     queue: ArqRedis
-    http: httpx.AsyncClient
     signing_key: str
+    """Signs JWTs; webhook secrets at rest are encrypted with a key derived from it."""
     tokens: TokenSigner
+    sender: Sender
+    """Test and redeliver send like the worker, with the delivery timeout."""
+    verify_sender: Sender
+    """Verify-on-save: the same client with ``AUDITTRAIL_VERIFY_TIMEOUT_SECONDS``."""
+    retry_policy: RetryPolicy
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
+        """The database pool, the queue (usable once Redis answers), the sender and the retry policy."""
         if not settings.database_url or not settings.redis_url:
             raise RuntimeError("DATABASE_URL and REDIS_URL must be set (the CLI sets them for embedded servers)")
         db = Database(settings.database_url)
         queue = await connect_queue(settings.redis_url)
-        http = httpx.AsyncClient(follow_redirects=False, timeout=settings.webhook_timeout_seconds)
+        sender = Sender.from_settings(settings)
         signing_key = settings.resolved_secret_key()
         return cls(
             settings=settings,
             db=db,
             queue=queue,
-            http=http,
             signing_key=signing_key,
             tokens=TokenSigner(signing_key, settings.jwt_lifetime_seconds),
+            sender=sender,
+            verify_sender=sender.with_timeout(settings.verify_timeout_seconds),
+            retry_policy=RetryPolicy.from_settings(settings),
         )
 
     async def close(self) -> None:
-        await self.http.aclose()
+        """Close what ``start`` opened."""
+        await self.sender.aclose()  # verify_sender shares its client
         await self.queue.aclose()
         await self.db.dispose()

@@ -74,7 +74,7 @@ def wait_for_receipts(receiver_url: str, count: int, *, label: str, timeout: flo
 
 
 def signed_headers(body: bytes, event_id: str, delivery_id: str) -> dict[str, str]:
-    """The headers of DESIGN.md section 5, computed by hand."""
+    """The delivery headers of docs/design.md, computed by hand."""
     key = WEBHOOK_SECRET.encode()
     timestamp = str(int(time.time()))
     standard = hmac.new(key, f"{delivery_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()

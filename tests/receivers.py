@@ -10,10 +10,14 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import os
+import signal
 import socket
+import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
 from arq.worker import Worker
@@ -161,6 +165,41 @@ async def running_worker(settings: Settings) -> AsyncIterator[Worker]:
         await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
         worker.tasks.clear()
         await worker.close()
+
+
+def worker_environment(settings: Settings, data_dir: Path, **overrides: str) -> dict[str, str]:
+    """The environment of a worker process of its own against the test servers, with a fast schedule:
+    this process's variables without its ``AUDITTRAIL_`` ones, the test servers and key, ``overrides``."""
+    return {
+        **{name: value for name, value in os.environ.items() if not name.startswith("AUDITTRAIL_")},
+        "DATABASE_URL": settings.database_url or "",
+        "REDIS_URL": settings.redis_url or "",
+        "AUDITTRAIL_SECRET_KEY": settings.resolved_secret_key(),
+        "AUDITTRAIL_DATA_DIR": str(data_dir),
+        "AUDITTRAIL_ALLOW_PRIVATE_ENDPOINTS": "true",
+        "AUDITTRAIL_RETRY_SCHEDULE_SECONDS": "[0.2, 0.4, 0.8]",
+        "AUDITTRAIL_SWEEP_INTERVAL_SECONDS": "1",
+        **{f"AUDITTRAIL_{name.upper()}": value for name, value in overrides.items()},
+    }
+
+
+@contextlib.contextmanager
+def running_process(
+    command: list[str], environment: dict[str, str], log_file: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``command`` in a process of its own, its output appended to ``log_file``; SIGTERM on exit."""
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(command, env=environment, stdout=log, stderr=log)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 async def poll(check: Callable[[], Awaitable[bool]], *, timeout: float = 15.0, what: str = "condition") -> None:

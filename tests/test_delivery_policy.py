@@ -8,27 +8,24 @@ from email.utils import format_datetime
 
 from api.models import DeliveryStatus
 from api.webhooks.crypto import decrypt_headers, decrypt_text, encrypt_headers, encrypt_text
-from api.webhooks.sending import AttemptOutcome, parse_retry_after, plan_next_step
+from api.webhooks.retry_policy import AttemptOutcome, RetryPolicy, parse_retry_after
 from api.webhooks.signing import check_signatures, sign_delivery
 from api.webhooks.validation import is_public_address
 
-SCHEDULE = [5.0, 30.0, 120.0]
+SCHEDULE = (5.0, 30.0, 120.0)
+POLICY = RetryPolicy(schedule_seconds=SCHEDULE, retry_after_cap_seconds=3600)
 
 
 def outcome(status_code: int | None, retry_after: float | None = None) -> AttemptOutcome:
-    return AttemptOutcome(status_code, 10, None, None if status_code else "ConnectError", retry_after)
+    if status_code is None:
+        return AttemptOutcome(latency_ms=10, error="ConnectError")
+    return AttemptOutcome(status_code=status_code, latency_ms=10, retry_after_seconds=retry_after)
 
 
 def plan(
     result: AttemptOutcome, attempt: int = 1, retry_on_failure: bool = True
 ) -> tuple[DeliveryStatus, float | None]:
-    step = plan_next_step(
-        result,
-        attempt=attempt,
-        retry_on_failure=retry_on_failure,
-        retry_schedule_seconds=SCHEDULE,
-        retry_after_cap_seconds=3600,
-    )
+    step = POLICY.next_step(result, attempt=attempt, retry_on_failure=retry_on_failure)
     return step.status, step.retry_in_seconds
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import orjson
@@ -18,42 +16,32 @@ from api.audit.record import EventDraft, now_ms, record_events
 from api.models import EventType, Role
 from api.settings import Settings
 from api.webhooks.queue import connect_queue, enqueue_deliveries
-from tests.conftest import TEST_SECRET_KEY
 from tests.helpers import Api
-from tests.receivers import SET_WEBHOOK, ReceivedRequest, Reply, poll, running_receiver, webhook_input
+from tests.receivers import (
+    SET_WEBHOOK,
+    ReceivedRequest,
+    Reply,
+    poll,
+    running_process,
+    running_receiver,
+    webhook_input,
+    worker_environment,
+)
 
 EVENT_COUNT = 40
 AUDITTRAIL = Path(sys.executable).parent / "audittrail"
 
 
-@contextmanager
-def worker_process(settings: Settings, log_file: Path) -> Iterator[subprocess.Popen[bytes]]:
+def worker_process(settings: Settings, log_file: Path) -> AbstractContextManager[subprocess.Popen[bytes]]:
     """``audittrail worker`` in a process of its own, against the test servers, with a fast schedule."""
-    environment = {
-        **{name: value for name, value in os.environ.items() if not name.startswith("AUDITTRAIL_")},
-        "DATABASE_URL": settings.database_url or "",
-        "REDIS_URL": settings.redis_url or "",
-        "AUDITTRAIL_SECRET_KEY": TEST_SECRET_KEY,
-        "AUDITTRAIL_DATA_DIR": str(log_file.parent),
-        "AUDITTRAIL_ALLOW_PRIVATE_ENDPOINTS": "true",
-        "AUDITTRAIL_RETRY_SCHEDULE_SECONDS": "[0.2, 0.4, 0.8]",
+    environment = worker_environment(
+        settings,
+        log_file.parent,
         # A 1 s send timeout makes a claimed attempt's lease 3 s: what a killed worker delays it by.
-        "AUDITTRAIL_WEBHOOK_TIMEOUT_SECONDS": "1",
-        "AUDITTRAIL_SWEEP_INTERVAL_SECONDS": "1",
-        "AUDITTRAIL_WORKER_MAX_JOBS": "4",
-    }
-    with log_file.open("ab") as log:
-        process = subprocess.Popen([str(AUDITTRAIL), "worker"], env=environment, stdout=log, stderr=log)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        webhook_timeout_seconds="1",
+        worker_max_jobs="4",
+    )
+    return running_process([str(AUDITTRAIL), "worker"], environment, log_file)
 
 
 def slow_for_events(request: ReceivedRequest) -> Reply:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
@@ -15,10 +14,11 @@ from api.cli import app
 from api.db import Database
 from api.models import Webhook
 from api.settings import Settings
+from api.webhooks import connect_queue
 from tests.conftest import TEST_SECRET_KEY
 from tests.helpers import Api
 from tests.test_audit_support import ago, draft, seed
-from workers.context import WorkerContext
+from workers.context import CONTEXT_KEY, WorkerContext
 from workers.retention import retention_job
 from workers.settings import build_worker
 
@@ -129,9 +129,13 @@ async def test_the_worker_runs_retention_hourly(api: Api, settings: Settings) ->
     worker = build_worker(settings, handle_signals=False)
     [cron_job] = [job for job in worker.cron_jobs if job.coroutine is retention_job]
 
-    async with httpx.AsyncClient() as http:
-        context = WorkerContext(settings=settings, db=api.db, http=http, secret_key=TEST_SECRET_KEY)
-        await retention_job({"audittrail": context})
+    queue = await connect_queue(settings.redis_url or "")
+    context = WorkerContext.open(settings, queue)
+    try:
+        await retention_job({CONTEXT_KEY: context})
+    finally:
+        await context.close()
+        await queue.aclose()
 
     assert cron_job.minute == 23 and cron_job.unique
     assert await surviving(api.db, "audit_events", "id", [old, recent]) == {recent}

@@ -1,16 +1,13 @@
-"""The ``deliver`` job: claim one attempt, sign and POST it, record it, schedule the next one."""
+"""The ``deliver`` job: make the delivery's attempt if it is due, then schedule the next one."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import structlog
-from arq.connections import ArqRedis
 
+from api import webhooks
 from api.models import DeliveryStatus
-from api.webhooks.deliveries import claim_attempt, claim_lease_seconds, record_attempt
-from api.webhooks.queue import DELIVER_JOB, retry_job_id
-from api.webhooks.sending import send_attempt
 from workers.context import worker_context
 
 log = structlog.get_logger(__name__)
@@ -19,44 +16,24 @@ log = structlog.get_logger(__name__)
 async def deliver(ctx: dict[str, Any], delivery_id: str) -> str:
     """Send the delivery if it is due; returns what happened (for arq's log, no secrets in it)."""
     context = worker_context(ctx)
-    settings = context.settings
-    # Claim and record are two short transactions: no row lock is held while the endpoint answers.
-    async with context.db.transaction() as session:
-        claimed = await claim_attempt(session, delivery_id, lease_seconds=claim_lease_seconds(settings))
-    if claimed is None:
+    result = await webhooks.deliver_due(context.db, context.sender, context.retry_policy, delivery_id=delivery_id)
+    if result is None:
         return "not due"
-    outcome = await send_attempt(
-        context.http,
-        claimed,
-        service_secret_key=context.secret_key,
-        timeout_seconds=settings.webhook_timeout_seconds,
-        private_allowed=settings.private_endpoints_allowed,
-    )
-    async with context.db.transaction() as session:
-        step = await record_attempt(session, claimed, outcome, settings)
+    step, outcome = result.next_step, result.outcome
     if step is None:
-        log.warning("attempt superseded before it was recorded", delivery_id=delivery_id, attempt=claimed.attempt)
+        log.warning("attempt superseded before it was recorded", delivery_id=delivery_id, attempt=result.attempt)
         return "superseded"
     log.info(
         "delivery attempt",
         delivery_id=delivery_id,
-        event_id=claimed.event_id,
-        attempt=claimed.attempt,
+        event_id=result.event_id,
+        attempt=result.attempt,
         result=outcome.describe(),
         latency_ms=outcome.latency_ms,
         status=step.status.value,
     )
     if step.status == DeliveryStatus.PENDING and step.retry_in_seconds is not None:
-        await _wake_up_later(ctx, delivery_id, claimed.attempt, step.retry_in_seconds)
-    return f"{step.status.value} after attempt {claimed.attempt}: {outcome.describe()}"
-
-
-async def _wake_up_later(ctx: dict[str, Any], delivery_id: str, attempt: int, delay_seconds: float) -> None:
-    """A deferred job for the retry; if Redis loses it, the sweeper finds the row when it is due."""
-    queue: ArqRedis = ctx["redis"]
-    try:
-        await queue.enqueue_job(
-            DELIVER_JOB, delivery_id, _job_id=retry_job_id(delivery_id, attempt), _defer_by=delay_seconds
+        await webhooks.enqueue_retry(
+            context.queue, delivery_id, attempt=result.attempt, delay_seconds=step.retry_in_seconds
         )
-    except Exception as error:
-        log.warning("could not schedule retry; the sweeper will", delivery_id=delivery_id, error=str(error))
+    return f"{step.status.value} after attempt {result.attempt}: {outcome.describe()}"

@@ -13,6 +13,7 @@ log = structlog.get_logger(__name__)
 
 
 async def retention_job(ctx: dict[str, Any]) -> None:
+    """Apply every account's retention, logging what went."""
     context = worker_context(ctx)
     report = await apply_retention(context.db, default_retention_days=context.settings.default_retention_days)
     if report.dropped_partitions or report.skipped_partitions or report.deleted_events or report.deleted_deliveries:

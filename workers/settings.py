@@ -1,23 +1,26 @@
-"""arq worker settings: jobs, crons, Redis, and a poll delay short enough for ~100 ms delivery."""
+"""arq's ``WorkerSettings``: ``arq workers.settings.WorkerSettings`` runs the worker configured from the
+environment (``DATABASE_URL``, ``REDIS_URL``, ``AUDITTRAIL_*``).  ``audittrail worker`` runs the same
+settings, after starting embedded servers for the URLs that are not set."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
-import httpx
 import structlog
-from arq import cron
-from arq.connections import RedisSettings
-from arq.typing import WorkerCoroutine
-from arq.worker import Function, Worker
+from arq import cron, func
+from arq.connections import ArqRedis, RedisSettings
+from arq.cron import CronJob
+from arq.typing import StartupShutdown, WorkerCoroutine, WorkerSettingsBase
+from arq.worker import Function, Worker, create_worker
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from api.db import Database
+from api import webhooks
 from api.logging import configure_logging
 from api.settings import Settings
-from workers.context import WorkerContext, worker_context
+from workers.context import CONTEXT_KEY, WorkerContext
 from workers.delivery import deliver
 from workers.partitions import create_partitions_job
 from workers.retention import retention_job
@@ -26,10 +29,10 @@ from workers.sweeper import sweep
 log = structlog.get_logger(__name__)
 
 REDIS_RECONNECT_SECONDS = 1.0
-
-
-def worker_functions() -> list[WorkerCoroutine | Function]:
-    return [deliver]
+CRON_TIMEOUT_SECONDS = 60
+"""The sweeper and the partition cron: a statement or two each."""
+RETENTION_TIMEOUT_SECONDS = 50 * 60
+"""Retention may delete many batches; it has most of the hour."""
 
 
 def sweep_seconds(interval_seconds: int) -> set[int]:
@@ -37,46 +40,51 @@ def sweep_seconds(interval_seconds: int) -> set[int]:
     return set(range(0, 60, min(interval_seconds, 60)))
 
 
-def build_worker(settings: Settings, *, handle_signals: bool = True) -> Worker:
-    """An arq Worker wired to our jobs; ``keep_result=0`` frees a delivery's job id once it ran."""
-    assert settings.redis_url is not None
+def worker_settings(settings: Settings) -> type[WorkerSettingsBase]:
+    """arq's settings class for ``settings``.  arq reads a class's own attributes only (not inherited
+    ones), so other settings get a class of their own rather than a subclass."""
 
     async def startup(ctx: dict[str, Any]) -> None:
-        assert settings.database_url is not None
-        ctx["audittrail"] = WorkerContext(
-            settings=settings,
-            db=Database(settings.database_url, pool_size=max(5, settings.worker_max_jobs // 5)),
-            http=httpx.AsyncClient(
-                follow_redirects=False,
-                timeout=settings.webhook_timeout_seconds,
-                limits=httpx.Limits(max_connections=settings.worker_max_jobs),
-            ),
-            secret_key=settings.resolved_secret_key(),
-        )
+        queue = ctx["redis"]  # arq's pool, connected before startup
+        assert isinstance(queue, ArqRedis)
+        ctx[CONTEXT_KEY] = WorkerContext.open(settings, queue)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        if "audittrail" in ctx:
-            context = worker_context(ctx)
-            await context.http.aclose()
-            await context.db.dispose()
+        context = ctx.get(CONTEXT_KEY)
+        if isinstance(context, WorkerContext):
+            await context.close()
 
-    return Worker(
-        functions=worker_functions(),
-        cron_jobs=[
+    class WorkerSettings:
+        functions: Sequence[WorkerCoroutine | Function] = [
+            # An attempt still running at the end of its lease may be claimed and sent by another
+            # worker; nothing is gained by letting it go on.
+            func(deliver, timeout=webhooks.claim_lease_seconds(settings.webhook_timeout_seconds)),
+        ]
+        cron_jobs: Sequence[CronJob] | None = [
             cron(create_partitions_job, minute=7, run_at_startup=True, unique=True),
-            # Retention may delete many batches; it has most of the hour, not the delivery job timeout.
-            cron(retention_job, minute=23, unique=True, timeout=50 * 60),
+            cron(retention_job, minute=23, unique=True, timeout=RETENTION_TIMEOUT_SECONDS),
             cron(sweep, second=sweep_seconds(settings.sweep_interval_seconds), run_at_startup=True, unique=True),
-        ],
-        redis_settings=RedisSettings.from_dsn(settings.redis_url),
-        on_startup=startup,
-        on_shutdown=shutdown,
-        poll_delay=settings.worker_poll_delay_seconds,
-        max_jobs=settings.worker_max_jobs,
-        keep_result=0,
-        job_timeout=max(60, int(settings.webhook_timeout_seconds * 3)),
-        handle_signals=handle_signals,
-    )
+        ]
+        # REDIS_URL unset: arq's own default (localhost:6379), as for any arq worker.
+        redis_settings = RedisSettings.from_dsn(settings.redis_url) if settings.redis_url else RedisSettings()
+        on_startup: StartupShutdown | None = startup
+        on_shutdown: StartupShutdown | None = shutdown
+        poll_delay = settings.worker_poll_delay_seconds
+        max_jobs = settings.worker_max_jobs
+        keep_result = 0  # a delivery's job id is free again once it ran
+        job_timeout = CRON_TIMEOUT_SECONDS
+        handle_signals = True
+
+    return WorkerSettings
+
+
+WorkerSettings = worker_settings(Settings())
+"""The worker as ``arq workers.settings.WorkerSettings`` runs it: settings read from the environment."""
+
+
+def build_worker(settings: Settings, *, handle_signals: bool = True) -> Worker:
+    """An arq Worker for ``settings``, built as the ``arq`` command builds one from a settings class."""
+    return create_worker(worker_settings(settings), handle_signals=handle_signals)
 
 
 def run_worker(settings: Settings) -> None:

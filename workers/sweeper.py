@@ -9,10 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from arq.connections import ArqRedis
 
-from api.webhooks.deliveries import claim_lease_seconds, find_due_deliveries
-from api.webhooks.queue import enqueue_wake_ups, swept_job_id
+from api import webhooks
 from workers.context import worker_context
 
 log = structlog.get_logger(__name__)
@@ -23,15 +21,10 @@ SWEEP_BATCH = 1000
 async def sweep(ctx: dict[str, Any]) -> int:
     """Enqueue due deliveries; returns how many.  arq drops a wake-up whose job is already queued."""
     context = worker_context(ctx)
-    queue: ArqRedis = ctx["redis"]
     async with context.db.transaction() as session:
-        due = await find_due_deliveries(session, SWEEP_BATCH)
+        due = await webhooks.find_due_deliveries(session, SWEEP_BATCH)
     if due:
-        lease_seconds = claim_lease_seconds(context.settings)
-        wake_ups = (
-            (row.delivery_id, swept_job_id(row.delivery_id, row.attempts, int(row.overdue_seconds // lease_seconds)))
-            for row in due
-        )
-        await enqueue_wake_ups(queue, wake_ups)
+        lease_seconds = webhooks.claim_lease_seconds(context.sender.timeout_seconds)
+        await webhooks.enqueue_overdue(context.queue, due, lease_seconds=lease_seconds)
         log.info("swept due deliveries", count=len(due))
     return len(due)

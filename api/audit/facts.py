@@ -39,8 +39,8 @@ class AuditFacts:
     """A webhook that gets this event although it no longer receives events (disable, delete)."""
     records_args: bool = True
     """False for payloads documented with ``data: {}`` (webhook delete)."""
-    verify_endpoint: str | None = None
-    """Verify-on-save: this event's delivery must reach this endpoint before anything commits."""
+    verifies_webhook: bool = False
+    """Verify-on-save: this event's delivery must reach the webhook before anything commits."""
     sends_delivery_now: bool = False
     """The caller sends this event's delivery itself right after commit (the test webhook)."""
 

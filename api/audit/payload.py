@@ -1,4 +1,4 @@
-"""The webhook payload: the one function that decides its shape (DESIGN.md §5)."""
+"""The webhook payload: the one function that decides its shape (docs/design.md, "Webhook payload")."""
 
 from __future__ import annotations
 

@@ -167,7 +167,8 @@ _INSERT_EVENTS_AND_DELIVERIES = text(
         LIMIT 1
     )
     INSERT INTO webhook_deliveries (id, account_id, webhook_id, event_id, event_created_at, action, next_attempt_at)
-    SELECT incoming.delivery_id, :account_id, target.id, incoming.id, incoming.created_at, incoming.action, now()
+    SELECT incoming.delivery_id, :account_id, target.id, incoming.id, incoming.created_at, incoming.action,
+           now() + make_interval(secs => :due_in_seconds)
     FROM incoming
     JOIN inserted ON inserted.id = incoming.id
     CROSS JOIN target
@@ -189,6 +190,7 @@ async def record_events(
     account_name: str,
     recorded_by: str | None,
     forced_webhook_id: str | None = None,
+    deliveries_due_in_seconds: float = 0.0,
 ) -> RecordedBatch:
     """Insert ``drafts`` and their deliveries in one statement inside the caller's transaction."""
     await session.flush()  # the caller's own writes (a webhook just saved) must be visible to the statement
@@ -202,6 +204,7 @@ async def record_events(
             "account_id": account_id,
             "recorded_by": recorded_by,
             "forced_webhook_id": forced_webhook_id or "",
+            "due_in_seconds": deliveries_due_in_seconds,
             "ids": [e.id for e in events],
             "created_ats": [e.created_at for e in events],
             "actions": [e.action for e in events],

@@ -27,8 +27,7 @@ from api.audit.record import EventDraft, RecordedBatch, now_ms, record_events
 from api.audit.sanitize import sanitize_args
 from api.graphql.context import AppInfo, RequestContext
 from api.models import EventType, Role
-from api.webhooks.unit_of_work import UnitOfWork, unit_of_work
-from api.webhooks.verify import verify_on_save
+from api.webhooks import UnitOfWork, claim_lease_seconds, unit_of_work, verify_on_save
 
 T = TypeVar("T")
 
@@ -93,15 +92,8 @@ class AuditedMutation:
             context, unit.session, principal, (self.action, self.event_type), mutation, args, facts
         )
         delivery_id = batch.delivery_ids[0] if batch.delivery_ids else None
-        if facts.verify_endpoint is not None and delivery_id is not None:
-            await verify_on_save(
-                unit.session,
-                context.services.http,
-                batch,
-                endpoint=facts.verify_endpoint,
-                settings=context.services.settings,
-                service_secret_key=context.services.signing_key,
-            )
+        if facts.verifies_webhook and delivery_id is not None:
+            await verify_on_save(unit.session, context.services.verify_sender, delivery_id=delivery_id)
             if isinstance(done.result, SQLModel):  # the webhook: verification just updated its health
                 await unit.session.refresh(done.result)
         elif not facts.sends_delivery_now:
@@ -152,6 +144,11 @@ async def _record_event(
         account_name=principal.account_name,
         recorded_by=principal.key_id,
         forced_webhook_id=facts.final_payload_webhook_id,
+        # A delivery its caller sends right after commit is not due before then: the sweeper leaves it
+        # alone for one lease, and takes it up if the caller dies first.
+        deliveries_due_in_seconds=claim_lease_seconds(context.services.sender.timeout_seconds)
+        if facts.sends_delivery_now
+        else 0.0,
     )
 
 

@@ -1,1 +1,79 @@
-"""The account's webhook: configuration, validation, signing, verify-on-save, delivery wake-ups."""
+"""The account's webhook: configuration, verify-on-save, attempts made now or by the worker, the
+delivery log and the worker's wake-ups.  Callers use the verbs named here: ``webhooks.redeliver(...)``.
+
+Behind them: ``config`` (set, enable, disable, delete), ``validation``, ``crypto`` (secrets at rest),
+``signing``, ``attempts`` (the claim and record SQL), ``sender`` (HTTP), ``retry_policy``,
+``delivery`` (one attempt: claim, send, record), ``delivery_log`` and ``queue`` (Redis wake-ups).
+"""
+
+from api.webhooks.attempts import claim_lease_seconds, find_due_deliveries
+from api.webhooks.config import (
+    WebhookSettings,
+    configure,
+    delete,
+    delete_headers,
+    delete_webhook,
+    disable,
+    enable,
+    final_payload_to,
+    find_live_webhook,
+    get_live_webhook,
+    prepare_test,
+    set_headers,
+    set_webhook,
+    set_webhook_enabled,
+)
+from api.webhooks.delivery import (
+    DeliveryAttemptResult,
+    deliver_due,
+    deliver_now,
+    prepare_redelivery,
+    redeliver,
+    verify_on_save,
+)
+from api.webhooks.delivery_log import DeliveryPage, delivery_cursor, get_delivery, list_deliveries
+from api.webhooks.queue import connect_queue, enqueue_deliveries, enqueue_overdue, enqueue_retry
+from api.webhooks.retry_policy import AttemptOutcome, NextStep, RetryPolicy
+from api.webhooks.sender import Sender
+from api.webhooks.signing import check_signatures
+from api.webhooks.unit_of_work import UnitOfWork, unit_of_work
+
+__all__ = [
+    "AttemptOutcome",
+    "DeliveryAttemptResult",
+    "DeliveryPage",
+    "NextStep",
+    "RetryPolicy",
+    "Sender",
+    "UnitOfWork",
+    "WebhookSettings",
+    "check_signatures",
+    "claim_lease_seconds",
+    "configure",
+    "connect_queue",
+    "delete",
+    "delete_headers",
+    "delete_webhook",
+    "deliver_due",
+    "deliver_now",
+    "delivery_cursor",
+    "disable",
+    "enable",
+    "enqueue_deliveries",
+    "enqueue_overdue",
+    "enqueue_retry",
+    "final_payload_to",
+    "find_due_deliveries",
+    "find_live_webhook",
+    "get_delivery",
+    "get_live_webhook",
+    "list_deliveries",
+    "prepare_redelivery",
+    "prepare_test",
+    "redeliver",
+    "set_headers",
+    "set_webhook",
+    "set_webhook_enabled",
+    "unit_of_work",
+    "verify_on_save",
+]

@@ -20,8 +20,8 @@ from api.audit.resources import ResourceType
 from api.digests import sha256_hex
 from api.errors import NotFound
 from api.models import Webhook, utcnow
+from api.webhooks.attempts import cancel_pending_deliveries
 from api.webhooks.crypto import decrypt_headers, encrypt_headers, encrypt_text
-from api.webhooks.deliveries import cancel_pending_deliveries
 from api.webhooks.validation import origin_of, validate_custom_headers, validate_endpoint, validate_secret
 
 
@@ -50,6 +50,7 @@ async def find_live_webhook(session: AsyncSession, account_id: str) -> Webhook |
 
 
 async def get_live_webhook(session: AsyncSession, account_id: str) -> Webhook:
+    """The account's webhook, or NOT_FOUND when it has none."""
     webhook = await find_live_webhook(session, account_id)
     if webhook is None:
         raise NotFound("this account has no webhook; create one with auditTrailSetWebhook")
@@ -96,13 +97,13 @@ async def configure(
         service_secret_key=service_secret_key,
         private_endpoints_allowed=private_endpoints_allowed,
     )
-    return Audited(webhook, _facts(webhook, verify_endpoint=webhook.endpoint if webhook.enabled else None))
+    return Audited(webhook, _facts(webhook, verifies_webhook=webhook.enabled))
 
 
 async def enable(session: AsyncSession, account_id: str) -> Audited[Webhook]:
     """``auditTrailEnableWebhook``: the endpoint must accept this very event first."""
     webhook = await set_webhook_enabled(session, account_id, is_enabled=True)
-    return Audited(webhook, _facts(webhook, verify_endpoint=webhook.endpoint))
+    return Audited(webhook, _facts(webhook, verifies_webhook=True))
 
 
 async def disable(session: AsyncSession, account_id: str) -> Audited[Webhook]:

@@ -28,6 +28,7 @@ def encrypt_text(service_secret_key: str, plaintext: str) -> str:
 
 
 def decrypt_text(service_secret_key: str, ciphertext: str) -> str:
+    """The plaintext of ``encrypt_text``'s ciphertext; InvalidToken when the service key changed."""
     return _fernet(service_secret_key).decrypt(ciphertext.encode()).decode()
 
 
@@ -39,6 +40,7 @@ def encrypt_headers(service_secret_key: str, headers: list[tuple[str, str]]) -> 
 
 
 def decrypt_headers(service_secret_key: str, ciphertext: str | None) -> list[tuple[str, str]]:
+    """The custom headers of ``encrypt_headers``' ciphertext, in order; none for None."""
     if not ciphertext:
         return []
     pairs = orjson.loads(decrypt_text(service_secret_key, ciphertext))

@@ -14,6 +14,7 @@ from api.paging import Cursor, Direction, decode_cursor, encode_cursor
 
 
 async def get_delivery(session: AsyncSession, account_id: str, delivery_id: str) -> WebhookDelivery:
+    """The delivery, read afresh; NOT_FOUND unless it belongs to ``account_id``."""
     delivery = (
         await session.get(WebhookDelivery, delivery_id, populate_existing=True) if could_be_id(delivery_id) else None
     )

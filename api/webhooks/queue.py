@@ -9,6 +9,8 @@ import structlog
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import RedisError
 
+from api.webhooks.attempts import DueDelivery
+
 log = structlog.get_logger(__name__)
 
 DELIVER_JOB = "deliver"
@@ -55,6 +57,28 @@ async def connect_queue(redis_url: str) -> ArqRedis:
 async def enqueue_deliveries(queue: ArqRedis | None, delivery_ids: Iterable[str]) -> None:
     """Ask the worker to send these now.  Never raises: if Redis is away the sweeper finds them."""
     await enqueue_wake_ups(queue, ((delivery_id, delivery_job_id(delivery_id)) for delivery_id in delivery_ids))
+
+
+async def enqueue_retry(queue: ArqRedis, delivery_id: str, *, attempt: int, delay_seconds: float) -> None:
+    """Wake the worker when the retry after ``attempt`` is due.  Never raises: if Redis loses the
+    wake-up, the sweeper finds the row when it is due."""
+    try:
+        await queue.enqueue_job(
+            DELIVER_JOB, delivery_id, _job_id=retry_job_id(delivery_id, attempt), _defer_by=delay_seconds
+        )
+    except Exception as error:
+        log.warning("could not schedule retry; the sweeper will", delivery_id=delivery_id, error=str(error))
+
+
+async def enqueue_overdue(queue: ArqRedis, due: Iterable[DueDelivery], *, lease_seconds: float) -> None:
+    """The sweeper's wake-ups for deliveries found due; never raises."""
+    await enqueue_wake_ups(
+        queue,
+        (
+            (row.delivery_id, swept_job_id(row.delivery_id, row.attempts, int(row.overdue_seconds // lease_seconds)))
+            for row in due
+        ),
+    )
 
 
 async def enqueue_wake_ups(queue: ArqRedis | None, wake_ups: Iterable[tuple[str, str]]) -> None:

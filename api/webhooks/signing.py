@@ -1,5 +1,5 @@
-"""Signatures and headers of a delivery (DESIGN.md §5): one function, used by verify-on-save, the
-worker, the test/redeliver mutations and ``audittrail listen``."""
+"""Signatures and headers of a delivery, GitHub's and Standard Webhooks': one function, used by every
+attempt (``sender``) and by ``audittrail listen``."""
 
 from __future__ import annotations
 

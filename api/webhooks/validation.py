@@ -22,7 +22,7 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # Control characters other than horizontal tab end or split a header line.
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
-# Headers that we set on every delivery (DESIGN.md §5) or that belong to the connection, not the message.
+# Headers that we set on every delivery (signing.sign_delivery) or that belong to the connection, not the message.
 RESERVED_HEADERS = frozenset(
     {
         "content-type",
@@ -107,6 +107,7 @@ def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) ->
 
 
 async def resolve_addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Every address ``host`` stands for (itself when it is one); UnresolvableHost when DNS has none."""
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:
@@ -139,6 +140,7 @@ async def validate_endpoint(endpoint: str, *, private_allowed: bool) -> str:
 
 
 def validate_secret(secret: str) -> str:
+    """The secret if it is 1-256 characters."""
     if not 1 <= len(secret) <= MAX_SECRET_LENGTH:
         raise BadInput(f"secret must be 1-{MAX_SECRET_LENGTH} characters, got {len(secret)}")
     return secret

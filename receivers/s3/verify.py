@@ -1,4 +1,4 @@
-"""Signature checks: GitHub's scheme over the exact bytes received (DESIGN.md §5)."""
+"""Signature checks: GitHub's scheme over the exact bytes received (docs/design.md, "Webhook payload")."""
 
 from __future__ import annotations
 

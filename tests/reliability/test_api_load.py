@@ -78,7 +78,12 @@ async def one_client(
             kind, token, query = "recordEvents", tenant.tokens[Role.SERVICE], RECORD
             variables = {
                 "events": [
-                    {"action": f"load.step_{rng.randrange(5)}", "actor": f"load::client-{number}", "data": {"n": n}}
+                    {
+                        "action": f"load.step_{rng.randrange(5)}",
+                        "actor": f"load::client-{number}",
+                        "eventType": "UPDATE",
+                        "data": {"n": n},
+                    }
                     for n in range(rng.randrange(1, 6))
                 ]
             }

@@ -319,6 +319,7 @@ async def test_every_event_is_delivered_signed_through_chaos(stack: Stack, size:
             "endpoint": receiver.url,
             "secret": CANARY_WEBHOOK_SECRET,
             "customHeaders": {"entries": [{"key": CANARY_HEADER_NAME, "value": CANARY_HEADER_VALUE}]},
+            "retryOnFailure": True,
         }
         response = await stack.gql(client, SET_WEBHOOK, {"input": webhook}, token=tenant.tokens[Role.ADMIN])
         assert response.json() == {"data": {"auditTrailSetWebhook": {"enabled": True}}}

@@ -13,10 +13,11 @@ from tests.reliability.verifiers import verify_github, verify_standard_webhooks
 SET_WEBHOOK = "mutation($input: AuditTrailWebhookInput!) { auditTrailSetWebhook(input: $input) { enabled } }"
 RECORD = "mutation($events: [AuditTrailEventInput!]!) { auditTrailRecordEvents(events: $events) { id } }"
 EVENTS = [
-    {"action": "stack.create", "actor": "github::alice"},
+    {"action": "stack.create", "actor": "github::alice", "eventType": "CREATE"},
     {
         "action": "stack.update",
         "actor": "github::zoë",
+        "eventType": "UPDATE",
         "data": {"emoji": "🚀", "quote": "\"'\\", "nested": [1, {"a": None}]},
     },
     {
@@ -26,7 +27,12 @@ EVENTS = [
         "runStateChange": True,
         "run": {"id": "r1", "stackId": "s1"},
     },
-    {"action": "policy.attach", "actor": "api::x", "context": {"line\nbreak": "tab\tand \u2028 separator"}},
+    {
+        "action": "policy.attach",
+        "actor": "api::x",
+        "eventType": "UPDATE",
+        "context": {"line\nbreak": "tab\tand \u2028 separator"},
+    },
 ]
 
 

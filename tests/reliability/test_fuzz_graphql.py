@@ -107,7 +107,7 @@ def test_schemathesis_finds_no_internal_error(stack: Stack, size: int) -> None:
 
         call()
     print(f"\nschemathesis: {len(operations)} operations, {verdicts.summary()}")
-    assert len(operations) == 17
+    assert len(operations) == 22
     assert verdicts.broken == []
     assert stack.api_is_alive()
 
@@ -305,7 +305,8 @@ def test_malformed_and_abusive_requests_get_clear_4xx_or_graphql_errors(stack: S
         health = client.get(f"{stack.url}/healthz")
     print(f"\nabusive requests: {answers}; {verdicts.summary()}")
     assert all(400 <= status < 500 or status == 200 for status in answers.values()), answers
-    assert answers["huge body"] == answers["huge document"] == 413
+    assert answers["huge body"] == 413  # refused before it is read: not a GraphQL request yet
+    assert answers["huge document"] == 200  # a GraphQL request: answered with PAYLOAD_TOO_LARGE, status 200
     assert verdicts.broken == []
     for label in ("deep query", "alias flood", "directive flood", "syntax error", "fragment cycle"):
         assert answers[label] in (200, 400), label

@@ -1,6 +1,6 @@
 """Isolation and roles: every query and mutation x every role (and no token) x own/other account.
 
-DESIGN §3: ADMIN does everything in its account; READER only queries; SERVICE records events and
+The role rules (README, Roles): ADMIN does everything in its account; READER only queries; SERVICE records events and
 queries nothing else.  The code (and the schema's descriptions) make ``apiKeys`` and
 ``auditTrailWebhook`` ADMIN only, and let every role read ``viewer``: that is the documented access
 this matrix holds the API to.  An id of another account is never found, whatever the role.
@@ -54,6 +54,8 @@ DELIVERY = "{ id status }"
 OPERATIONS = [
     Operation("viewer", "viewer", "{ viewer { id role account { name } } }", is_query=True),
     Operation("apiKeys", "apiKeys", "{ apiKeys { id } }", is_query=True),
+    Operation("debugInfo", "debugInfo", "{ debugInfo { commitSha selfHostedVersion version } }", is_query=True),
+    Operation("auditTrailRetentionDays", "auditTrailRetentionDays", "{ auditTrailRetentionDays }", is_query=True),
     Operation(
         "searchAuditTrailEntries",
         "searchAuditTrailEntries",
@@ -142,11 +144,35 @@ OPERATIONS = [
         other_account=True,
     ),
     Operation(
+        "auditTrailWebhookSetHeaders",
+        "auditTrailWebhookSetHeaders",
+        "mutation($input: AuditTrailWebhookSetHeadersInput!) {"
+        f" auditTrailWebhookSetHeaders(input: $input) {WEBHOOK} }}",
+        lambda world: {"input": {"entries": [{"key": "X-Matrix", "value": "1"}]}},
+    ),
+    Operation(
+        "auditTrailWebhookDeleteHeaders",
+        "auditTrailWebhookDeleteHeaders",
+        "mutation($input: AuditTrailWebhookDeleteHeadersInput!) {"
+        f" auditTrailWebhookDeleteHeaders(input: $input) {WEBHOOK} }}",
+        lambda world: {"input": {"keys": ["X-Matrix"]}},
+    ),
+    Operation(
         "auditTrailDeleteWebhook", "auditTrailDeleteWebhook", f"mutation {{ auditTrailDeleteWebhook {WEBHOOK} }}"
     ),
+    # Last: it ends the very token the role's row of the matrix was sent with.
+    Operation("logout", "logout", "mutation { logout { id login name type } }"),
 ]
-READER_QUERIES = {"viewer", "searchAuditTrailEntries", "searchAuditTrailEntriesSuggestions", "auditTrailEntry"}
-SERVICE_OPERATIONS = {"viewer", "auditTrailRecordEvents"}
+READER_QUERIES = {
+    "viewer",
+    "debugInfo",
+    "logout",
+    "auditTrailRetentionDays",
+    "searchAuditTrailEntries",
+    "searchAuditTrailEntriesSuggestions",
+    "auditTrailEntry",
+}
+SERVICE_OPERATIONS = {"viewer", "debugInfo", "logout", "auditTrailRecordEvents"}
 
 
 def expected(role: str, operation: Operation) -> str:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 SECRET = "whsec-test-0123456789"
-# 2023-01-19T10:34:07.947Z, the timestamp of DESIGN.md's sample payload.
+# 2023-01-19T10:34:07.947Z, the timestamp of the sample payload in docs/design.md.
 TIMESTAMP_MS = 1674124447947
 
 
@@ -89,7 +89,7 @@ class Bucket:
 
 
 def event_body(account: str = "acme", timestamp_ms: int = TIMESTAMP_MS, action: str = "stack.create") -> bytes:
-    """A payload in DESIGN.md §5's shape, compact UTF-8 JSON as the service sends it."""
+    """A payload in the documented shape (docs/design.md), compact UTF-8 JSON as the service sends it."""
     payload = {
         "account": account,
         "action": action,
@@ -107,7 +107,7 @@ def new_event_id() -> str:
 
 
 def delivery_headers(body_bytes: bytes, event_id: str, *, secret: str = SECRET, sha1: bool = True) -> dict[str, str]:
-    """The headers the worker sends (DESIGN.md §5), signed with ``secret``."""
+    """The headers the worker sends (docs/design.md, "Webhook payload"), signed with ``secret``."""
     headers = {
         "Content-Type": "application/json",
         "X-Signature-256": sign(secret, body_bytes, "sha256"),

@@ -6,6 +6,7 @@ from functools import partial
 
 import strawberry
 
+from api import webhooks
 from api.graphql.audited import AuditedMutation
 from api.graphql.context import AppInfo
 from api.graphql.permissions import ADMIN_ONLY
@@ -16,8 +17,6 @@ from api.graphql.webhooks.inputs import (
 )
 from api.graphql.webhooks.types import AuditTrailDelivery, AuditTrailWebhook
 from api.models import EventType
-from api.webhooks import config
-from api.webhooks.send_now import deliver_now, request_redelivery
 
 # Spacelift records every webhook change, the final delete included, as an UPDATE of the account.
 SET_WEBHOOK = AuditedMutation("audit_trail_webhook.set", EventType.UPDATE, roles=ADMIN_ONLY)
@@ -39,7 +38,7 @@ class WebhooksMutation:
     async def audit_trail_set_webhook(self, info: AppInfo, input: AuditTrailWebhookInput) -> AuditTrailWebhook:
         services = info.context.services
         configure = partial(
-            config.configure,
+            webhooks.configure,
             wanted=input.to_settings(),
             service_secret_key=services.signing_key,
             private_endpoints_allowed=services.settings.private_endpoints_allowed,
@@ -49,21 +48,21 @@ class WebhooksMutation:
 
     @strawberry.mutation(description="Enable the account's webhook after it accepts this payload. ADMIN only.")
     async def audit_trail_enable_webhook(self, info: AppInfo) -> AuditTrailWebhook:
-        enabled = await ENABLE_WEBHOOK.run(info, {}, config.enable)
+        enabled = await ENABLE_WEBHOOK.run(info, {}, webhooks.enable)
         return AuditTrailWebhook.from_row(enabled.result)
 
     @strawberry.mutation(
         description="Disable the account's webhook; it gets this payload, then nothing more. ADMIN only."
     )
     async def audit_trail_disable_webhook(self, info: AppInfo) -> AuditTrailWebhook:
-        disabled = await DISABLE_WEBHOOK.run(info, {}, config.disable)
+        disabled = await DISABLE_WEBHOOK.run(info, {}, webhooks.disable)
         return AuditTrailWebhook.from_row(disabled.result)
 
     @strawberry.mutation(
         description="Delete the account's webhook; returns it, or null when there was none. ADMIN only."
     )
     async def audit_trail_delete_webhook(self, info: AppInfo) -> AuditTrailWebhook | None:
-        deleted = await DELETE_WEBHOOK.run(info, {}, config.delete)
+        deleted = await DELETE_WEBHOOK.run(info, {}, webhooks.delete)
         return AuditTrailWebhook.from_row(deleted.result) if deleted.result is not None else None
 
     @strawberry.mutation(description="Add custom headers or replace those of the same name. ADMIN only.")
@@ -71,7 +70,7 @@ class WebhooksMutation:
         self, info: AppInfo, input: AuditTrailWebhookSetHeadersInput
     ) -> AuditTrailWebhook:
         key = info.context.services.signing_key
-        change = partial(config.set_headers, entries=input.pairs(), service_secret_key=key)
+        change = partial(webhooks.set_headers, entries=input.pairs(), service_secret_key=key)
         changed = await SET_HEADERS.run(info, {"input": input}, change)
         return AuditTrailWebhook.from_row(changed.result)
 
@@ -80,7 +79,7 @@ class WebhooksMutation:
         self, info: AppInfo, input: AuditTrailWebhookDeleteHeadersInput
     ) -> AuditTrailWebhook:
         key = info.context.services.signing_key
-        change = partial(config.delete_headers, names=list(input.keys), service_secret_key=key)
+        change = partial(webhooks.delete_headers, names=list(input.keys), service_secret_key=key)
         changed = await DELETE_HEADERS.run(info, {"input": input}, change)
         return AuditTrailWebhook.from_row(changed.result)
 
@@ -88,26 +87,25 @@ class WebhooksMutation:
         description="Send a signed audit_trail_webhook.test payload now and report how it went. ADMIN only."
     )
     async def audit_trail_test_webhook(self, info: AppInfo) -> AuditTrailDelivery:
-        tested = await TEST_WEBHOOK.run(info, {}, config.prepare_test)
+        tested = await TEST_WEBHOOK.run(info, {}, webhooks.prepare_test)
         if tested.delivery_id is None:
             raise RuntimeError("the test event owes its webhook a delivery")
-        # A failed test is not retried at once; the sweeper takes it like any other delivery, if at all.
-        return await _send_now(info, tested.result.account_id, tested.delivery_id)
+        services = info.context.services
+        # A failed test is not retried at once; the sweeper takes it up like any other delivery, if at all.
+        await webhooks.deliver_now(services.db, services.sender, services.retry_policy, delivery_id=tested.delivery_id)
+        return await _delivery(info, tested.result.account_id, tested.delivery_id)
 
     @strawberry.mutation(description="Send a delivery again now (a new attempt, same body and ids). ADMIN only.")
     async def audit_trail_redeliver(self, info: AppInfo, id: strawberry.ID) -> AuditTrailDelivery:
-        requested = await REDELIVER.run(info, {"id": id}, partial(request_redelivery, delivery_id=str(id)))
-        return await _send_now(info, requested.result.account_id, requested.result.id)
+        requested = await REDELIVER.run(info, {"id": id}, partial(webhooks.prepare_redelivery, delivery_id=str(id)))
+        services, delivery = info.context.services, requested.result
+        await webhooks.redeliver(
+            services.db, services.sender, services.retry_policy, account_id=delivery.account_id, delivery_id=delivery.id
+        )
+        return await _delivery(info, delivery.account_id, delivery.id)
 
 
-async def _send_now(info: AppInfo, account_id: str, delivery_id: str) -> AuditTrailDelivery:
-    services = info.context.services
-    sent = await deliver_now(
-        services.db,
-        services.http,
-        account_id=account_id,
-        delivery_id=delivery_id,
-        settings=services.settings,
-        service_secret_key=services.signing_key,
-    )
-    return AuditTrailDelivery.from_row(sent)
+async def _delivery(info: AppInfo, account_id: str, delivery_id: str) -> AuditTrailDelivery:
+    """The delivery as its attempt was just recorded."""
+    async with info.context.reading() as session:
+        return AuditTrailDelivery.from_row(await webhooks.get_delivery(session, account_id, delivery_id))

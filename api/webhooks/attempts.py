@@ -1,18 +1,38 @@
-"""Delivery attempts: claim one, record its outcome and the next step, find due deliveries."""
+"""Delivery rows and their attempts: claim one, record its outcome, find due deliveries, cancel pending ones.
+
+Only SQL here: what an attempt sends is ``sender``'s, what follows it ``retry_policy``'s.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from api.errors import Conflict
 from api.models import DeliveryStatus, WebhookDelivery
-from api.settings import Settings
-from api.webhooks.sending import AttemptOutcome, ClaimedAttempt, NextStep, plan_next_step, send_attempt
+from api.webhooks.retry_policy import AttemptOutcome, NextStep
+
+LEASE_TIMEOUTS = 3
+"""A claimed attempt is left alone for three send timeouts: the send, and ample room to claim and record."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaimedAttempt:
+    """One attempt of a delivery, claimed: everything needed to send it, secrets still encrypted."""
+
+    delivery_id: str
+    event_id: str
+    attempt: int
+    endpoint: str
+    secret_encrypted: str | None
+    """None for an unsigned webhook."""
+    custom_headers_encrypted: str | None
+    retry_on_failure: bool
+    body: str | None
+    """None when the event is gone (retention) and there is nothing left to send."""
+
 
 # The claim is a conditional update: the row must still be due, and a row another worker holds
 # locked is skipped rather than waited for.  It moves next_attempt_at a lease ahead, so the sweeper
@@ -33,7 +53,7 @@ _CLAIM = text(
         )
         RETURNING d.id, d.webhook_id, d.event_id, d.event_created_at, d.attempts
     )
-    SELECT claimed.id, claimed.webhook_id, claimed.event_id, claimed.attempts,
+    SELECT claimed.id, claimed.event_id, claimed.attempts,
            w.endpoint, w.secret_encrypted, w.custom_headers_encrypted, w.retry_on_failure, e.body
     FROM claimed
     JOIN webhooks AS w ON w.id = claimed.webhook_id
@@ -77,9 +97,9 @@ _RECORD = text(
 )
 
 
-def claim_lease_seconds(settings: Settings) -> float:
-    """How long a claimed attempt is left alone: the send is bounded by the timeout, plus room to record."""
-    return settings.webhook_timeout_seconds * 3
+def claim_lease_seconds(send_timeout_seconds: float) -> float:
+    """How long a claimed attempt sent with this timeout is left alone before the sweeper takes it back."""
+    return send_timeout_seconds * LEASE_TIMEOUTS
 
 
 async def claim_attempt(
@@ -98,7 +118,6 @@ async def claim_attempt(
         return None
     return ClaimedAttempt(
         delivery_id=str(row.id),
-        webhook_id=str(row.webhook_id),
         event_id=str(row.event_id),
         attempt=int(row.attempts),
         endpoint=str(row.endpoint),
@@ -110,16 +129,9 @@ async def claim_attempt(
 
 
 async def record_attempt(
-    session: AsyncSession, claimed: ClaimedAttempt, outcome: AttemptOutcome, settings: Settings
-) -> NextStep | None:
-    """Store the outcome and the next step, and the webhook's health; None if the attempt was superseded."""
-    step = plan_next_step(
-        outcome,
-        attempt=claimed.attempt,
-        retry_on_failure=claimed.retry_on_failure,
-        retry_schedule_seconds=settings.retry_schedule_seconds,
-        retry_after_cap_seconds=settings.retry_after_cap_seconds,
-    )
+    session: AsyncSession, claimed: ClaimedAttempt, outcome: AttemptOutcome, step: NextStep
+) -> bool:
+    """Store the outcome, the next step and the webhook's health; False if the attempt was superseded."""
     updated = (
         await session.execute(
             _RECORD,
@@ -136,44 +148,10 @@ async def record_attempt(
             },
         )
     ).one_or_none()
-    return None if updated is None else step
+    return updated is not None
 
 
-@dataclass(frozen=True)
-class SentAttempt:
-    outcome: AttemptOutcome
-    step: NextStep | None
-
-
-async def attempt_now(
-    session: AsyncSession,
-    http: httpx.AsyncClient,
-    delivery_id: str,
-    *,
-    settings: Settings,
-    service_secret_key: str,
-    record_failure: bool = True,
-) -> SentAttempt:
-    """Claim, send and record one attempt inside the caller's transaction (verify, test, redeliver).
-
-    With ``record_failure=False`` a failed attempt is left unrecorded: the caller rolls back.
-    """
-    claimed = await claim_attempt(session, delivery_id, lease_seconds=claim_lease_seconds(settings), only_if_due=False)
-    if claimed is None:
-        raise Conflict(f"delivery {delivery_id!r} is being sent by a worker right now; try again shortly")
-    outcome = await send_attempt(
-        http,
-        claimed,
-        service_secret_key=service_secret_key,
-        timeout_seconds=settings.verify_timeout_seconds,
-        private_allowed=settings.private_endpoints_allowed,
-    )
-    if not outcome.is_success and not record_failure:
-        return SentAttempt(outcome, None)
-    return SentAttempt(outcome, await record_attempt(session, claimed, outcome, settings))
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DueDelivery:
     delivery_id: str
     attempts: int
@@ -193,7 +171,10 @@ async def find_due_deliveries(session: AsyncSession, limit: int) -> list[DueDeli
         .order_by(col(WebhookDelivery.next_attempt_at))
         .limit(limit)
     )
-    return [DueDelivery(str(row[0]), int(row[1]), float(row[2])) for row in result.all()]
+    return [
+        DueDelivery(delivery_id=str(row[0]), attempts=int(row[1]), overdue_seconds=float(row[2]))
+        for row in result.all()
+    ]
 
 
 async def cancel_pending_deliveries(session: AsyncSession, webhook_id: str, *, reason: str) -> None:

@@ -1,0 +1,126 @@
+"""One attempt of one delivery, made now: claim it, send it, record what the endpoint did.
+
+The worker, the test and redeliver claim in one short transaction, send outside any, and record in
+a second: no row lock is held while the endpoint answers, and the lease keeps other workers off
+meanwhile.  Only verify-on-save sends inside its caller's transaction: a refused payload must roll
+back the webhook change that asked for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.audit.facts import Audited, AuditFacts
+from api.audit.record import Resource
+from api.audit.resources import ResourceType
+from api.db import Database
+from api.errors import Conflict, WebhookVerificationFailed
+from api.models import WebhookDelivery
+from api.webhooks.attempts import ClaimedAttempt, claim_attempt, claim_lease_seconds, record_attempt
+from api.webhooks.delivery_log import get_delivery
+from api.webhooks.retry_policy import DELIVERED, AttemptOutcome, NextStep, RetryPolicy
+from api.webhooks.sender import Sender
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryAttemptResult:
+    """An attempt made: what the endpoint did and what follows."""
+
+    event_id: str
+    attempt: int
+    outcome: AttemptOutcome
+    next_step: NextStep | None
+    """None when a newer claim superseded this attempt before it was recorded."""
+
+
+async def deliver_due(
+    db: Database, sender: Sender, retry_policy: RetryPolicy, *, delivery_id: str
+) -> DeliveryAttemptResult | None:
+    """The worker's attempt: made only if the delivery is due and nobody holds it; None otherwise."""
+    async with db.transaction() as session:
+        claimed = await claim_attempt(session, delivery_id, lease_seconds=claim_lease_seconds(sender.timeout_seconds))
+    if claimed is None:
+        return None
+    return await _send_and_record(db, sender, retry_policy, claimed)
+
+
+async def deliver_now(
+    db: Database, sender: Sender, retry_policy: RetryPolicy, *, delivery_id: str
+) -> DeliveryAttemptResult:
+    """A new attempt now, whatever the delivery's state (test); CONFLICT while a worker claims or records it."""
+    async with db.transaction() as session:
+        claimed = await _claim_now(session, sender, delivery_id)
+    return await _send_and_record(db, sender, retry_policy, claimed)
+
+
+async def prepare_redelivery(session: AsyncSession, account_id: str, *, delivery_id: str) -> Audited[WebhookDelivery]:
+    """``auditTrailRedeliver``'s audited part: the delivery must be the account's (NOT_FOUND records
+    nothing); ``redeliver`` sends it once this is recorded."""
+    delivery = await get_delivery(session, account_id, delivery_id)
+    facts = AuditFacts(
+        affected_resource=Resource(ResourceType.ACCOUNT, account_id),
+        related_resource=Resource(ResourceType.AUDIT_TRAIL_DELIVERY, delivery.id),
+    )
+    return Audited(delivery, facts)
+
+
+async def redeliver(
+    db: Database, sender: Sender, retry_policy: RetryPolicy, *, account_id: str, delivery_id: str
+) -> DeliveryAttemptResult:
+    """``deliver_now`` for a delivery of ``account_id``; NOT_FOUND for any other."""
+    async with db.transaction() as session:
+        await get_delivery(session, account_id, delivery_id)
+    return await deliver_now(db, sender, retry_policy, delivery_id=delivery_id)
+
+
+async def verify_on_save(session: AsyncSession, sender: Sender, *, delivery_id: str) -> None:
+    """Send the saved webhook its own payload inside the caller's transaction and record it delivered.
+
+    Anything but a 2xx raises WEBHOOK_VERIFICATION_FAILED, so the caller's transaction (the webhook
+    change, the event, this delivery) rolls back and nothing is recorded.
+    """
+    claimed = await _claim_now(session, sender, delivery_id)
+    outcome = await sender.send(claimed)
+    if not outcome.is_success:
+        answer = (
+            f"answered HTTP {outcome.status_code}"
+            if outcome.status_code is not None
+            else f"could not be reached ({outcome.error})"
+        )
+        raise WebhookVerificationFailed(
+            f"webhook verification failed: {claimed.endpoint} {answer}; the endpoint must answer the signed"
+            " payload with a 2xx status. Nothing was changed."
+        )
+    await record_attempt(session, claimed, outcome, DELIVERED)
+
+
+async def _claim_now(session: AsyncSession, sender: Sender, delivery_id: str) -> ClaimedAttempt:
+    claimed = await claim_attempt(
+        session, delivery_id, lease_seconds=claim_lease_seconds(sender.timeout_seconds), only_if_due=False
+    )
+    if claimed is None:
+        # SKIP LOCKED passed it by: a worker is claiming or recording it at this moment.
+        raise Conflict(f"delivery {delivery_id!r} is being sent by a worker right now; try again shortly")
+    return claimed
+
+
+async def _send_and_record(
+    db: Database, sender: Sender, retry_policy: RetryPolicy, claimed: ClaimedAttempt
+) -> DeliveryAttemptResult:
+    # The claim has committed: no row lock is held while the endpoint answers, only the lease.
+    outcome = await sender.send(claimed)
+    step = retry_policy.next_step(outcome, attempt=claimed.attempt, retry_on_failure=claimed.retry_on_failure)
+    async with db.transaction() as session:
+        is_recorded = await record_attempt(session, claimed, outcome, step)
+    return _result(claimed, outcome, step if is_recorded else None)
+
+
+def _result(claimed: ClaimedAttempt, outcome: AttemptOutcome, next_step: NextStep | None) -> DeliveryAttemptResult:
+    return DeliveryAttemptResult(
+        event_id=claimed.event_id,
+        attempt=claimed.attempt,
+        outcome=outcome,
+        next_step=next_step,
+    )

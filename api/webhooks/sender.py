@@ -1,0 +1,132 @@
+"""Sending one claimed attempt over HTTP: sign the stored body, POST it, report what the endpoint did."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import httpx
+from cryptography.fernet import InvalidToken
+
+from api.errors import BadInput
+from api.settings import Settings
+from api.webhooks.attempts import ClaimedAttempt
+from api.webhooks.retry_policy import AttemptOutcome, parse_retry_after
+from api.webhooks.signing import SignedRequest, sign_delivery
+from api.webhooks.validation import UnresolvableHost, check_endpoint_is_public, parse_endpoint
+
+RESPONSE_SNIPPET_BYTES = 1024
+MAX_ERROR_LENGTH = 500
+UNDECRYPTABLE_SECRET = (
+    "the webhook's secret cannot be decrypted: was AUDITTRAIL_SECRET_KEY changed? Set the webhook again"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sender:
+    """POSTs claimed attempts.  One per process (API and worker alike), built by ``from_settings``."""
+
+    http: httpx.AsyncClient
+    service_secret_key: str = dataclasses.field(repr=False)
+    """Decrypts the webhook's secret and custom headers, in the signer only."""
+    timeout_seconds: float
+    """Bounds a whole exchange, a response that trickles in included."""
+    private_endpoints_allowed: bool
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Sender:
+        """The process's sender, with the delivery timeout (``AUDITTRAIL_WEBHOOK_TIMEOUT_SECONDS``)."""
+        # A redirect is the endpoint's answer, not a hop to take: its target was never checked.  No
+        # pool limit: callers bound how many sends run at once (arq's max_jobs, the API's requests).
+        http = httpx.AsyncClient(follow_redirects=False, limits=httpx.Limits(max_connections=None))
+        return cls(
+            http=http,
+            service_secret_key=settings.resolved_secret_key(),
+            timeout_seconds=settings.webhook_timeout_seconds,
+            private_endpoints_allowed=settings.private_endpoints_allowed,
+        )
+
+    def with_timeout(self, timeout_seconds: float) -> Sender:
+        """This sender with another timeout (verify-on-save's).  It shares the client: close only the original."""
+        return dataclasses.replace(self, timeout_seconds=timeout_seconds)
+
+    async def aclose(self) -> None:
+        """Close the pooled client (shared with every ``with_timeout`` copy)."""
+        await self.http.aclose()
+
+    async def send(self, claimed: ClaimedAttempt) -> AttemptOutcome:
+        """Sign and POST the stored body bytes; never raises for anything the endpoint does."""
+        if claimed.body is None:
+            return AttemptOutcome(error="the event no longer exists (retention)", is_retryable_error=False)
+        if not self.private_endpoints_allowed:
+            # Checked again at send time: DNS may have changed since the webhook was saved.
+            try:
+                await check_endpoint_is_public(parse_endpoint(claimed.endpoint))
+            except UnresolvableHost as unresolved:
+                return AttemptOutcome(error=unresolved.message)  # DNS may answer next time
+            except BadInput as refused:
+                return AttemptOutcome(error=refused.message, is_retryable_error=False)
+        try:
+            request = sign_delivery(
+                service_secret_key=self.service_secret_key,
+                secret_encrypted=claimed.secret_encrypted,
+                custom_headers_encrypted=claimed.custom_headers_encrypted,
+                body_bytes=claimed.body.encode(),
+                event_id=claimed.event_id,
+                delivery_id=claimed.delivery_id,
+                attempt=claimed.attempt,
+                timestamp=int(time.time()),
+            )
+        except InvalidToken:
+            return AttemptOutcome(error=UNDECRYPTABLE_SECRET, is_retryable_error=False)
+        return await self._post(claimed.endpoint, request)
+
+    async def _post(self, endpoint: str, request: SignedRequest) -> AttemptOutcome:
+        started = time.perf_counter()
+
+        def elapsed_ms() -> int:
+            return int((time.perf_counter() - started) * 1000)
+
+        try:
+            # httpx's timeout is per phase; the outer one bounds the whole exchange (a trickling response).
+            async with asyncio.timeout(self.timeout_seconds):
+                async with self.http.stream(
+                    "POST",
+                    endpoint,
+                    content=request.body_bytes,
+                    headers=request.headers,
+                    timeout=self.timeout_seconds,
+                ) as response:
+                    # A receiver that echoes request headers would put the custom header values in the log.
+                    snippet = _redact(await _read_snippet(response), request.custom_header_values)
+            return AttemptOutcome(
+                status_code=response.status_code,
+                latency_ms=elapsed_ms(),
+                response_snippet=snippet,
+                retry_after_seconds=parse_retry_after(response.headers.get("retry-after")),
+            )
+        except (TimeoutError, httpx.TimeoutException):
+            return AttemptOutcome(latency_ms=elapsed_ms(), error=f"timed out after {self.timeout_seconds:g} s")
+        except httpx.HTTPError as error:
+            # The secret never leaves the signer, only its HMACs; header values could appear in an error.
+            message = _redact(str(error) or type(error).__name__, request.custom_header_values)[:MAX_ERROR_LENGTH]
+            return AttemptOutcome(latency_ms=elapsed_ms(), error=f"{type(error).__name__}: {message}")
+
+
+def _redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[REDACTED]")
+    return text
+
+
+async def _read_snippet(response: httpx.Response) -> str:
+    """The first KiB of the response, read no further (a receiver may answer with anything)."""
+    collected = b""
+    async for chunk in response.aiter_bytes():
+        collected += chunk
+        if len(collected) >= RESPONSE_SNIPPET_BYTES:
+            break
+    return collected[:RESPONSE_SNIPPET_BYTES].decode("utf-8", errors="replace")
