@@ -11,6 +11,7 @@ from api.settings import Settings
 
 
 def configure_logging(settings: Settings) -> None:
+    """structlog for every process: JSON lines or a console renderer, at the configured level."""
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if settings.log_json else structlog.dev.ConsoleRenderer(colors=False)

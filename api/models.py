@@ -30,6 +30,7 @@ def new_id() -> str:
 
 
 def utcnow() -> datetime:
+    """An aware UTC timestamp: every time column is ``timestamptz``."""
     return datetime.now(UTC)
 
 

@@ -43,7 +43,7 @@ def settings(servers: EmbeddedServers, tmp_path_factory: pytest.TempPathFactory)
     return Settings(
         database_url=servers.database_url,
         redis_url=servers.redis_url,
-        secret_key=TEST_SECRET_KEY,  # type: ignore[arg-type]
+        secret_key=TEST_SECRET_KEY,
         data_dir=Path(tmp_path_factory.mktemp("appdata")),
         allow_private_endpoints=True,
         retry_schedule_seconds=[0.2, 0.4, 0.8],

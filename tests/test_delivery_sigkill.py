@@ -21,12 +21,12 @@ from tests.receivers import (
     SET_WEBHOOK,
     ReceivedRequest,
     Reply,
-    poll,
     running_process,
     running_receiver,
     webhook_input,
     worker_environment,
 )
+from tests.support.polling import poll
 
 EVENT_COUNT = 40
 AUDITTRAIL = Path(sys.executable).parent / "audittrail"

@@ -20,11 +20,11 @@ from tests.receivers import (
     WEBHOOK_SECRET,
     Receiver,
     Reply,
-    poll,
     running_receiver,
     running_worker,
     webhook_input,
 )
+from tests.support.polling import poll
 
 CREATE_KEY = 'mutation { apiKeyCreate(input: {name: "ci", role: SERVICE}) { id } }'
 

@@ -131,7 +131,7 @@ def test_nullable_fields_without_default_are_none_when_omitted_as_in_strawberry(
     document = '{ echo(probe: {tags: ["a"], inner: [null, {note: "n"}]}) }'
     before = plain.execute_sync(document)
     install_fast_inputs(concrete.definition for concrete in plain.schema_converter.type_map.values())
-    assert isinstance(Probe.__strawberry_definition__.from_input, InputBuilder)
+    assert isinstance(Probe.__strawberry_definition__.from_input, InputBuilder)  # type: ignore[attr-defined]  # set by @strawberry.input
     after = strawberry.Schema(query=ProbeQuery).execute_sync(document)
     assert before.errors is None and after.errors is None
     assert (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from api.graphql.errors import ErrorCodes
@@ -87,7 +89,7 @@ async def test_nul_characters_are_bad_input_wherever_they_are_sent(api: Api) -> 
     admin = await api.key("acme", Role.ADMIN)
     search = "query($q: String) { searchAuditTrailEntries(input: {fullTextSearch: $q}) { edges { cursor } } }"
     record = "mutation($events: [AuditTrailEventInput!]!) { auditTrailRecordEvents(events: $events) { id } }"
-    attempts = [
+    attempts: list[tuple[str, dict[str, Any]]] = [
         (search, {"q": "a\x00b"}),
         ('mutation($n: String!) { apiKeyCreate(input: {name: $n, role: READER}) { id } }', {"n": "key\x00"}),
         (record, {"events": [{"action": "nul.data", "actor": "svc::x", "eventType": "CREATE",

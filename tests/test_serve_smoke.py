@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+from tests.support.processes import stop_process
+
 STARTUP_DEADLINE_S = 90
 
 
@@ -59,15 +61,6 @@ def servers_using(data_dir: Path) -> list[psutil.Process]:
     return found
 
 
-def stop_with(process: subprocess.Popen[bytes], stop_signal: signal.Signals = signal.SIGINT) -> int:
-    process.send_signal(stop_signal)
-    try:
-        return process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
-
-
 def login(port: int, key_id: str, secret: str) -> dict[str, object]:
     response = httpx.post(
         f"http://127.0.0.1:{port}/graphql",
@@ -100,7 +93,7 @@ def test_serve_bootstraps_serves_and_stops_cleanly_then_reuses_its_data(tmp_path
         children = psutil.Process(first.pid).children(recursive=True)
         assert any("worker" in " ".join(child.cmdline()) for child in children), "the arq worker runs beside the API"
     finally:
-        exit_code = stop_with(first)
+        exit_code = stop_process(first, signal.SIGINT, timeout=60)
     assert exit_code == 0, log_path.read_text()
     assert servers_using(data_dir) == []
     assert [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE] == []
@@ -113,6 +106,6 @@ def test_serve_bootstraps_serves_and_stops_cleanly_then_reuses_its_data(tmp_path
         children = psutil.Process(second.pid).children(recursive=True)
     finally:
         # A container runtime stops with SIGTERM: it must be as clean as Ctrl-C.
-        assert stop_with(second, signal.SIGTERM) == 0
+        assert stop_process(second, signal.SIGTERM, timeout=60) == 0
     assert servers_using(data_dir) == []
     assert [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE] == []

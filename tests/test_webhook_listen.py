@@ -9,7 +9,8 @@ from pathlib import Path
 
 from api.models import Role
 from tests.helpers import Api
-from tests.receivers import SET_WEBHOOK, WEBHOOK_SECRET, poll, unused_port, webhook_input
+from tests.receivers import SET_WEBHOOK, WEBHOOK_SECRET, unused_port, webhook_input
+from tests.support.polling import poll
 
 AUDITTRAIL = Path(sys.executable).parent / "audittrail"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ def headers(*pairs: tuple[str, str]) -> dict[str, object]:
     return {"entries": [{"key": key, "value": value} for key, value in pairs]}
 
 
-BAD_INPUTS = {
+BAD_INPUTS: dict[str, dict[str, Any]] = {
     "ftp scheme": {"endpoint": "ftp://example.com/hook"},
     "no scheme": {"endpoint": "example.com/hook"},
     "no host": {"endpoint": "http:///hook"},

@@ -12,7 +12,8 @@ from api.models import Role
 from api.settings import Settings
 from api.webhooks import claim_lease_seconds
 from tests.helpers import Api
-from tests.receivers import SET_WEBHOOK, Receiver, poll, running_process, webhook_input, worker_environment
+from tests.receivers import SET_WEBHOOK, Receiver, running_process, webhook_input, worker_environment
+from tests.support.polling import poll
 from workers.retention import retention_job
 from workers.settings import CRON_TIMEOUT_SECONDS, RETENTION_TIMEOUT_SECONDS, WorkerSettings
 
@@ -56,4 +57,4 @@ async def test_the_arq_command_runs_the_worker_configured_from_the_environment(
 async def is_delivered(api: Api, action: str) -> bool:
     async with api.db.transaction() as session:
         status = await session.execute(text("SELECT status FROM webhook_deliveries WHERE action = :a"), {"a": action})
-        return status.scalar_one() == "DELIVERED"
+        return bool(status.scalar_one() == "DELIVERED")

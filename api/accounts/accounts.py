@@ -40,11 +40,13 @@ async def create_account(session: AsyncSession, name: str, *, retention_days: in
 
 
 async def find_account(session: AsyncSession, name: str) -> Account | None:
+    """The account called ``name``, or None (the CLI names accounts; the API never does)."""
     result = await session.execute(select(Account).where(col(Account.name) == name))
     return result.scalar_one_or_none()
 
 
 async def get_account(session: AsyncSession, name: str) -> Account:
+    """The account called ``name``, or NOT_FOUND."""
     account = await find_account(session, name)
     if account is None:
         raise NotFound(f"account {name!r} does not exist")
@@ -64,4 +66,5 @@ async def set_retention(session: AsyncSession, account_id: str, *, days: int) ->
 
 
 async def list_accounts(session: AsyncSession) -> list[Account]:
+    """Every account by name, for the CLI."""
     return list((await session.execute(select(Account).order_by(Account.name))).scalars())

@@ -29,6 +29,7 @@ class CreatedKey:
 
 
 def parse_role(role: str) -> Role:
+    """A role given on the command line (any case), or BAD_USER_INPUT listing the roles."""
     try:
         return Role(role.upper())
     except ValueError:

@@ -20,4 +20,5 @@ def split_actor(actor: str) -> tuple[str, str]:
 
 
 def actor_source(actor: str) -> str:
+    """The part before ``::``: what ``actorSource`` filters on."""
     return split_actor(actor)[0]

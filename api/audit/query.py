@@ -161,6 +161,7 @@ def filter_condition(filters: Filters, *, now: datetime, skip_field: str | None 
 
 
 def predicate_condition(predicate: Predicate, *, now: datetime) -> ColumnElement[bool]:
+    """The SQL condition of one predicate, or BAD_USER_INPUT when its constraint does not fit its field."""
     target = search_field(predicate.field)
     given = predicate.constraint.given()
     expected = CONSTRAINTS_BY_KIND[target.kind]

@@ -94,10 +94,12 @@ def event_id_at(timestamp_ms: int) -> str:
 
 
 def now_ms() -> int:
+    """Milliseconds since the epoch, the unit of a payload's ``timestamp``."""
     return int(datetime.now(UTC).timestamp() * 1000)
 
 
 def build_event(draft: EventDraft, *, account_id: str, account_name: str, recorded_by: str | None) -> NewEvent:
+    """The row of ``draft``: its id from its time, and its webhook body built once, here, never again."""
     body = build_body(
         account_name=account_name,
         action=draft.action,

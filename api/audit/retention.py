@@ -110,10 +110,12 @@ def partition_day(name: str) -> date | None:
 
 
 def day_end(day: date) -> datetime:
+    """The first instant after ``day`` (UTC): a daily partition holds times before it."""
     return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
 
 
 async def account_retentions(db: Database) -> list[AccountRetention]:
+    """Every account with its retention: what each retention run works through."""
     async with db.transaction() as session:
         rows = await session.execute(text("SELECT id, name, retention_days FROM accounts ORDER BY name"))
         return [AccountRetention(str(r.id), str(r.name), int(r.retention_days)) for r in rows]

@@ -24,14 +24,17 @@ _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|_")
 
 
 def name_parts(name: str) -> list[str]:
+    """The lower-case words of a camelCase or snake_case name."""
     return [part.lower() for part in _WORD_BOUNDARY.split(name) if part]
 
 
 def pascal_case(name: str) -> str:
+    """The Go-style key of an argument, as Spacelift's payloads spell them (``ID``, ``SecretSHA``)."""
     return "".join(INITIALISMS.get(part, part.capitalize()) for part in name_parts(name))
 
 
 def is_secret_name(name: str) -> bool:
+    """True when any word of ``name`` says it holds a secret (password, token, key, ...)."""
     return any(part in SECRET_NAME_PARTS for part in name_parts(name))
 
 

@@ -17,4 +17,5 @@ JSON = strawberry.scalar(
 
 
 def unix_seconds(moment: datetime | None) -> int | None:
+    """Whole unix seconds, as Spacelift's ``createdAt``-style fields carry them."""
     return int(moment.timestamp()) if moment is not None else None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from api.db import Database
 from api.embedded import EmbeddedPostgres, EmbeddedRedis
 from api.migrate import upgrade_database
 from api.models import Role
+from tests.support.processes import stop_process
 
 # Recognizable values that must never come back in a response, a log line or a table dump.
 CANARY_WEBHOOK_SECRET = "whsec-CANARY-7f3e9d1c5a-never-shown"
@@ -267,17 +267,6 @@ class Stack:
         found = sorted(self.logs.glob("*.log"))
         found += [path for path in (self.postgres.pgdata / "log", self.redis.directory / "redis.log") if path.exists()]
         return found
-
-
-def stop_process(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    """SIGTERM, then SIGKILL after ``timeout``."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def start_stack(root: Path) -> Stack:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import httpx
 
 from api.models import Role
 from tests.receivers import running_receiver
-from tests.reliability.stack import CANARY_WEBHOOK_SECRET, Stack, stop_process
+from tests.reliability.stack import CANARY_WEBHOOK_SECRET, Stack
+from tests.support.processes import stop_process
 
 RECORD = "mutation($events: [AuditTrailEventInput!]!) { auditTrailRecordEvents(events: $events) { id } }"
 SET_WEBHOOK = "mutation($input: AuditTrailWebhookInput!) { auditTrailSetWebhook(input: $input) { enabled } }"
@@ -20,7 +22,7 @@ LOGIN = "mutation($id: ID!, $secret: String!) { apiKeyUser(id: $id, secret: $sec
 async def test_postgres_down_gives_service_unavailable_then_recovers_without_restart(stack: Stack) -> None:
     tenant = await stack.tenant("pg-down")
     admin, service = tenant.tokens[Role.ADMIN], tenant.tokens[Role.SERVICE]
-    calls = {
+    calls: dict[str, tuple[str, dict[str, Any], str | None]] = {
         "viewer": ("{ viewer { id } }", {}, admin),
         "search": ("{ searchAuditTrailEntries(input: {}) { edges { cursor } } }", {}, admin),
         "record": (RECORD, {"events": [{"action": "pg.down", "actor": "test::pg", "eventType": "UPDATE"}]}, service),

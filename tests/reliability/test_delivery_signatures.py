@@ -7,8 +7,9 @@ import httpx
 
 from api.models import Role
 from tests.receivers import running_receiver
-from tests.reliability.stack import CANARY_WEBHOOK_SECRET, Stack, stop_process
+from tests.reliability.stack import CANARY_WEBHOOK_SECRET, Stack
 from tests.reliability.verifiers import verify_github, verify_standard_webhooks
+from tests.support.processes import stop_process
 
 SET_WEBHOOK = "mutation($input: AuditTrailWebhookInput!) { auditTrailSetWebhook(input: $input) { enabled } }"
 RECORD = "mutation($events: [AuditTrailEventInput!]!) { auditTrailRecordEvents(events: $events) { id } }"

@@ -18,8 +18,8 @@ from tests.reliability.stack import (
     CANARY_SERVICE_KEY,
     CANARY_WEBHOOK_SECRET,
     Stack,
-    stop_process,
 )
+from tests.support.processes import stop_process
 
 SET_WEBHOOK = (
     "mutation($input: AuditTrailWebhookInput!) { auditTrailSetWebhook(input: $input) {"

@@ -5,14 +5,12 @@ Holds no tests itself; the name keeps it among the files of the S3 receiver test
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import socket
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,6 +23,7 @@ from starlette.types import ASGIApp
 
 from receivers.s3.config import ReceiverConfig
 from receivers.s3.verify import sign
+from tests.support.polling import wait_until
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -118,24 +117,6 @@ def delivery_headers(body_bytes: bytes, event_id: str, *, secret: str = SECRET, 
     if sha1:
         headers["X-Signature"] = sign(secret, body_bytes, "sha1")
     return headers
-
-
-def wait_until(condition: Callable[[], bool], *, timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll ``condition`` until it holds; fail with ``what`` once ``timeout`` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
-
-
-async def eventually(condition: Callable[[], bool], *, timeout: float = 10.0, what: str = "condition") -> None:
-    """``wait_until`` for async tests: polls without blocking the event loop the app runs on."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def loopback_socket() -> socket.socket:

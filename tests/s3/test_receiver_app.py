@@ -21,11 +21,10 @@ from tests.s3.support import (
     Bucket,
     delivery_headers,
     event_body,
-    eventually,
     loopback_socket,
     new_event_id,
-    wait_until,
 )
+from tests.support.polling import poll, wait_until
 
 
 @asynccontextmanager
@@ -211,7 +210,7 @@ async def test_batch_is_written_after_max_seconds(bucket: Bucket) -> None:
     ) as client:
         response = await client.post("/", content=body, headers=delivery_headers(body, new_event_id()))
         assert response.status_code == 202
-        await eventually(lambda: len(bucket.object_keys()) == 1, what="the batch to be written")
+        await poll(lambda: len(bucket.object_keys()) == 1, timeout=10, what="the batch to be written")
 
 
 async def test_flushed_ack_answers_only_once_the_batch_is_in_s3(bucket: Bucket) -> None:

@@ -21,8 +21,8 @@ from api.db import Database
 from api.models import Role
 from receivers.s3.app import create_app
 from tests.helpers import Api
-from tests.receivers import poll
 from tests.s3.support import Bucket, serve_in_thread
+from tests.support.polling import poll
 
 WEBHOOK_SECRET = "e2e-webhook-secret-3f9c"
 EVENT_COUNT = 100
