@@ -25,7 +25,7 @@ from ulid import ULID
 
 from api import __version__
 from api.console.routes import console_routes
-from api.errors import PayloadTooLarge
+from api.errors import AppError, InvalidRequest, PayloadTooLarge
 from api.graphql.context import RequestContext
 from api.graphql.schema import build_schema
 from api.logging import configure_logging
@@ -76,16 +76,22 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         """A document over the size limit is answered like any GraphQL error (HTTP 200, a code): the Go
         clients of Spacelift's API treat every other status as a transport failure and lose the message."""
         if request_data.query is not None and len(request_data.query.encode()) > self._max_query_bytes:
-            error = PayloadTooLarge(f"GraphQL documents are limited to {self._max_query_bytes} bytes")
-            return ExecutionResult(data=None, errors=[GraphQLError(error.message, extensions={"code": error.code})])
-        return await super().execute_single(
-            request,
-            request_adapter,
-            sub_response,
-            context,
-            root_value,
-            request_data,
-        )
+            return _refusal(PayloadTooLarge(f"GraphQL documents are limited to {self._max_query_bytes} bytes"))
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as refused:
+            # A document whose operation cannot be chosen (several without operationName, an unknown
+            # name): still a GraphQL request, so a GraphQL error.  A body without a query stays a 400.
+            if request_adapter.method != "POST" or not request_data.query:
+                raise
+            return _refusal(InvalidRequest(refused.reason))
+
+
+def _refusal(error: AppError) -> ExecutionResult:
+    """A request refused before execution, answered as GraphQL answers every error."""
+    return ExecutionResult(data=None, errors=[GraphQLError(error.message, extensions={"code": error.code})])
 
 
 class ServicesHolder:

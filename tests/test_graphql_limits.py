@@ -103,3 +103,24 @@ async def test_nul_characters_are_bad_input_wherever_they_are_sent(api: Api) -> 
         assert result.codes == ["BAD_USER_INPUT"], result.json
         assert "NUL character" in result.errors[0]["message"]
     assert await event_count(api.db, admin.account_id) == events_before
+
+
+async def test_every_graphql_answer_to_a_post_is_status_200(api: Api) -> None:
+    """Spacelift's Go clients treat any other status as a transport error and drop the GraphQL message."""
+    key = await api.key("acme", Role.READER)
+    documents = {
+        "syntax error": ({"query": "{ viewer { "}, "GRAPHQL_VALIDATION_FAILED"),
+        "unknown field": ({"query": "{ nope }"}, "GRAPHQL_VALIDATION_FAILED"),
+        "unknown operation name": (
+            {"query": "query A { viewer { id } }", "operationName": "C"},
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        "no token": ({"query": "{ viewer { id } }"}, "UNAUTHENTICATED"),
+    }
+    for label, (body, code) in documents.items():
+        headers = {} if label == "no token" else {"Authorization": f"Bearer {key.jwt}"}
+        response = await api.client.post("/graphql", json=body, headers=headers)
+        assert response.status_code == 200, (label, response.text)
+        assert [error["extensions"]["code"] for error in response.json()["errors"]] == [code], label
+    not_graphql = await api.client.post("/graphql", json={"variables": {}})
+    assert not_graphql.status_code == 400  # no query: not a GraphQL request at all

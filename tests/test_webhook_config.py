@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -253,3 +254,18 @@ async def test_each_account_sees_only_its_own_webhook(api: Api, receiver: Receiv
     globex = await api.key("globex", Role.ADMIN)
     (await api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=acme.jwt)).ok()
     assert (await api.gql(WEBHOOK_QUERY, token=globex.jwt)).ok()["auditTrailWebhook"] is None
+
+
+async def test_a_slow_verify_on_save_does_not_hold_up_the_rest_of_the_account(api: Api) -> None:
+    """Verify-on-save keeps its transaction open while the endpoint answers; only webhook changes wait."""
+    admin = await api.key("acme", Role.ADMIN)
+    async with running_receiver(default=Reply(delay_seconds=1.5)) as slow:
+        saving = asyncio.create_task(api.gql(SET_WEBHOOK, {"input": webhook_input(slow.url)}, token=admin.jwt))
+        await slow.wait_for(1)  # the verification request is in flight, its transaction open
+        created = await api.gql(
+            'mutation { apiKeyCreate(input: {name: "meanwhile", role: READER}) { id } }', token=admin.jwt
+        )
+        retention = await api.gql("mutation { auditTrailSetRetention(days: 9) { retentionDays } }", token=admin.jwt)
+        assert not saving.done(), "the key and the retention change did not wait for the endpoint"
+        assert created.ok() and retention.ok()
+        (await saving).ok()
