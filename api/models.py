@@ -24,6 +24,12 @@ def could_be_id(value: str) -> bool:
     return 0 < len(value) <= ID_LENGTH
 
 
+def shown_id(value: str) -> str:
+    """An id for an error message: quoted when it could be one of ours, else only its length (never echo a
+    megabyte back, nor let a message carry whatever a client sent)."""
+    return repr(value) if could_be_id(value) else f"of {len(value)} characters (ids have {ID_LENGTH})"
+
+
 def new_id() -> str:
     """A 26-character ULID: sortable by creation time, safe in URLs."""
     return str(ULID())

@@ -129,3 +129,29 @@ async def test_health_and_readiness(api: Api) -> None:
     assert health.status_code == 200 and health.json()["status"] == "ok"
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+async def test_the_last_admin_key_cannot_be_revoked_through_the_api(api: Api) -> None:
+    first = await api.key("acme", Role.ADMIN)
+    revoke = "mutation($id: ID!) { apiKeyDelete(id: $id) { id revokedAt } }"
+    refused = await api.gql(revoke, {"id": first.id}, token=first.jwt)
+    assert refused.codes == ["CONFLICT"]
+    assert "last ADMIN key; create another ADMIN key first" in refused.errors[0]["message"]
+    assert (await api.gql("{ viewer { id } }", token=first.jwt)).ok()  # still live, nothing half-done
+
+    second = await api.key("acme", Role.ADMIN)
+    assert (await api.gql(revoke, {"id": first.id}, token=second.jwt)).ok()["apiKeyDelete"]["revokedAt"]
+    assert (await api.gql(revoke, {"id": second.id}, token=second.jwt)).codes == ["CONFLICT"]
+
+
+async def test_an_oversized_id_is_not_echoed_back(api: Api) -> None:
+    admin = await api.key("acme", Role.ADMIN)
+    huge = "K" * 7_000_000
+    for document in (
+        "mutation($id: ID!) { apiKeyDelete(id: $id) { id } }",
+        "mutation($id: ID!) { auditTrailRedeliver(id: $id) { id } }",
+    ):
+        result = await api.gql(document, {"id": huge}, token=admin.jwt)
+        assert result.codes == ["NOT_FOUND"]
+        message = result.errors[0]["message"]
+        assert len(message) < 200 and "of 7000000 characters (ids have 26)" in message

@@ -47,9 +47,18 @@ def test_other_4xx_exhausted_schedule_and_no_retry_setting_fail() -> None:
     assert plan(outcome(500), retry_on_failure=False)[0] == DeliveryStatus.FAILED
 
 
-def test_retry_after_wins_over_the_schedule_within_the_cap() -> None:
+def test_retry_after_lengthens_the_schedule_within_the_cap() -> None:
     assert plan(outcome(429, retry_after=90)) == (DeliveryStatus.PENDING, 90)
     assert plan(outcome(429, retry_after=99_999)) == (DeliveryStatus.PENDING, 3600)
+
+
+def test_retry_after_never_makes_a_retry_sooner_than_the_schedule() -> None:
+    """'Retry-After: 0' (or a date in the past) would otherwise burn every retry in a moment."""
+    for asked in (0.0, 1.0):
+        for attempt, scheduled in enumerate(SCHEDULE, start=1):
+            status, delay = plan(outcome(503, retry_after=asked), attempt=attempt)
+            assert status == DeliveryStatus.PENDING and delay is not None
+            assert delay >= scheduled * 0.8
 
 
 def test_retry_after_reads_seconds_and_http_dates() -> None:

@@ -14,8 +14,8 @@ from api.audit.facts import Audited, AuditFacts
 from api.audit.record import Resource
 from api.audit.resources import ResourceType
 from api.digests import sha256_hex
-from api.errors import BadInput, NotFound, Unauthenticated
-from api.models import Account, ApiKey, Role, could_be_id, utcnow
+from api.errors import BadInput, Conflict, NotFound, Unauthenticated
+from api.models import Account, ApiKey, Role, could_be_id, shown_id, utcnow
 
 MAX_KEY_NAME_LENGTH = 200
 
@@ -56,9 +56,27 @@ async def create(session: AsyncSession, account_id: str, *, name: str, role: Rol
 
 
 async def revoke(session: AsyncSession, account_id: str, *, key_id: str) -> Audited[ApiKey]:
-    """``apiKeyDelete``: revoke a key of the caller's account."""
+    """``apiKeyDelete``: revoke a key of the caller's account, never its last live ADMIN key (the
+    account could not be managed any more; the CLI, with the database at hand, still can)."""
     key = await revoke_key(session, key_id, account_id)
+    if key.role == Role.ADMIN and not await _has_live_admin(session, account_id):
+        raise Conflict(
+            f"API key {key.id} is the account's last ADMIN key; create another ADMIN key first, then revoke this one"
+        )
     return Audited(key, AuditFacts(affected_resource=Resource(ResourceType.API_KEY, key.id)))
+
+
+async def _has_live_admin(session: AsyncSession, account_id: str) -> bool:
+    """Whether an unrevoked ADMIN key is left; the account row is locked so two concurrent revocations
+    of the last two ADMIN keys cannot both pass."""
+    await session.execute(select(col(Account.id)).where(col(Account.id) == account_id).with_for_update())
+    found = await session.execute(
+        select(col(ApiKey.id))
+        .where(col(ApiKey.account_id) == account_id, col(ApiKey.role) == Role.ADMIN.value)
+        .where(col(ApiKey.revoked_at).is_(None))
+        .limit(1)
+    )
+    return found.first() is not None
 
 
 async def list_keys(session: AsyncSession, account_id: str | None = None) -> list[ApiKey]:
@@ -73,7 +91,7 @@ async def revoke_key(session: AsyncSession, key_id: str, account_id: str | None 
     """Revoke a key: its tokens stop working at once, its history stays."""
     key = await session.get(ApiKey, key_id) if could_be_id(key_id) else None
     if key is None or (account_id is not None and key.account_id != account_id) or key.revoked_at is not None:
-        raise NotFound(f"API key {key_id!r} does not exist in this account or is already revoked")
+        raise NotFound(f"API key {shown_id(key_id)} does not exist in this account or is already revoked")
     key.revoked_at = utcnow()
     await session.flush()
     return key

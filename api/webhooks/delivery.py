@@ -17,7 +17,7 @@ from api.audit.record import Resource
 from api.audit.resources import ResourceType
 from api.db import Database
 from api.errors import Conflict, WebhookVerificationFailed
-from api.models import WebhookDelivery
+from api.models import WebhookDelivery, shown_id
 from api.webhooks.attempts import ClaimedAttempt, claim_attempt, claim_lease_seconds, record_attempt
 from api.webhooks.delivery_log import get_delivery
 from api.webhooks.retry_policy import DELIVERED, AttemptOutcome, NextStep, RetryPolicy
@@ -102,7 +102,7 @@ async def _claim_now(session: AsyncSession, sender: Sender, delivery_id: str) ->
     )
     if claimed is None:
         # SKIP LOCKED passed it by: a worker is claiming or recording it at this moment.
-        raise Conflict(f"delivery {delivery_id!r} is being sent by a worker right now; try again shortly")
+        raise Conflict(f"delivery {shown_id(delivery_id)} is being sent by a worker right now; try again shortly")
     return claimed
 
 

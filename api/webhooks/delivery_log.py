@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from api.errors import NotFound
-from api.models import DeliveryStatus, WebhookDelivery, could_be_id
+from api.models import DeliveryStatus, WebhookDelivery, could_be_id, shown_id
 from api.paging import Cursor, Direction, decode_cursor, encode_cursor
 
 
@@ -19,7 +19,7 @@ async def get_delivery(session: AsyncSession, account_id: str, delivery_id: str)
         await session.get(WebhookDelivery, delivery_id, populate_existing=True) if could_be_id(delivery_id) else None
     )
     if delivery is None or delivery.account_id != account_id:
-        raise NotFound(f"delivery {delivery_id!r} does not exist in this account")
+        raise NotFound(f"delivery {shown_id(delivery_id)} does not exist in this account")
     return delivery
 
 

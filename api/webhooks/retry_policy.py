@@ -97,13 +97,10 @@ class RetryPolicy:
             return DELIVERED
         if not retry_on_failure or not outcome.is_retryable or attempt > len(self.schedule_seconds):
             return FAILED
+        scheduled = self.schedule_seconds[attempt - 1] * random.uniform(1 - JITTER, 1 + JITTER)
         if outcome.retry_after_seconds is not None and outcome.status_code in RETRY_AFTER_STATUS_CODES:
-            # The receiver said when; believe it, within reason.
-            return NextStep(
-                status=DeliveryStatus.PENDING,
-                retry_in_seconds=min(outcome.retry_after_seconds, self.retry_after_cap_seconds),
-            )
-        scheduled = self.schedule_seconds[attempt - 1]
-        return NextStep(
-            status=DeliveryStatus.PENDING, retry_in_seconds=scheduled * random.uniform(1 - JITTER, 1 + JITTER)
-        )
+            # The receiver said when: believed when it asks for longer, up to the cap.  Never sooner than
+            # the schedule: "Retry-After: 0" or a date in the past would burn every retry at once.
+            asked = min(outcome.retry_after_seconds, self.retry_after_cap_seconds)
+            return NextStep(status=DeliveryStatus.PENDING, retry_in_seconds=max(scheduled, asked))
+        return NextStep(status=DeliveryStatus.PENDING, retry_in_seconds=scheduled)

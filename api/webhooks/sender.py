@@ -99,8 +99,7 @@ class Sender:
                     headers=request.headers,
                     timeout=self.timeout_seconds,
                 ) as response:
-                    # A receiver that echoes request headers would put the custom header values in the log.
-                    snippet = _redact(await _read_snippet(response), request.custom_header_values)
+                    snippet = await _read_snippet(response, request.custom_header_values)
             return AttemptOutcome(
                 status_code=response.status_code,
                 latency_ms=elapsed_ms(),
@@ -111,7 +110,8 @@ class Sender:
             return AttemptOutcome(latency_ms=elapsed_ms(), error=f"timed out after {self.timeout_seconds:g} s")
         except httpx.HTTPError as error:
             # The secret never leaves the signer, only its HMACs; header values could appear in an error.
-            message = _redact(str(error) or type(error).__name__, request.custom_header_values)[:MAX_ERROR_LENGTH]
+            message = storable(_redact(str(error) or type(error).__name__, request.custom_header_values))
+            message = message[:MAX_ERROR_LENGTH]
             return AttemptOutcome(latency_ms=elapsed_ms(), error=f"{type(error).__name__}: {message}")
 
 
@@ -122,11 +122,22 @@ def _redact(text: str, secrets: list[str]) -> str:
     return text
 
 
-async def _read_snippet(response: httpx.Response) -> str:
-    """The first KiB of the response, read no further (a receiver may answer with anything)."""
+def storable(text: str) -> str:
+    """``text`` as PostgreSQL can store it: NUL has no place in a text column (a receiver may send one)."""
+    return text.replace("\x00", "\ufffd")
+
+
+async def _read_snippet(response: httpx.Response, secrets: list[str]) -> str:
+    """The first KiB of the response for the delivery log, storable, with custom header values redacted.
+
+    A receiver may echo the request's headers: the values are redacted before the cut, from a read
+    long enough to hold a value that straddles it, so not even a prefix of one reaches the log.
+    """
+    wanted = RESPONSE_SNIPPET_BYTES + max((len(secret.encode()) for secret in secrets), default=0)
     collected = b""
     async for chunk in response.aiter_bytes():
         collected += chunk
-        if len(collected) >= RESPONSE_SNIPPET_BYTES:
+        if len(collected) >= wanted:
             break
-    return collected[:RESPONSE_SNIPPET_BYTES].decode("utf-8", errors="replace")
+    text = _redact(collected[:wanted].decode("utf-8", errors="replace"), secrets)
+    return storable(text.encode()[:RESPONSE_SNIPPET_BYTES].decode("utf-8", errors="ignore"))
