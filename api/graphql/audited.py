@@ -1,12 +1,13 @@
 """The one mechanism that audits a mutation.
 
-A mutation declares itself once, ``CREATE_KEY = AuditedMutation("api_key.create", roles=ADMIN_ONLY)``,
-and its resolver calls ``CREATE_KEY.run(info, args, work)`` with one domain function.  The
-mechanism opens the transaction, checks the caller's role inside it, runs the domain function,
-records the event from the facts it returned (and the deliveries the event owes) in that same
-transaction, verifies the webhook when the facts ask for it, commits, and only then wakes the
-worker.  A domain function that raises leaves nothing behind; one that raises ``Refused`` has
-its refusal recorded in a transaction of its own.
+A mutation declares itself once,
+``CREATE_KEY = AuditedMutation("api_key.create", EventType.CREATE, roles=ADMIN_ONLY)``, and its
+resolver calls ``CREATE_KEY.run(info, args, work)`` with one domain function.  The mechanism
+opens the transaction, checks the caller's role inside it, runs the domain function, records the
+event from the facts it returned (and the deliveries the event owes) in that same transaction,
+verifies the webhook when the facts ask for it, commits, and only then wakes the worker.  A domain
+function that raises leaves nothing behind; one that raises ``Refused`` has its refusal recorded
+in a transaction of its own.
 """
 
 from __future__ import annotations
