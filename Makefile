@@ -39,6 +39,7 @@ run: $(RUN_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check api workers receivers tests $(wildcard bench)
 	$(BIN)/ruff format --check api workers receivers
+	$(BIN)/lint-imports
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy --strict api workers receivers
