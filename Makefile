@@ -1,45 +1,69 @@
 # Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+# Both install exactly what uv.lock pins (uv itself is pinned below); `make lock` re-locks.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.13.9
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+UV := $(BIN)/uv
+UV_STAMP := $(VENV)/.uv-$(UV_VERSION)
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+# uv works in the venv made here from $(PYTHON); it never downloads a Python of its own.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint typecheck pytest bench soak schema clean
+.PHONY: run test lint typecheck pytest bench soak schema lock clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+$(UV_STAMP): $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@touch $@
 
-run: $(STAMP)
+# --locked: a pyproject.toml changed without `make lock` stops here instead of resolving anew.
+# make run: the service and the embedded servers.  --inexact keeps what `make test` added.
+$(RUN_STAMP): $(UV_STAMP) uv.lock pyproject.toml
+	$(UV) sync --quiet --locked --inexact --extra embedded
+	@touch $@
+
+# make test: the same plus the dev tools (the dev extra includes embedded and s3), exactly the lock.
+$(DEV_STAMP): $(UV_STAMP) uv.lock pyproject.toml
+	$(UV) sync --quiet --locked --extra dev
+	@touch $@
+
+run: $(RUN_STAMP)
 	$(BIN)/audittrail serve
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check api workers receivers tests $(wildcard bench)
 	$(BIN)/ruff format --check api workers receivers
+	$(BIN)/lint-imports
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy --strict api workers receivers
 
 # The browser tests drive Debian's chromium (never a downloaded browser): install it when missing.
-pytest: $(STAMP)
+pytest: $(DEV_STAMP)
 	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; else echo "note: /usr/bin/chromium is missing and we are not root: browser tests will be skipped (sudo apt-get install chromium)"; fi; }
 	$(BIN)/pytest -q -m "not soak"
 
 test: lint typecheck pytest
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m bench
 
-soak: $(STAMP)
+soak: $(DEV_STAMP)
 	$(BIN)/pytest -q -m soak
 
-schema: $(STAMP)
+schema: $(RUN_STAMP)
 	$(BIN)/audittrail export-schema
+
+# Re-resolve uv.lock from pyproject.toml, keeping every pin that still fits; UPGRADE=1 takes the
+# newest versions allowed instead.
+lock: $(UV_STAMP)
+	$(UV) lock $(if $(UPGRADE),--upgrade)
 
 clean:
 	rm -rf $(VENV) .audittrail

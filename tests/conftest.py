@@ -6,7 +6,6 @@ lifespan (database pool, arq queue), and tests that need the worker or a receive
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -88,11 +87,6 @@ async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def api(app_client: httpx.AsyncClient, db: Database, settings: Settings) -> Api:
     return Api(app_client, db, settings)
-
-
-@pytest.fixture(scope="session")
-def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
-    return asyncio.DefaultEventLoopPolicy()
 
 
 @pytest.fixture

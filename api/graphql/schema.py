@@ -49,7 +49,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )
-    install_fast_inputs(concrete.definition for concrete in schema.schema_converter.type_map.values())
+    install_fast_inputs()
     return schema
 
 
