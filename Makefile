@@ -42,7 +42,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/lint-imports
 
 typecheck: $(DEV_STAMP)
-	$(BIN)/mypy --strict api workers receivers
+	$(BIN)/mypy --strict api workers receivers tests
 
 # The browser tests drive Debian's chromium (never a downloaded browser): install it when missing.
 pytest: $(DEV_STAMP)

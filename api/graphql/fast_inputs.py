@@ -33,7 +33,7 @@ from strawberry.types.enum import StrawberryEnumDefinition, has_enum_definition
 from strawberry.types.field import StrawberryField
 from strawberry.types.lazy_type import LazyType
 
-from api.graphql.audit_inputs import AuditTrailEventInput
+from api.graphql.audit.inputs import AuditTrailEventInput
 
 HOT_INPUTS: tuple[type, ...] = (AuditTrailEventInput,)
 """Roots of the inputs worth a builder: ``auditTrailRecordEvents`` takes up to 1,000 per request."""
