@@ -12,7 +12,7 @@ from api.accounts.accounts import set_retention
 from api.audit.retention import apply_retention
 from api.cli import app
 from api.db import Database
-from api.models import Webhook
+from api.models import Role, Webhook
 from api.settings import Settings
 from api.webhooks import connect_queue
 from tests.conftest import TEST_SECRET_KEY
@@ -139,3 +139,30 @@ async def test_the_worker_runs_retention_hourly(api: Api, settings: Settings) ->
 
     assert cron_job.minute == 23 and cron_job.unique
     assert await surviving(api.db, "audit_events", "id", [old, recent]) == {recent}
+
+
+async def test_the_hourly_job_forgets_logged_out_tokens_once_they_have_expired(api: Api, settings: Settings) -> None:
+    key = await api.key("acme", Role.READER)
+    (await api.gql("mutation { logout { id } }", token=key.jwt)).ok()
+    other = await api.login(key.id, key.secret)
+    (await api.gql("mutation { logout { id } }", token=other)).ok()
+    async with api.db.transaction() as session:
+        await session.execute(
+            text(
+                "UPDATE revoked_tokens SET expires_at = now() - interval '1 minute'"
+                " WHERE jti = (SELECT min(jti) FROM revoked_tokens)"
+            )
+        )
+
+    queue = await connect_queue(settings.redis_url or "")
+    context = WorkerContext.open(settings, queue)
+    try:
+        await retention_job({CONTEXT_KEY: context})
+    finally:
+        await context.close()
+        await queue.aclose()
+
+    async with api.db.transaction() as session:
+        left = (await session.execute(text("SELECT count(*) FROM revoked_tokens"))).scalar_one()
+    assert left == 1  # the one still within its lifetime stays refused
+    assert (await api.gql("{ viewer { id } }", token=other)).codes == ["UNAUTHENTICATED"]

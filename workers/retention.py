@@ -1,4 +1,5 @@
-"""Cron (hourly): remove events older than their account's retention, and their deliveries."""
+"""Cron (hourly): remove events older than their account's retention, their deliveries, and the
+logged-out tokens that have expired anyway."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 import structlog
 
+from api.accounts.login import forget_expired_logouts
 from api.audit.retention import apply_retention
 from workers.context import worker_context
 
@@ -15,6 +17,10 @@ log = structlog.get_logger(__name__)
 async def retention_job(ctx: dict[str, Any]) -> None:
     """Apply every account's retention, logging what went."""
     context = worker_context(ctx)
+    async with context.db.transaction() as session:
+        forgotten = await forget_expired_logouts(session)
+    if forgotten:
+        log.info("forgot expired logged-out tokens", count=forgotten)
     report = await apply_retention(context.db, default_retention_days=context.settings.default_retention_days)
     if report.dropped_partitions or report.skipped_partitions or report.deleted_events or report.deleted_deliveries:
         log.info(

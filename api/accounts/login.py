@@ -87,6 +87,6 @@ async def log_out(
 
 
 async def forget_expired_logouts(session: AsyncSession) -> int:
-    """Revoked tokens past their expiry are refused anyway: their rows go (retention calls this)."""
+    """Revoked tokens past their expiry are refused anyway: their rows go (the hourly retention job)."""
     result = await session.execute(delete(RevokedToken).where(col(RevokedToken.expires_at) < func.now()))
     return int(getattr(result, "rowcount", 0) or 0)
