@@ -122,13 +122,8 @@ async def test_retention_run_command_prints_what_it_removed(
     assert "deleted 0 webhook deliveries" in result.output
 
 
-async def test_the_worker_runs_retention_hourly(api: Api, settings: Settings) -> None:
-    acme = await api.account("acme")
-    await retain(api.db, acme, 7)
-    old, recent = await seed(api.db, acme, [draft(at=ago(days=8)), draft(at=ago(days=6))])
-    worker = build_worker(settings, handle_signals=False)
-    [cron_job] = [job for job in worker.cron_jobs if job.coroutine is retention_job]
-
+async def run_the_retention_job(settings: Settings) -> None:
+    """The worker's hourly job, run once with the worker's own context."""
     queue = await connect_queue(settings.redis_url or "")
     context = WorkerContext.open(settings, queue)
     try:
@@ -136,6 +131,16 @@ async def test_the_worker_runs_retention_hourly(api: Api, settings: Settings) ->
     finally:
         await context.close()
         await queue.aclose()
+
+
+async def test_the_worker_runs_retention_hourly(api: Api, settings: Settings) -> None:
+    acme = await api.account("acme")
+    await retain(api.db, acme, 7)
+    old, recent = await seed(api.db, acme, [draft(at=ago(days=8)), draft(at=ago(days=6))])
+    worker = build_worker(settings, handle_signals=False)
+    [cron_job] = [job for job in worker.cron_jobs if job.coroutine is retention_job]
+
+    await run_the_retention_job(settings)
 
     assert cron_job.minute == 23 and cron_job.unique
     assert await surviving(api.db, "audit_events", "id", [old, recent]) == {recent}
@@ -154,13 +159,7 @@ async def test_the_hourly_job_forgets_logged_out_tokens_once_they_have_expired(a
             )
         )
 
-    queue = await connect_queue(settings.redis_url or "")
-    context = WorkerContext.open(settings, queue)
-    try:
-        await retention_job({CONTEXT_KEY: context})
-    finally:
-        await context.close()
-        await queue.aclose()
+    await run_the_retention_job(settings)
 
     async with api.db.transaction() as session:
         left = (await session.execute(text("SELECT count(*) FROM revoked_tokens"))).scalar_one()
