@@ -50,7 +50,7 @@ async def test_service_key_records_events_from_another_service(api: Api) -> None
         "account": "acme",
         "action": "stack.create",
         "actor": "github::alice",
-        "context": {"source": "vcs"},
+        "context": {"source": "vcs", "recordedBy": f"api::{service.id}"},
         "data": {"branch": "main"},
         "remoteIP": "203.0.113.7",
         "timestamp": timestamp,
@@ -123,3 +123,41 @@ async def test_event_type_is_required_and_only_spacelifts_three(api: Api) -> Non
         result = await api.gql(RECORD, {"events": [bad]}, token=service.jwt)
         assert result.codes == [code], result.errors
         assert "eventType" in result.errors[0]["message"]
+
+
+@pytest.mark.parametrize("action", ["api_key.delete", "account.login", "audit_trail.digest", "audit_trail_webhook.set"])
+async def test_a_service_key_cannot_record_the_services_own_actions(api: Api, action: str) -> None:
+    service = await api.key("acme", Role.SERVICE)
+    before = await event_count(api.db)
+    forged = await api.gql(
+        RECORD, {"events": [event(action=action, actor="api::01HADMINKEYADMINKEYADMINK")]}, token=service.jwt
+    )
+    assert forged.codes == ["FORBIDDEN"]
+    assert f"the service's own namespace {action.split('.')[0]}.*" in forged.errors[0]["message"]
+    assert await event_count(api.db) == before
+
+
+async def test_ingested_context_cannot_set_the_keys_the_service_writes(api: Api) -> None:
+    service = await api.key("acme", Role.SERVICE)
+    for key in ("mutation", "requestId", "userAgent", "recordedBy"):
+        forged = await api.gql(RECORD, {"events": [event(context={key: "apiKeyDelete"})]}, token=service.jwt)
+        assert forged.codes == ["FORBIDDEN"], key
+        assert f"context may not set {key}" in forged.errors[0]["message"]
+
+
+async def test_every_ingested_event_says_which_key_recorded_it(api: Api) -> None:
+    service = await api.key("acme", Role.SERVICE)
+    recorded = await api.gql(
+        RECORD.replace("remoteIP timestamp", "remoteIP timestamp recordedBy"),
+        {"events": [event(context={"source": "vcs"})]},
+        token=service.jwt,
+    )
+    [entry] = recorded.ok()["auditTrailRecordEvents"]
+    assert entry["recordedBy"] == f"api::{service.id}"
+    assert json.loads(entry["body"])["context"] == {"source": "vcs", "recordedBy": f"api::{service.id}"}
+    own = await api.gql(
+        '{ searchAuditTrailEntries(input: {predicates: [{field: "action",'
+        ' constraint: {stringMatches: ["account.login"]}}]}) { edges { node { recordedBy } } } }',
+        token=(await api.key("acme", Role.READER)).jwt,
+    )
+    assert {edge["node"]["recordedBy"] for edge in own.ok()["searchAuditTrailEntries"]["edges"]} == {None}

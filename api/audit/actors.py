@@ -7,6 +7,9 @@ KEY_SOURCE = "api"
 
 SEPARATOR = "::"
 
+RECORDED_BY = "recordedBy"
+"""The ``context`` key naming the key that recorded an ingested event (the service's own events have none)."""
+
 
 def key_actor(key_id: str) -> str:
     """The actor of an API key acting itself."""

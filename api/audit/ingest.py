@@ -10,20 +10,24 @@ import ipaddress
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.audit.actors import split_actor
+from api.audit.actors import RECORDED_BY, key_actor, split_actor
 from api.audit.record import EventDraft, RecordedBatch, Resource, RunRef, record_events
-from api.errors import BadInput
+from api.errors import BadInput, Forbidden
 from api.models import EventType
 
 MAX_EVENTS_PER_CALL = 1000
 ACTION_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 RESOURCE_TYPE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*$")
+SERVICE_NAMESPACES = ("api_key", "account", "audit_trail", "audit_trail_webhook")
+"""Actions the service records itself: an ingested event in one of these could pass for the service's own."""
+SERVICE_CONTEXT_KEYS = frozenset({"mutation", "requestId", "userAgent", RECORDED_BY})
+"""``context`` keys the service writes: on an ingested event they could forge a mutation's provenance."""
 MAX_ACTION_LENGTH = 128
 MAX_ACTOR_LENGTH = 256
 MAX_RESOURCE_FIELD_LENGTH = 256
@@ -58,6 +62,13 @@ class IngestLimits:
 
 def validate_event(event: IncomingEvent, limits: IngestLimits, where: str = "event") -> EventDraft:
     """``event`` as a draft ready to record, or BAD_USER_INPUT naming ``where`` and what is allowed."""
+    namespace = event.action.split(".", 1)[0]
+    if namespace in SERVICE_NAMESPACES:
+        reserved = ", ".join(f"{name}.*" for name in SERVICE_NAMESPACES)
+        raise Forbidden(
+            f"{where}.action is in the service's own namespace {namespace}.*: only the service records those"
+            f" ({reserved}); record your events under your own resource names"
+        )
     if len(event.action) > MAX_ACTION_LENGTH or not ACTION_PATTERN.match(event.action):
         raise BadInput(
             f"{where}.action must look like <resource>.<verb> (lowercase letters, digits, '_', dot-separated,"
@@ -80,13 +91,20 @@ def validate_event(event: IncomingEvent, limits: IngestLimits, where: str = "eve
         and 0 < len(event.run.stack_id) <= MAX_RESOURCE_FIELD_LENGTH
     ):
         raise BadInput(f"{where}.run id and stackId must be 1 to {MAX_RESOURCE_FIELD_LENGTH} characters")
+    context = _check_json_object(event.context, f"{where}.context", MAX_CONTEXT_BYTES)
+    forged = sorted(SERVICE_CONTEXT_KEYS & context.keys())
+    if forged:
+        raise Forbidden(
+            f"{where}.context may not set {', '.join(forged)}: the service writes those keys itself"
+            f" ({', '.join(sorted(SERVICE_CONTEXT_KEYS))})"
+        )
     return EventDraft(
         action=event.action,
         actor=event.actor,
         timestamp_ms=_check_timestamp(event.timestamp_ms, limits, where),
         event_type=event.event_type,
         run_state_change=event.run_state_change,
-        context=_check_json_object(event.context, f"{where}.context", MAX_CONTEXT_BYTES),
+        context=context,
         data=_check_json_object(event.data, f"{where}.data", MAX_DATA_BYTES),
         remote_ip=_check_ip(event.remote_ip, where),
         affected_resource=event.affected_resource,
@@ -111,8 +129,15 @@ async def ingest_events(
     account_name: str,
     recorded_by: str,
 ) -> RecordedBatch:
-    """Validate the whole batch, then record it (and its deliveries) in one statement."""
-    drafts = validate_events(events, limits)
+    """Validate the whole batch, then record it (and its deliveries) in one statement.
+
+    Every event says who recorded it, ``context.recordedBy``, in the very body its receivers get:
+    a key recording on behalf of others cannot pass its events off as the service's own.
+    """
+    recorder = key_actor(recorded_by)
+    drafts = [
+        replace(draft, context={**draft.context, RECORDED_BY: recorder}) for draft in validate_events(events, limits)
+    ]
     return await record_events(
         session, drafts, account_id=account_id, account_name=account_name, recorded_by=recorded_by
     )

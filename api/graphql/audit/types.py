@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from api.audit.actors import split_actor
+from api.audit.actors import RECORDED_BY, split_actor
 from api.audit.query import ORDERABLE_FIELDS, FieldKind
 from api.audit.record import NewEvent
 from api.audit.search import FieldValues, Page, Suggestions
@@ -53,6 +53,10 @@ class AuditTrailEntry:
     data: JSON  # type: ignore[valid-type]  # strawberry scalar wrapper
     context: JSON  # type: ignore[valid-type]  # strawberry scalar wrapper
     remote_ip: str | None = strawberry.field(name="remoteIP")
+    recorded_by: str | None = strawberry.field(
+        description="The key that recorded an event ingested from another service (`api::<key id>`, also"
+        " `context.recordedBy` in the body); null for the service's own events."
+    )
     created_at: int = strawberry.field(description="Unix seconds.")
     updated_at: int = strawberry.field(description="Unix seconds; events never change, so equal to createdAt.")
     timestamp: float = strawberry.field(description="Milliseconds since the epoch.")
@@ -78,10 +82,16 @@ class AuditTrailEntry:
             data=event.data,
             context=event.context,
             remote_ip=event.remote_ip,
+            recorded_by=_recorder(event.context),
             created_at=created_at,
             updated_at=created_at,
             timestamp=float(round(event.created_at.timestamp() * 1000)),
         )
+
+
+def _recorder(context: object) -> str | None:
+    recorder = context.get(RECORDED_BY) if isinstance(context, dict) else None
+    return recorder if isinstance(recorder, str) else None
 
 
 @strawberry.type

@@ -4,7 +4,7 @@ import { gql } from "./api.js";
 import { eventTypeBadge, h, notice, timeElement, utcTime } from "./dom.js";
 
 const ENTRY = `query Entry($id: ID!) { auditTrailEntry(id: $id) {
-  id action eventType runStateChange actor { username source identity run { id stackId } }
+  id action eventType runStateChange recordedBy actor { username source identity run { id stackId } }
   affectedResource { resourceType resourceId } relatedResource { resourceType resourceId }
   body remoteIP createdAt updatedAt timestamp } }`;
 
@@ -116,6 +116,9 @@ export class DetailsPanel {
         row("Action", h("code", { text: entry.action })),
         row("Event type", eventTypeBadge(entry.eventType, entry.runStateChange)),
         row("Actor", h("code", { text: entry.actor.username })),
+        row("Recorded by", entry.recordedBy
+          ? h("span", {}, h("code", { text: entry.recordedBy }), " ", h("span", { class: "badge badge-ingested", text: "Ingested" }))
+          : "the audit trail service itself"),
         run ? row("Run", `${run.id} (stack ${run.stackId})`) : null,
         row("Affected resource", resourceText(entry.affectedResource)),
         row("Related resource", resourceText(entry.relatedResource)),
