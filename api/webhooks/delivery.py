@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit.facts import Audited, AuditFacts
@@ -20,8 +21,13 @@ from api.errors import Conflict, WebhookVerificationFailed
 from api.models import WebhookDelivery, shown_id
 from api.webhooks.attempts import ClaimedAttempt, claim_attempt, claim_lease_seconds, record_attempt
 from api.webhooks.delivery_log import get_delivery
-from api.webhooks.retry_policy import DELIVERED, AttemptOutcome, NextStep, RetryPolicy
+from api.webhooks.retry_policy import DELIVERED, FAILED, AttemptOutcome, NextStep, RetryPolicy
 from api.webhooks.sender import Sender
+
+ATTEMPTS_EXHAUSTED = (
+    "the attempt limit was reached: earlier attempts ended without a recorded outcome (the worker stopped or"
+    " the answer could not be stored); nothing more is sent, redeliver to try again"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +49,13 @@ async def deliver_due(
         claimed = await claim_attempt(session, delivery_id, lease_seconds=claim_lease_seconds(sender.timeout_seconds))
     if claimed is None:
         return None
+    if claimed.attempt > retry_policy.max_attempts(retry_on_failure=claimed.retry_on_failure):
+        # Earlier attempts ended without a recorded outcome (a killed worker, a failed record): the
+        # limit holds all the same, and nothing more is sent.
+        outcome = AttemptOutcome(error=ATTEMPTS_EXHAUSTED, is_retryable_error=False)
+        async with db.transaction() as session:
+            is_recorded = await record_attempt(session, claimed, outcome, FAILED)
+        return _result(claimed, outcome, FAILED if is_recorded else None)
     return await _send_and_record(db, sender, retry_policy, claimed)
 
 
@@ -112,8 +125,21 @@ async def _send_and_record(
     # The claim has committed: no row lock is held while the endpoint answers, only the lease.
     outcome = await sender.send(claimed)
     step = retry_policy.next_step(outcome, attempt=claimed.attempt, retry_on_failure=claimed.retry_on_failure)
-    async with db.transaction() as session:
-        is_recorded = await record_attempt(session, claimed, outcome, step)
+    try:
+        async with db.transaction() as session:
+            is_recorded = await record_attempt(session, claimed, outcome, step)
+    except DBAPIError as refused:
+        if refused.connection_invalidated:
+            raise  # the database is away: the lease runs out and the sweeper takes the delivery up again
+        # The outcome itself could not be stored: record that much instead, so the attempt still counts.
+        outcome = AttemptOutcome(
+            status_code=outcome.status_code,
+            latency_ms=outcome.latency_ms,
+            error=f"the endpoint's answer could not be recorded ({type(refused.orig).__name__})",
+        )
+        step = retry_policy.next_step(outcome, attempt=claimed.attempt, retry_on_failure=claimed.retry_on_failure)
+        async with db.transaction() as session:
+            is_recorded = await record_attempt(session, claimed, outcome, step)
     return _result(claimed, outcome, step if is_recorded else None)
 
 

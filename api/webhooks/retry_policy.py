@@ -91,6 +91,10 @@ class RetryPolicy:
             retry_after_cap_seconds=settings.retry_after_cap_seconds,
         )
 
+    def max_attempts(self, *, retry_on_failure: bool) -> int:
+        """Attempts a delivery gets in all: the first, and one per schedule step when it retries."""
+        return len(self.schedule_seconds) + 1 if retry_on_failure else 1
+
     def next_step(self, outcome: AttemptOutcome, *, attempt: int, retry_on_failure: bool) -> NextStep:
         """Delivered, failed for good, or pending again after the scheduled (or asked-for) delay."""
         if outcome.is_success:

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 import httpx
+import structlog
 from cryptography.fernet import InvalidToken
 
 from api.errors import BadInput
@@ -16,6 +17,8 @@ from api.webhooks.attempts import ClaimedAttempt
 from api.webhooks.retry_policy import AttemptOutcome, parse_retry_after
 from api.webhooks.signing import SignedRequest, sign_delivery
 from api.webhooks.validation import UnresolvableHost, check_endpoint_is_public, parse_endpoint
+
+log = structlog.get_logger(__name__)
 
 RESPONSE_SNIPPET_BYTES = 1024
 MAX_ERROR_LENGTH = 500
@@ -57,7 +60,20 @@ class Sender:
         await self.http.aclose()
 
     async def send(self, claimed: ClaimedAttempt) -> AttemptOutcome:
-        """Sign and POST the stored body bytes; never raises for anything the endpoint does."""
+        """Sign and POST the stored body bytes; never raises: whatever goes wrong is the attempt's outcome,
+        so that the attempt is recorded and counted (an attempt that raised would be sent again and again)."""
+        try:
+            return await self._sign_and_post(claimed)
+        except Exception as unexpected:
+            # The message may quote what failed (a header value): only the type is recorded and logged.
+            log.error(
+                "unexpected error while sending", delivery_id=claimed.delivery_id, error=type(unexpected).__name__
+            )
+            return AttemptOutcome(
+                error=f"the attempt failed inside the service ({type(unexpected).__name__}); it is counted and retried"
+            )
+
+    async def _sign_and_post(self, claimed: ClaimedAttempt) -> AttemptOutcome:
         if claimed.body is None:
             return AttemptOutcome(error="the event no longer exists (retention)", is_retryable_error=False)
         if not self.private_endpoints_allowed:
