@@ -251,3 +251,19 @@ async def test_an_integer_beyond_64_bits_in_stored_data_is_still_answered(api: A
         )
     result = await api.gql("query($id: ID!) { auditTrailEntry(id: $id) { data } }", {"id": event_id}, token=reader.jwt)
     assert result.ok()["auditTrailEntry"]["data"] == {"k": huge}
+
+
+async def test_full_text_search_finds_values_with_quotes_and_backslashes_as_given(api: Api) -> None:
+    reader = await api.key("acme", Role.READER)
+    await seed(
+        api.db,
+        reader.account_id,
+        [
+            draft("file.write", "github::alice", data={"path": "C:\\temp\\report.txt"}),
+            draft("comment.add", "github::bob", data={"text": 'he said "ship it"'}),
+            draft("other.thing", "github::carol", data={"text": "nothing to see"}),
+        ],
+    )
+    assert await search(api, reader, fullTextSearch="C:\\temp\\report") == ["file.write"]
+    assert await search(api, reader, fullTextSearch='"ship') == ["comment.add"]
+    assert await search(api, reader, fullTextSearch='it"') == ["comment.add"]

@@ -277,4 +277,14 @@ def full_text_conditions(text: str | None) -> list[ColumnElement[bool]]:
     words = _WORDS.findall(text.lower())
     if len(words) > MAX_FULL_TEXT_WORDS:
         raise BadInput(f"fullTextSearch is limited to {MAX_FULL_TEXT_WORDS} words, got {len(words)}")
-    return [SEARCH_TEXT.like(f"%{escape_like(word)}%", escape="\\") for word in words]
+    return [_contains(word) for word in words]
+
+
+def _contains(word: str) -> ColumnElement[bool]:
+    """``word`` somewhere in the searched text.  ``data`` is searched as JSON text, where ``"`` and
+    ``\\`` are escaped: a word holding one is looked for as given and as JSON writes it."""
+    condition = SEARCH_TEXT.like(f"%{escape_like(word)}%", escape="\\")
+    as_json = word.replace("\\", "\\\\").replace('"', '\\"')
+    if as_json == word:
+        return condition
+    return or_(condition, SEARCH_TEXT.like(f"%{escape_like(as_json)}%", escape="\\"))
