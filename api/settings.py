@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=500, ge=1)
     max_query_depth: int = Field(default=10, ge=1)
     max_aliases: int = Field(default=30, ge=1)
+    max_query_tokens: int = Field(default=5000, ge=100)
     max_query_bytes: int = Field(default=100_000, ge=1_000)
     max_request_bytes: int = Field(default=8_000_000, ge=10_000)
     trusted_proxies: list[str] = Field(default_factory=list)

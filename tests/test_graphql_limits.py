@@ -124,3 +124,12 @@ async def test_every_graphql_answer_to_a_post_is_status_200(api: Api) -> None:
         assert [error["extensions"]["code"] for error in response.json()["errors"]] == [code], label
     not_graphql = await api.client.post("/graphql", json={"variables": {}})
     assert not_graphql.status_code == 400  # no query: not a GraphQL request at all
+
+
+async def test_a_document_with_too_many_tokens_is_refused_before_it_is_parsed_in_full(api: Api) -> None:
+    key = await api.key("acme", Role.READER)
+    flood = "{ " + " ".join(f"f{n}: __typename" for n in range(api.settings.max_query_tokens)) + " }"
+    assert len(flood.encode()) < api.settings.max_query_bytes
+    result = await api.gql(flood, token=key.jwt)
+    assert result.status_code == 200 and result.codes == ["GRAPHQL_VALIDATION_FAILED"]
+    assert f"more than {api.settings.max_query_tokens} tokens" in result.errors[0]["message"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter, ValidationCache
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -38,6 +38,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         # Clients send the same few documents over and over: validate each once.  (strawberry's
         # ParserCache is left out: a syntax error raised from it escapes the error-code extension.)
         ValidationCache(maxsize=256),
+        # Parsing stops at this many tokens: a document under the byte limit can still cost seconds of
+        # CPU to parse and validate, on the event loop every other request shares.
+        MaxTokensLimiter(max_token_count=settings.max_query_tokens),
         QueryDepthLimiter(max_depth=settings.max_query_depth),
         MaxAliasesLimiter(max_alias_count=settings.max_aliases),
     ]
