@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 import orjson
 import structlog
@@ -87,6 +89,18 @@ class GraphQLApp(GraphQL[RequestContext, None]):
             if request_adapter.method != "POST" or not request_data.query:
                 raise
             return _refusal(InvalidRequest(refused.reason))
+
+
+async def _check_within(check: Coroutine[Any, Any, None], seconds: float) -> str:
+    """ "ok", or why not; a check that hangs (a frozen server) is left to its own timeouts and reported
+    unavailable after ``seconds``: waiting for it to unwind would hang the answer with it."""
+    task = asyncio.ensure_future(check)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.add_done_callback(lambda finished: finished.cancelled() or finished.exception())
+        return f"unavailable: no answer within {seconds:g} s"
+    error = task.exception()
+    return "ok" if error is None else f"unavailable: {type(error).__name__}"
 
 
 def _refusal(error: AppError) -> ExecutionResult:
@@ -187,17 +201,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services = holder.services
         checks: dict[str, str] = {}
         started = time.perf_counter()
-        try:
+
+        async def database() -> None:
             async with services.db.transaction() as session:
                 await session.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception as error:
-            checks["database"] = f"unavailable: {type(error).__name__}"
-        try:
+
+        async def redis() -> None:
             await services.queue.ping()
-            checks["redis"] = "ok"
-        except Exception as error:
-            checks["redis"] = f"unavailable: {type(error).__name__}"
+
+        checks["database"] = await _check_within(database(), settings.readyz_timeout_seconds)
+        checks["redis"] = await _check_within(redis(), settings.readyz_timeout_seconds)
         ready = all(value == "ok" for value in checks.values())
         body = {
             "status": "ready" if ready else "unavailable",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -21,6 +22,20 @@ def raw_url(database_url: str) -> str:
     return "postgresql://" + async_url(database_url)[len("postgresql+asyncpg://") :]
 
 
+@dataclass(frozen=True, kw_only=True)
+class DatabaseTimeouts:
+    """How long one database call may take before it fails (SERVICE_UNAVAILABLE to a client).
+
+    A frozen or unreachable PostgreSQL must not hang requests: connecting, waiting for a pooled
+    connection and each statement are bounded (the statement by the client, so it holds even when
+    the server cannot answer at all).
+    """
+
+    connect_seconds: float = 5.0
+    acquire_seconds: float = 5.0
+    statement_seconds: float = 5.0
+
+
 class Database:
     """Owns the engine; hands out sessions inside transactions.
 
@@ -30,13 +45,16 @@ class Database:
     older than the failure, so the next requests run on new ones (tests/reliability prove it).
     """
 
-    def __init__(self, database_url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, database_url: str, *, pool_size: int = 10, timeouts: DatabaseTimeouts | None = None) -> None:
+        timeouts = timeouts or DatabaseTimeouts()
         self.engine: AsyncEngine = create_async_engine(
             async_url(database_url),
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=False,
             pool_recycle=1800,
+            pool_timeout=timeouts.acquire_seconds,
+            connect_args={"timeout": timeouts.connect_seconds, "command_timeout": timeouts.statement_seconds},
         )
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 

@@ -33,7 +33,7 @@ class Services:
         """The database pool, the queue (usable once Redis answers), the sender and the retry policy."""
         if not settings.database_url or not settings.redis_url:
             raise RuntimeError("DATABASE_URL and REDIS_URL must be set (the CLI sets them for embedded servers)")
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, timeouts=settings.database_timeouts)
         queue = await connect_queue(settings.redis_url)
         sender = Sender.from_settings(settings)
         signing_key = settings.resolved_secret_key()

@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.db import DatabaseTimeouts
+
 DEFAULT_RETRY_SCHEDULE = (5, 30, 120, 600, 1800, 3600, 10800, 21600, 43200, 86400)
 
 
@@ -33,6 +35,10 @@ class Settings(BaseSettings):
         default=None, pattern=r"^https?://[^/\s]+/?$", description="scheme://host[:port] clients reach the API at"
     )
     commit_sha: str = ""
+    database_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    database_acquire_timeout_seconds: float = Field(default=5.0, gt=0)
+    database_statement_timeout_seconds: float = Field(default=5.0, gt=0)
+    readyz_timeout_seconds: float = Field(default=2.0, gt=0)
     jwt_lifetime_seconds: int = Field(default=36_000, ge=60)
     graphiql: bool = True
     introspection: bool = True
@@ -59,6 +65,15 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     resource_url_template: str | None = None
+
+    @property
+    def database_timeouts(self) -> DatabaseTimeouts:
+        """The three database timeouts as the one value ``Database`` takes."""
+        return DatabaseTimeouts(
+            connect_seconds=self.database_connect_timeout_seconds,
+            acquire_seconds=self.database_acquire_timeout_seconds,
+            statement_seconds=self.database_statement_timeout_seconds,
+        )
 
     @property
     def is_embedded(self) -> bool:

@@ -36,7 +36,11 @@ class WorkerContext:
         return cls(
             settings=settings,
             # Deliveries hold a connection only to claim and to record, never while sending.
-            db=Database(settings.database_url, pool_size=max(5, settings.worker_max_jobs // 5)),
+            db=Database(
+                settings.database_url,
+                pool_size=max(5, settings.worker_max_jobs // 5),
+                timeouts=settings.database_timeouts,
+            ),
             queue=queue,
             sender=Sender.from_settings(settings),
             retry_policy=RetryPolicy.from_settings(settings),

@@ -8,13 +8,16 @@ from collections.abc import Iterator
 import structlog
 from graphql.error import GraphQLError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from strawberry.extensions import SchemaExtension
 
 from api.errors import AppError, BadInput, InvalidRequest, ServiceUnavailable
 
 log = structlog.get_logger(__name__)
 
-UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, ConnectionError, OSError, TimeoutError)
+# A pool that gives no connection in time (sqlalchemy's TimeoutError) and a statement past its
+# timeout (asyncio's, which is the builtin) are a database that does not answer, like a closed socket.
+UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, ConnectionError, OSError, TimeoutError, PoolTimeout)
 # PostgreSQL's connection exceptions (class 08) and its shutting-down/starting-up refusals (57P01-03):
 # what a restarting database looks like through asyncpg, whatever SQLAlchemy wraps them in.
 UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")

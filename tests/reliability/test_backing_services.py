@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import httpx
+import psutil
 
 from api.models import Role
 from tests.receivers import running_receiver
@@ -82,3 +83,59 @@ async def test_api_started_without_redis_records_and_nothing_is_lost(stack: Stac
     ids = {entry["id"] for entry in recorded.json()["data"]["auditTrailRecordEvents"]}
     assert len(ids) == len(events)
     assert ids <= {request.header("X-Audit-Event-Id") for request in receiver.requests}
+
+
+def postgres_processes(stack: Stack) -> list[psutil.Process]:
+    """The postmaster and every backend of the stack's cluster."""
+    postmaster_pid = int((stack.postgres.pgdata / "postmaster.pid").read_text().split()[0])
+    postmaster = psutil.Process(postmaster_pid)
+    return [postmaster, *postmaster.children(recursive=True)]
+
+
+async def test_a_frozen_postgres_gives_service_unavailable_within_seconds_and_loses_nothing(stack: Stack) -> None:
+    """SIGSTOP: the server neither answers nor closes connections, the worst a database can do."""
+    tenant = await stack.tenant("pg-frozen")
+    service, admin = tenant.tokens[Role.SERVICE], tenant.tokens[Role.ADMIN]
+    async with httpx.AsyncClient(timeout=60) as client:
+        before = await stack.gql(
+            client,
+            RECORD,
+            {"events": [{"action": "frozen.before", "actor": "t::x", "eventType": "CREATE"}]},
+            token=service,
+        )
+        assert before.json()["data"], before.text
+        frozen = postgres_processes(stack)
+        for process in frozen:
+            process.suspend()
+        try:
+            started = time.monotonic()
+            during = await stack.gql(client, "{ viewer { id } }", token=admin)
+            answered_in = time.monotonic() - started
+            ready_started = time.monotonic()
+            readyz = await client.get(f"{stack.url}/readyz")
+            ready_in = time.monotonic() - ready_started
+        finally:
+            for process in frozen:
+                process.resume()
+        deadline = time.monotonic() + 30
+        while (await client.get(f"{stack.url}/readyz")).status_code != 200:
+            assert time.monotonic() < deadline, "the API did not become ready after the thaw"
+            await asyncio.sleep(0.2)
+        after = await stack.gql(
+            client,
+            RECORD,
+            {"events": [{"action": "frozen.after", "actor": "t::x", "eventType": "CREATE"}]},
+            token=service,
+        )
+        found = await stack.gql(
+            client,
+            '{ searchAuditTrailEntries(input: {fullTextSearch: "frozen"}) { edges { node { action } } } }',
+            token=admin,
+        )
+    print(f"\nfrozen PostgreSQL: request answered in {answered_in:.1f} s, /readyz in {ready_in:.1f} s")
+    assert during.status_code == 200 and during.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert answered_in < 12  # connect/acquire/statement timeouts of 5 s, not the 40 s it used to hang
+    assert readyz.status_code == 503 and ready_in < 4
+    assert after.json()["data"], after.text
+    actions = {edge["node"]["action"] for edge in found.json()["data"]["searchAuditTrailEntries"]["edges"]}
+    assert actions == {"frozen.before", "frozen.after"}
