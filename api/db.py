@@ -32,8 +32,9 @@ class DatabaseTimeouts:
     """
 
     connect_seconds: float = 5.0
-    acquire_seconds: float = 5.0
-    statement_seconds: float = 5.0
+    acquire_seconds: float = 30.0
+    """Waiting for a pooled connection is queueing under load, not a dead server: long, as SQLAlchemy's."""
+    statement_seconds: float = 10.0
 
 
 class Database:

@@ -36,8 +36,8 @@ class Settings(BaseSettings):
     )
     commit_sha: str = ""
     database_connect_timeout_seconds: float = Field(default=5.0, gt=0)
-    database_acquire_timeout_seconds: float = Field(default=5.0, gt=0)
-    database_statement_timeout_seconds: float = Field(default=5.0, gt=0)
+    database_acquire_timeout_seconds: float = Field(default=30.0, gt=0)
+    database_statement_timeout_seconds: float = Field(default=10.0, gt=0)
     readyz_timeout_seconds: float = Field(default=2.0, gt=0)
     jwt_lifetime_seconds: int = Field(default=36_000, ge=60)
     graphiql: bool = True
