@@ -18,11 +18,11 @@ COPY receivers ./receivers
 # servers and the dev tools stay out), then our package alone.  uv (the Makefile's version) only
 # exports the lock and leaves the image afterwards.
 RUN pip install uv==0.13.9 \
-    && uv export --quiet --locked --no-dev --no-emit-project --format requirements-txt --output-file /tmp/requirements.txt \
-    && pip install --no-deps --require-hashes -r /tmp/requirements.txt \
+    && uv export --quiet --locked --no-dev --no-emit-project --format requirements-txt --output-file requirements.txt \
+    && pip install --no-deps --require-hashes -r requirements.txt \
     && pip install --no-deps . \
     && pip uninstall --yes uv \
-    && rm /tmp/requirements.txt \
+    && rm requirements.txt \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin audittrail
 
 USER audittrail

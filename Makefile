@@ -23,14 +23,17 @@ $(UV_STAMP): $(BIN)/python
 	@touch $@
 
 # --locked: a pyproject.toml changed without `make lock` stops here instead of resolving anew.
+LOCK_HINT := (when uv says the lockfile needs to be updated: run make lock, and commit uv.lock)
 # make run: the service and the embedded servers.  --inexact keeps what `make test` added.
 $(RUN_STAMP): $(UV_STAMP) uv.lock pyproject.toml
-	$(UV) sync --quiet --locked --inexact --extra embedded
+	@echo "$(UV) sync --locked --inexact --extra embedded"
+	@$(UV) sync --quiet --locked --inexact --extra embedded || { echo "$(LOCK_HINT)"; exit 1; }
 	@touch $@
 
 # make test: the same plus the dev tools (the dev extra includes embedded and s3), exactly the lock.
 $(DEV_STAMP): $(UV_STAMP) uv.lock pyproject.toml
-	$(UV) sync --quiet --locked --extra dev
+	@echo "$(UV) sync --locked --extra dev"
+	@$(UV) sync --quiet --locked --extra dev || { echo "$(LOCK_HINT)"; exit 1; }
 	@touch $@
 
 run: $(RUN_STAMP)
