@@ -47,7 +47,8 @@ def settings(servers: EmbeddedServers, tmp_path_factory: pytest.TempPathFactory)
         allow_private_endpoints=True,
         retry_schedule_seconds=[0.2, 0.4, 0.8],
         webhook_timeout_seconds=2.0,
-        verify_timeout_seconds=2.0,
+        # Verify-on-save answers a mutation: room for a loaded CI machine (a late answer fails the save).
+        verify_timeout_seconds=5.0,
         sweep_interval_seconds=1,
     )
 

@@ -125,7 +125,7 @@ async def test_the_verified_delivery_is_recorded_delivered_and_not_queued_again(
 FAILING_ENDPOINTS = {
     "500": (Reply(status=500), "HTTP 500"),
     "404": (Reply(status=404), "HTTP 404"),
-    "timeout": (Reply(delay_seconds=3.0), "timed out"),
+    "timeout": (Reply(delay_seconds=6.0), "timed out"),
 }
 
 
