@@ -17,7 +17,7 @@ from api.audit.facts import Audited, AuditedFailure, AuditFacts, Principal, Refu
 from api.audit.record import Resource
 from api.audit.resources import ResourceType
 from api.errors import Unauthenticated
-from api.models import ApiKey, EventType, RevokedToken
+from api.models import Account, ApiKey, EventType, RevokedToken
 
 FAILED_LOGIN_ACTION = "api_key.login_failed"
 
@@ -40,23 +40,23 @@ async def log_in(
         if found is None:
             raise  # an unknown key has no account to record the attempt in
         failed_key, account = found
-        principal = Principal(
-            account_id=account.id, account_name=account.name, actor=key_actor(failed_key.id), key_id=failed_key.id
-        )
         failure = AuditedFailure(
             action=FAILED_LOGIN_ACTION,
             event_type=EventType.CREATE,
-            principal=principal,
+            principal=_key_principal(failed_key, account),
             facts=_login_facts(failed_key.id),
         )
         raise Refused(refusal, failure) from None
     assert found is not None  # check_key_secret refuses keys that do not exist
-    account = found[1]
-    principal = Principal(account_id=account.id, account_name=account.name, actor=key_actor(key.id), key_id=key.id)
     return Audited(
         LoggedIn(key=key, token=signer.issue(key, audience=audience)),
-        replace(_login_facts(key.id), acting_as=principal),
+        replace(_login_facts(key.id), acting_as=_key_principal(key, found[1])),
     )
+
+
+def _key_principal(key: ApiKey, account: Account) -> Principal:
+    """A key acting as itself in its account: who a login, failed or not, is recorded for."""
+    return Principal(account_id=account.id, account_name=account.name, actor=key_actor(key.id), key_id=key.id)
 
 
 def _login_facts(key_id: str) -> AuditFacts:

@@ -30,7 +30,6 @@ class IssuedToken:
 class TokenClaims:
     key_id: str
     account_id: str
-    role: str
     token_id: str
     valid_until: int
 
@@ -81,7 +80,6 @@ class TokenSigner:
         return TokenClaims(
             key_id=str(claims["sub"]),
             account_id=str(claims["acc"]),
-            role=str(claims.get("role", "")),
             token_id=str(claims["jti"]),
             valid_until=int(claims["exp"]),
         )

@@ -12,7 +12,7 @@ from typing import Generic, TypeVar
 
 from api.audit.record import Resource
 from api.errors import AppError
-from api.models import EventType
+from api.models import EventType, Webhook
 
 T = TypeVar("T")
 
@@ -39,8 +39,9 @@ class AuditFacts:
     """A webhook that gets this event although it no longer receives events (disable, delete)."""
     records_args: bool = True
     """False for payloads documented with ``data: {}`` (webhook delete)."""
-    verifies_webhook: bool = False
-    """Verify-on-save: this event's delivery must reach the webhook before anything commits."""
+    verify_webhook: Webhook | None = None
+    """Verify-on-save: this webhook must accept the event's delivery before anything commits (and is
+    re-read afterwards: recording the delivery updates its health)."""
     sends_delivery_now: bool = False
     """The caller sends this event's delivery itself right after commit (the test webhook)."""
 

@@ -10,7 +10,7 @@ import ipaddress
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -60,8 +60,9 @@ class IngestLimits:
     retention_days: int
 
 
-def validate_event(event: IncomingEvent, limits: IngestLimits, where: str = "event") -> EventDraft:
-    """``event`` as a draft ready to record, or BAD_USER_INPUT naming ``where`` and what is allowed."""
+def validate_event(event: IncomingEvent, limits: IngestLimits, *, recorder: str, where: str = "event") -> EventDraft:
+    """``event`` as a draft ready to record, its ``context.recordedBy`` naming ``recorder``; or
+    BAD_USER_INPUT (FORBIDDEN for what only the service may write) naming ``where`` and what is allowed."""
     namespace = event.action.split(".", 1)[0]
     if namespace in SERVICE_NAMESPACES:
         reserved = ", ".join(f"{name}.*" for name in SERVICE_NAMESPACES)
@@ -104,7 +105,7 @@ def validate_event(event: IncomingEvent, limits: IngestLimits, where: str = "eve
         timestamp_ms=_check_timestamp(event.timestamp_ms, limits, where),
         event_type=event.event_type,
         run_state_change=event.run_state_change,
-        context=context,
+        context={**context, RECORDED_BY: recorder},
         data=_check_json_object(event.data, f"{where}.data", MAX_DATA_BYTES),
         remote_ip=_check_ip(event.remote_ip, where),
         affected_resource=event.affected_resource,
@@ -113,11 +114,13 @@ def validate_event(event: IncomingEvent, limits: IngestLimits, where: str = "eve
     )
 
 
-def validate_events(events: Sequence[IncomingEvent], limits: IngestLimits) -> list[EventDraft]:
+def validate_events(events: Sequence[IncomingEvent], limits: IngestLimits, *, recorder: str) -> list[EventDraft]:
     """All events as drafts, or BAD_USER_INPUT for the first one that is not valid."""
     if not 1 <= len(events) <= MAX_EVENTS_PER_CALL:
         raise BadInput(f"events must hold 1 to {MAX_EVENTS_PER_CALL} events per call, got {len(events)}")
-    return [validate_event(event, limits, f"events[{index}]") for index, event in enumerate(events)]
+    return [
+        validate_event(event, limits, recorder=recorder, where=f"events[{index}]") for index, event in enumerate(events)
+    ]
 
 
 async def ingest_events(
@@ -134,10 +137,7 @@ async def ingest_events(
     Every event says who recorded it, ``context.recordedBy``, in the very body its receivers get:
     a key recording on behalf of others cannot pass its events off as the service's own.
     """
-    recorder = key_actor(recorded_by)
-    drafts = [
-        replace(draft, context={**draft.context, RECORDED_BY: recorder}) for draft in validate_events(events, limits)
-    ]
+    drafts = validate_events(events, limits, recorder=key_actor(recorded_by))
     return await record_events(
         session, drafts, account_id=account_id, account_name=account_name, recorded_by=recorded_by
     )

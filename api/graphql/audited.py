@@ -20,7 +20,6 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
 from strawberry.types.base import StrawberryObjectDefinition
 
 from api.audit.facts import Audited, AuditedFailure, AuditFacts, Principal, Refused
@@ -93,10 +92,9 @@ class AuditedMutation:
             context, unit.session, principal, (self.action, self.event_type), mutation, args, facts
         )
         delivery_id = batch.delivery_ids[0] if batch.delivery_ids else None
-        if facts.verifies_webhook and delivery_id is not None:
+        if facts.verify_webhook is not None and delivery_id is not None:
             await verify_on_save(unit.session, context.services.verify_sender, delivery_id=delivery_id)
-            if isinstance(done.result, SQLModel):  # the webhook: verification just updated its health
-                await unit.session.refresh(done.result)
+            await unit.session.refresh(facts.verify_webhook)
         elif not facts.sends_delivery_now:
             unit.enqueue_after_commit(batch.delivery_ids)
         return Recorded(result=done.result, delivery_id=delivery_id)

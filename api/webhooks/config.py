@@ -7,8 +7,7 @@ was) and whether the endpoint must accept it before anything commits (verify-on-
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,12 +71,11 @@ def final_payload_to(webhook: Webhook | None) -> str | None:
     return webhook.id if webhook is not None and webhook.enabled else None
 
 
-def _facts(webhook: Webhook, **facts: Any) -> AuditFacts:
+def _facts(webhook: Webhook) -> AuditFacts:
     """Spacelift records webhook changes as UPDATEs of the account; the webhook is the related resource."""
     return AuditFacts(
         affected_resource=Resource(ResourceType.ACCOUNT, webhook.account_id),
         related_resource=Resource(ResourceType.AUDIT_TRAIL_WEBHOOK, webhook.id),
-        **facts,
     )
 
 
@@ -97,20 +95,22 @@ async def configure(
         service_secret_key=service_secret_key,
         private_endpoints_allowed=private_endpoints_allowed,
     )
-    return Audited(webhook, _facts(webhook, verifies_webhook=webhook.enabled))
+    return Audited(webhook, replace(_facts(webhook), verify_webhook=webhook if webhook.enabled else None))
 
 
 async def enable(session: AsyncSession, account_id: str) -> Audited[Webhook]:
     """``auditTrailEnableWebhook``: the endpoint must accept this very event first."""
     webhook = await set_webhook_enabled(session, account_id, is_enabled=True)
-    return Audited(webhook, _facts(webhook, verifies_webhook=True))
+    return Audited(webhook, replace(_facts(webhook), verify_webhook=webhook))
 
 
 async def disable(session: AsyncSession, account_id: str) -> Audited[Webhook]:
     """``auditTrailDisableWebhook``: this event is the last one the webhook gets."""
-    final_to = final_payload_to(await get_live_webhook(session, account_id))
-    webhook = await set_webhook_enabled(session, account_id, is_enabled=False)
-    return Audited(webhook, _facts(webhook, final_payload_webhook_id=final_to))
+    await _lock_account_webhooks(session, account_id)
+    webhook = await get_live_webhook(session, account_id)
+    final_to = final_payload_to(webhook)  # as it was: enabled or not before this change
+    await _switch(session, webhook, is_enabled=False)
+    return Audited(webhook, replace(_facts(webhook), final_payload_webhook_id=final_to))
 
 
 async def delete(session: AsyncSession, account_id: str) -> Audited[Webhook | None]:
@@ -118,13 +118,15 @@ async def delete(session: AsyncSession, account_id: str) -> Audited[Webhook | No
     webhook = await delete_webhook(session, account_id)
     if webhook is None:
         return Audited(None, AuditFacts(records_args=False))
-    return Audited(webhook, _facts(webhook, records_args=False, final_payload_webhook_id=final_payload_to(webhook)))
+    return Audited(
+        webhook, replace(_facts(webhook), records_args=False, final_payload_webhook_id=final_payload_to(webhook))
+    )
 
 
 async def prepare_test(session: AsyncSession, account_id: str) -> Audited[Webhook]:
     """``auditTrailTestWebhook``: this event goes to the webhook, enabled or not, sent by the caller at once."""
     webhook = await get_live_webhook(session, account_id)
-    return Audited(webhook, _facts(webhook, final_payload_webhook_id=webhook.id, sends_delivery_now=True))
+    return Audited(webhook, replace(_facts(webhook), final_payload_webhook_id=webhook.id, sends_delivery_now=True))
 
 
 async def set_webhook(
@@ -206,10 +208,14 @@ async def set_webhook_enabled(session: AsyncSession, account_id: str, *, is_enab
     """Turn the account's webhook on or off."""
     await _lock_account_webhooks(session, account_id)
     webhook = await get_live_webhook(session, account_id)
+    await _switch(session, webhook, is_enabled=is_enabled)
+    return webhook
+
+
+async def _switch(session: AsyncSession, webhook: Webhook, *, is_enabled: bool) -> None:
     webhook.enabled = is_enabled
     webhook.updated_at = utcnow()
     await session.flush()
-    return webhook
 
 
 async def delete_webhook(session: AsyncSession, account_id: str) -> Webhook | None:
