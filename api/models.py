@@ -159,6 +159,22 @@ class WebhookDelivery(SQLModel, table=True):
     delivered_at: datetime | None = _tz(default=None)
 
 
+class WebhookDeliveryAttempt(SQLModel, table=True):
+    """One attempt of a delivery as it went; written with the attempt's outcome (``api.webhooks.attempts``)."""
+
+    __tablename__ = "webhook_delivery_attempts"
+
+    delivery_id: str = Field(foreign_key="webhook_deliveries.id", primary_key=True, max_length=ID_LENGTH)
+    attempt: int = Field(primary_key=True)
+    recorded_at: datetime = _tz(default_factory=utcnow)
+    status_code: int | None = None
+    error: str | None = None
+    latency_ms: int = 0
+    request_headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    response_headers: dict[str, str] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    response_snippet: str | None = None
+
+
 class RevokedToken(SQLModel, table=True):
     """A token ended by ``logout`` before its expiry; kept until it would have expired anyway."""
 

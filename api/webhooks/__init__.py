@@ -31,7 +31,7 @@ from api.webhooks.delivery import (
     redeliver,
     verify_on_save,
 )
-from api.webhooks.delivery_log import DeliveryPage, delivery_cursor, get_delivery, list_deliveries
+from api.webhooks.delivery_log import DeliveryPage, delivery_cursor, get_delivery, list_attempts, list_deliveries
 from api.webhooks.queue import connect_queue, enqueue_deliveries, enqueue_overdue, enqueue_retry
 from api.webhooks.retry_policy import AttemptOutcome, NextStep, RetryPolicy
 from api.webhooks.sender import Sender
@@ -67,6 +67,7 @@ __all__ = [
     "find_live_webhook",
     "get_delivery",
     "get_live_webhook",
+    "list_attempts",
     "list_deliveries",
     "prepare_redelivery",
     "prepare_test",

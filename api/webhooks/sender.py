@@ -22,6 +22,9 @@ log = structlog.get_logger(__name__)
 
 RESPONSE_SNIPPET_BYTES = 1024
 MAX_ERROR_LENGTH = 500
+MAX_RESPONSE_HEADERS = 50
+MAX_HEADER_VALUE_LENGTH = 512
+REDACTED = "[REDACTED]"
 UNDECRYPTABLE_SECRET = (
     "the webhook's secret cannot be decrypted: was AUDITTRAIL_SECRET_KEY changed? Set the webhook again"
 )
@@ -101,6 +104,7 @@ class Sender:
 
     async def _post(self, endpoint: str, request: SignedRequest) -> AttemptOutcome:
         started = time.perf_counter()
+        sent_headers = shown_request_headers(request)
 
         def elapsed_ms() -> int:
             return int((time.perf_counter() - started) * 1000)
@@ -121,20 +125,42 @@ class Sender:
                 latency_ms=elapsed_ms(),
                 response_snippet=snippet,
                 retry_after_seconds=parse_retry_after(response.headers.get("retry-after")),
+                request_headers=sent_headers,
+                response_headers=shown_response_headers(response.headers, request.custom_header_values),
             )
         except (TimeoutError, httpx.TimeoutException):
-            return AttemptOutcome(latency_ms=elapsed_ms(), error=f"timed out after {self.timeout_seconds:g} s")
+            return AttemptOutcome(
+                latency_ms=elapsed_ms(),
+                error=f"timed out after {self.timeout_seconds:g} s",
+                request_headers=sent_headers,
+            )
         except httpx.HTTPError as error:
             # The secret never leaves the signer, only its HMACs; header values could appear in an error.
             message = storable(_redact(str(error) or type(error).__name__, request.custom_header_values))
             message = message[:MAX_ERROR_LENGTH]
-            return AttemptOutcome(latency_ms=elapsed_ms(), error=f"{type(error).__name__}: {message}")
+            return AttemptOutcome(
+                latency_ms=elapsed_ms(), error=f"{type(error).__name__}: {message}", request_headers=sent_headers
+            )
+
+
+def shown_request_headers(request: SignedRequest) -> dict[str, str]:
+    """The request's headers for the attempt history: a custom header's value is the customer's secret."""
+    return {name: _redact(value, request.custom_header_values) for name, value in request.headers.items()}
+
+
+def shown_response_headers(headers: httpx.Headers, secrets: list[str]) -> dict[str, str]:
+    """The answer's headers for the attempt history: bounded, storable, echoed secrets redacted."""
+    shown: dict[str, str] = {}
+    for name, value in headers.multi_items()[:MAX_RESPONSE_HEADERS]:
+        text = storable(_redact(value, secrets))[:MAX_HEADER_VALUE_LENGTH]
+        shown[storable(name)] = f"{shown[name]}, {text}" if name in shown else text
+    return shown
 
 
 def _redact(text: str, secrets: list[str]) -> str:
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "[REDACTED]")
+            text = text.replace(secret, REDACTED)
     return text
 
 

@@ -9,7 +9,7 @@ from api.models import Role
 from tests.console.conftest import Console
 from tests.console.test_logs import save_screenshots
 from tests.helpers import Key
-from tests.receivers import SET_WEBHOOK, Receiver, Reply, webhook_input
+from tests.receivers import SET_WEBHOOK, WEBHOOK_QUERY, Receiver, Reply, webhook_input
 
 
 async def open_configuration(console: Console) -> Key:
@@ -147,3 +147,47 @@ async def test_a_webhook_set_up_without_a_secret_says_it_is_unsigned(console: Co
     await expect(page.get_by_text("The webhook is set up.")).to_be_visible()
     await expect(page.locator(".unsigned")).to_have_text("Unsigned: deliveries carry no signature")
     assert receiver.requests[0].header("X-Signature-256") is None
+
+
+async def test_a_delivery_opens_its_attempts_and_redeliver_stays_in_view(console: Console, receiver: Receiver) -> None:
+    admin = await console.api.key("acme", Role.ADMIN)
+    header_value = "collector-token-4d2f"
+    with_header = webhook_input(
+        receiver.url, customHeaders={"entries": [{"key": "X-Collector-Token", "value": header_value}]}
+    )
+    set_up = (await console.api.gql(SET_WEBHOOK, {"input": with_header}, token=admin.jwt)).ok()
+    assert set_up["auditTrailSetWebhook"]["enabled"]
+    # The verification was attempt 1 (HTTP 200); a redelivery now meets a long failure: attempt 2.
+    receiver.default = Reply(status=500, body=b"upstream collector failed: " + b"x" * 3000)
+    webhook = (await console.api.gql(WEBHOOK_QUERY, {}, token=admin.jwt)).ok()["auditTrailWebhook"]
+    [set_delivery] = [
+        e["node"] for e in webhook["deliveries"]["edges"] if e["node"]["action"] == "audit_trail_webhook.set"
+    ]
+    redeliver = "mutation($id: ID!) { auditTrailRedeliver(id: $id) { status } }"
+    (await console.api.gql(redeliver, {"id": set_delivery["id"]}, token=admin.jwt)).ok()
+
+    await console.sign_in(admin)
+    page = console.page
+    await page.get_by_role("link", name="Configuration").click()
+    log = page.locator("section.deliveries")
+    row = log.locator("tbody tr", has_text="audit_trail_webhook.set")
+    await expect(row).to_contain_text("500")
+    await expect(row.get_by_role("button", name="Redeliver")).to_be_in_viewport(ratio=1)
+
+    await row.get_by_role("button", name="Attempts of audit_trail_webhook.set").click()
+    drawer = page.get_by_role("dialog", name="Delivery of audit_trail_webhook.set")
+    await expect(drawer).to_be_visible()
+    newest, oldest = drawer.locator("section.attempt").nth(0), drawer.locator("section.attempt").nth(1)
+    await expect(newest).to_contain_text("Attempt 2")
+    await expect(newest).to_contain_text("HTTP 500")
+    await expect(newest).to_contain_text("upstream collector failed")
+    await expect(oldest).to_contain_text("HTTP 200")
+    await expect(newest.locator(".header-table tr", has_text="X-Collector-Token")).to_contain_text("[REDACTED]")
+    await expect(page.get_by_text(header_value)).to_have_count(0)
+    await expect(drawer.get_by_label("Request body")).to_contain_text('"action": "audit_trail_webhook.set"')
+    await save_screenshots(console, "delivery-drawer", narrow=False)
+
+    await drawer.get_by_role("link", name="Open in Logs").click()
+    details = page.get_by_role("dialog", name="Event details")
+    await expect(details).to_be_visible()
+    await expect(details).to_contain_text(set_delivery["eventId"])

@@ -7,11 +7,50 @@ import strawberry
 from api.graphql.context import AppInfo
 from api.graphql.pagination import PageInfo
 from api.graphql.scalars import unix_seconds
-from api.models import DeliveryStatus, Webhook, WebhookDelivery
+from api.models import DeliveryStatus, Webhook, WebhookDelivery, WebhookDeliveryAttempt
 from api.paging import check_page_size
-from api.webhooks.delivery_log import delivery_cursor, list_deliveries
+from api.webhooks.delivery_log import delivery_cursor, list_attempts, list_deliveries
 
 AuditTrailDeliveryStatus = strawberry.enum(DeliveryStatus, name="AuditTrailDeliveryStatus")
+
+
+@strawberry.type(description="One HTTP header.")
+class AuditTrailHeader:
+    name: str
+    value: str
+
+
+def _headers(headers: dict[str, str] | None) -> list[AuditTrailHeader] | None:
+    return None if headers is None else [AuditTrailHeader(name=n, value=v) for n, v in headers.items()]
+
+
+@strawberry.type(description="One attempt of a delivery: what was sent and what the endpoint answered.")
+class AuditTrailDeliveryAttempt:
+    attempt: int = strawberry.field(description="1 for the first attempt.")
+    recorded_at: int = strawberry.field(description="Unix seconds when the attempt ended.")
+    status_code: int | None = strawberry.field(description="The endpoint's HTTP status; null when it did not answer.")
+    error: str | None = strawberry.field(description="Why there was no answer (or why nothing was sent).")
+    latency_ms: int
+    request_headers: list[AuditTrailHeader] = strawberry.field(
+        description="The headers sent, custom header values redacted. The body is the event's `body`."
+    )
+    response_headers: list[AuditTrailHeader] | None = strawberry.field(
+        description="The answer's headers (at most 50); null without an answer."
+    )
+    response_snippet: str | None = strawberry.field(description="The first KiB of the answer.")
+
+    @classmethod
+    def from_row(cls, row: WebhookDeliveryAttempt) -> AuditTrailDeliveryAttempt:
+        return cls(
+            attempt=row.attempt,
+            recorded_at=unix_seconds(row.recorded_at) or 0,
+            status_code=row.status_code,
+            error=row.error,
+            latency_ms=row.latency_ms,
+            request_headers=_headers(row.request_headers) or [],
+            response_headers=_headers(row.response_headers),
+            response_snippet=row.response_snippet,
+        )
 
 
 @strawberry.type(description="One event owed to the webhook, and how its sending went.")
@@ -30,6 +69,12 @@ class AuditTrailDelivery:
     )
     created_at: int = strawberry.field(description="Unix seconds.")
     delivered_at: int | None = strawberry.field(description="Unix seconds.")
+
+    @strawberry.field(description="Every attempt, first to last (one query per delivery: select it on one).")
+    async def attempt_history(self, info: AppInfo) -> list[AuditTrailDeliveryAttempt]:
+        async with info.context.reading() as session:
+            rows = await list_attempts(session, str(self.id))
+        return [AuditTrailDeliveryAttempt.from_row(row) for row in rows]
 
     @classmethod
     def from_row(cls, row: WebhookDelivery) -> AuditTrailDelivery:

@@ -1,6 +1,8 @@
-// The delivery log of the webhook: one row per event owed to the endpoint, with a Redeliver button.
+// The delivery log of the webhook: one row per event owed to the endpoint, with a Redeliver button;
+// a row opens the delivery's drawer with every attempt.
 
 import { gql } from "./api.js";
+import { DeliveryDrawer } from "./delivery_drawer.js";
 import { h, notice, relativeTime, replace, timeElement } from "./dom.js";
 
 const DELIVERY_FIELDS = `id eventId action status attempts lastStatusCode lastError lastLatencyMs responseSnippet nextAttemptAt createdAt deliveredAt`;
@@ -19,13 +21,14 @@ export class DeliveryLog {
       Object.entries(STATUS_LABELS).map(([value, label]) => h("option", { value, text: label })));
     this.status = h("div", { class: "page-status" });
     this.body = h("div", { class: "delivery-body" });
+    this.drawer = new DeliveryDrawer({ fail: (error) => this.app.fail(error), navigate: (params) => this.app.navigate(params) });
     this.element = h("section", { class: "deliveries", "aria-labelledby": "deliveries-title", hidden: true },
       h("div", { class: "section-head" },
         h("h2", { id: "deliveries-title", text: "Delivery log" }),
         h("div", { class: "actions" },
           h("label", { for: "delivery-status", text: "Status" }), this.statusFilter,
           h("button", { type: "button", class: "button quiet", text: "Refresh", onclick: () => this.load() }))),
-      this.status, this.body);
+      this.status, this.body, this.drawer.element);
   }
 
   show(hasWebhook) {
@@ -71,9 +74,11 @@ export class DeliveryLog {
 
   row(delivery) {
     const redeliver = h("button", { type: "button", class: "button small", text: "Redeliver", "aria-label": `Redeliver ${delivery.action} (${delivery.id})` });
-    const row = h("tr", { dataset: { deliveryId: delivery.id } },
+    const opener = h("button", { type: "button", class: "link-button", "aria-label": `Attempts of ${delivery.action} (${delivery.id})` },
+      h("code", { class: "action", text: delivery.action }));
+    const row = h("tr", { class: "clickable", dataset: { deliveryId: delivery.id } },
       h("td", { "data-label": "Status" }, h("span", { class: `badge status-${delivery.status.toLowerCase()}`, text: STATUS_LABELS[delivery.status] })),
-      h("td", { "data-label": "Event" }, h("div", {}, h("code", { text: delivery.action }), h("span", { class: "muted block" }, timeElement(delivery.createdAt)))),
+      h("td", { "data-label": "Event" }, h("div", {}, opener, h("span", { class: "muted block" }, timeElement(delivery.createdAt)))),
       h("td", { "data-label": "Attempts", class: "num", text: String(delivery.attempts) }),
       h("td", { "data-label": "Last status", class: "num" }, delivery.lastStatusCode ?? h("span", { class: "muted", title: delivery.lastError || "", text: delivery.lastError ? "error" : "—" })),
       h("td", { "data-label": "Latency", class: "num", text: delivery.lastLatencyMs === null ? "—" : `${delivery.lastLatencyMs} ms` }),
@@ -82,6 +87,10 @@ export class DeliveryLog {
         ? h("code", { title: delivery.responseSnippet || delivery.lastError, text: delivery.responseSnippet || delivery.lastError })
         : h("span", { class: "muted", text: "—" })),
       h("td", { class: "row-actions" }, redeliver));
+    row.addEventListener("click", (event) => {
+      if (event.target.closest("button") && !opener.contains(event.target)) return;  // Redeliver
+      this.drawer.open(delivery.id, opener);
+    });
     redeliver.addEventListener("click", async () => {
       redeliver.disabled = true;
       try {
