@@ -5,7 +5,8 @@ from __future__ import annotations
 import orjson
 from playwright.async_api import expect
 
-from api.models import Role
+from api.audit.record import EventDraft, now_ms, record_events
+from api.models import EventType, Role
 from tests.console.conftest import Console
 from tests.console.test_logs import save_screenshots
 from tests.helpers import Key
@@ -172,7 +173,10 @@ async def test_a_delivery_opens_its_attempts_and_redeliver_stays_in_view(console
     log = page.locator("section.deliveries")
     row = log.locator("tbody tr", has_text="audit_trail_webhook.set")
     await expect(row).to_contain_text("500")
+    await expect(row).to_contain_text("Not retried: retry on failure is off")
     await expect(row.get_by_role("button", name="Redeliver")).to_be_in_viewport(ratio=1)
+    # The console's own sign-in is owed to the webhook and no worker runs here: queued.
+    await expect(log.locator("tbody tr", has_text="account.login")).to_contain_text("Queued")
 
     await row.get_by_role("button", name="Attempts of audit_trail_webhook.set").click()
     drawer = page.get_by_role("dialog", name="Delivery of audit_trail_webhook.set")
@@ -186,6 +190,12 @@ async def test_a_delivery_opens_its_attempts_and_redeliver_stays_in_view(console
     await expect(page.get_by_text(header_value)).to_have_count(0)
     await expect(drawer.get_by_label("Request body")).to_contain_text('"action": "audit_trail_webhook.set"')
     await save_screenshots(console, "delivery-drawer", narrow=False)
+
+    # The log refreshes by itself while the tab is open.
+    draft = EventDraft(action="refresh.seen", event_type=EventType.UPDATE, actor="github::alice", timestamp_ms=now_ms())
+    async with console.api.db.transaction() as session:
+        await record_events(session, [draft], account_id=admin.account_id, account_name="acme", recorded_by=admin.id)
+    await expect(log.locator("tbody tr", has_text="refresh.seen")).to_contain_text("Queued", timeout=15_000)
 
     await drawer.get_by_role("link", name="Open in Logs").click()
     details = page.get_by_role("dialog", name="Event details")

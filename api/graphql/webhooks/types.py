@@ -148,6 +148,10 @@ class AuditTrailWebhook:
             consecutive_failures=row.consecutive_failures,
         )
 
+    @strawberry.field(description="Attempts a delivery gets in all under this configuration (1 without retryOnFailure).")
+    def max_attempts(self, info: AppInfo) -> int:
+        return info.context.services.retry_policy.max_attempts(retry_on_failure=self.retry_on_failure)
+
     @strawberry.field(description="The delivery log, newest first.")
     async def deliveries(
         self,

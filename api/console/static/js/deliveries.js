@@ -11,6 +11,11 @@ const DELIVERIES = `query Deliveries($first: Int, $after: String, $status: Audit
 const REDELIVER = `mutation Redeliver($id: ID!) { auditTrailRedeliver(id: $id) { ${DELIVERY_FIELDS} } }`;
 const PAGE_SIZE = 25;
 const STATUS_LABELS = { PENDING: "Pending", DELIVERED: "Delivered", FAILED: "Failed" };
+const RETRIED_CLIENT_ERRORS = new Set([408, 429]);
+
+function nextAttemptText(seconds) {
+  return seconds * 1000 <= Date.now() ? "due now" : relativeTime(seconds);
+}
 
 export class DeliveryLog {
   constructor(app, { onChange }) {
@@ -31,13 +36,17 @@ export class DeliveryLog {
       this.status, this.body, this.drawer.element);
   }
 
-  show(hasWebhook) {
-    this.element.hidden = !hasWebhook;
-    if (hasWebhook) this.load({ keepStatus: true });
+  /** Show the log of `webhook` (none: hidden); a `quiet` refresh leaves a log paged further alone. */
+  async show(webhook, { quiet = false } = {}) {
+    this.webhook = webhook;
+    this.element.hidden = !webhook;
+    if (!webhook || (quiet && this.pagedFurther)) return;
+    await this.load({ keepStatus: true });
   }
 
   async load({ keepStatus = false, after = null } = {}) {
     if (!keepStatus) this.status.replaceChildren();
+    this.pagedFurther = Boolean(after);
     const variables = { first: PAGE_SIZE, after, status: this.statusFilter.value || null };
     try {
       const { auditTrailWebhook: webhook } = await gql(DELIVERIES, variables);
@@ -72,17 +81,37 @@ export class DeliveryLog {
       : null);
   }
 
+  /** What a status means for this delivery, in words: queued, retrying (n of max), why it failed. */
+  statusDetail(delivery) {
+    const max = this.webhook?.maxAttempts;
+    if (delivery.status === "PENDING") {
+      if (delivery.attempts === 0) return "Queued";
+      const next = delivery.nextAttemptAt ? `, next ${nextAttemptText(delivery.nextAttemptAt)}` : "";
+      return `Retrying - attempt ${delivery.attempts + 1}${max ? ` of ${max}` : ""}${next}`;
+    }
+    if (delivery.status === "FAILED") {
+      const code = delivery.lastStatusCode;
+      if (code && code >= 400 && code < 500 && !RETRIED_CLIENT_ERRORS.has(code)) {
+        return `HTTP ${code} is not retried: the endpoint refused this payload`;
+      }
+      if (this.webhook && !this.webhook.retryOnFailure) return "Not retried: retry on failure is off";
+      return `Gave up after ${delivery.attempts} attempt${delivery.attempts === 1 ? "" : "s"}`;
+    }
+    return delivery.attempts > 1 ? `after ${delivery.attempts} attempts` : "";
+  }
+
   row(delivery) {
     const redeliver = h("button", { type: "button", class: "button small", text: "Redeliver", "aria-label": `Redeliver ${delivery.action} (${delivery.id})` });
     const opener = h("button", { type: "button", class: "link-button", "aria-label": `Attempts of ${delivery.action} (${delivery.id})` },
       h("code", { class: "action", text: delivery.action }));
     const row = h("tr", { class: "clickable", dataset: { deliveryId: delivery.id } },
-      h("td", { "data-label": "Status" }, h("span", { class: `badge status-${delivery.status.toLowerCase()}`, text: STATUS_LABELS[delivery.status] })),
+      h("td", { "data-label": "Status" }, h("span", { class: `badge status-${delivery.status.toLowerCase()}`, text: STATUS_LABELS[delivery.status] }),
+        h("span", { class: "muted block status-detail", text: this.statusDetail(delivery) })),
       h("td", { "data-label": "Event" }, h("div", {}, opener, h("span", { class: "muted block" }, timeElement(delivery.createdAt)))),
       h("td", { "data-label": "Attempts", class: "num", text: String(delivery.attempts) }),
       h("td", { "data-label": "Last status", class: "num" }, delivery.lastStatusCode ?? h("span", { class: "muted", title: delivery.lastError || "", text: delivery.lastError ? "error" : "—" })),
       h("td", { "data-label": "Latency", class: "num", text: delivery.lastLatencyMs === null ? "—" : `${delivery.lastLatencyMs} ms` }),
-      h("td", { "data-label": "Next attempt" }, delivery.nextAttemptAt ? h("span", { title: new Date(delivery.nextAttemptAt * 1000).toISOString(), text: relativeTime(delivery.nextAttemptAt) }) : h("span", { class: "muted", text: "—" })),
+      h("td", { "data-label": "Next attempt" }, delivery.nextAttemptAt && delivery.attempts > 0 ? h("span", { title: new Date(delivery.nextAttemptAt * 1000).toISOString(), text: nextAttemptText(delivery.nextAttemptAt) }) : h("span", { class: "muted", text: "—" })),
       h("td", { "data-label": "Response", class: "snippet" }, delivery.responseSnippet || delivery.lastError
         ? h("code", { title: delivery.responseSnippet || delivery.lastError, text: delivery.responseSnippet || delivery.lastError })
         : h("span", { class: "muted", text: "—" })),

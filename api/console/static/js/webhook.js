@@ -7,7 +7,8 @@ import { DeliveryLog } from "./deliveries.js";
 import { WebhookForm } from "./webhook_form.js";
 
 const WEBHOOK_FIELDS = `enabled endpoint includeRuns retryOnFailure signed secretSHA customHeaderNames createdAt updatedAt
-  lastDeliveryAt lastSuccessAt consecutiveFailures`;
+  lastDeliveryAt lastSuccessAt consecutiveFailures maxAttempts`;
+const REFRESH_MS = 5000;
 const WEBHOOK = `query Webhook { auditTrailWebhook { ${WEBHOOK_FIELDS} } }`;
 const ENABLE = `mutation Enable { auditTrailEnableWebhook { ${WEBHOOK_FIELDS} } }`;
 const DISABLE = `mutation Disable { auditTrailDisableWebhook { ${WEBHOOK_FIELDS} } }`;
@@ -31,6 +32,12 @@ export class ConfigView {
       this.status, this.webhookArea, this.deliveries.element);
     this.deleteDialog = this.buildDeleteDialog();
     this.element.append(this.deleteDialog);
+    // Health and the log refresh together while the tab is open (relative times tick with them),
+    // except while a form or the delete dialog is open, or the page is hidden.
+    this.timer = setInterval(() => {
+      if (document.hidden || this.editing || this.deleteDialog.open || this.loading) return;
+      this.load({ keepStatus: true, quiet: true });
+    }, REFRESH_MS);
   }
 
   update() {
@@ -40,20 +47,26 @@ export class ConfigView {
     }
   }
 
-  destroy() {}
+  destroy() {
+    clearInterval(this.timer);
+  }
 
-  async load({ keepStatus = false } = {}) {
+  async load({ keepStatus = false, quiet = false } = {}) {
     if (!keepStatus) this.status.replaceChildren();
+    this.loading = true;
     try {
       const { auditTrailWebhook: webhook } = await gql(WEBHOOK);
+      if (quiet && this.editing) return;  // a form opened while the refresh was in flight
       this.webhook = webhook;
       this.renderWebhook();
-      this.deliveries.show(Boolean(webhook));
+      await this.deliveries.show(webhook, { quiet });
     } catch (error) {
-      if (this.app.fail(error)) return;
+      if (this.app.fail(error) || quiet) return;
       replace(this.webhookArea, h("div", { class: "state state-error", role: "alert" },
         h("h2", { text: "The webhook could not be loaded" }), h("p", { text: error.message }),
         h("button", { type: "button", class: "button", text: "Try again", onclick: () => this.load() })));
+    } finally {
+      this.loading = false;
     }
   }
 
@@ -62,6 +75,7 @@ export class ConfigView {
   }
 
   renderWebhook() {
+    this.editing = false;
     const webhook = this.webhook;
     if (!webhook) {
       replace(this.webhookArea, h("section", { class: "card empty-webhook", "aria-labelledby": "no-webhook-title" },
@@ -115,6 +129,7 @@ export class ConfigView {
       onCancel: () => this.renderWebhook(),
     });
     this.status.replaceChildren();
+    this.editing = true;
     replace(this.webhookArea, form.element);
     form.focus();
   }
