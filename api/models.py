@@ -134,6 +134,10 @@ class Webhook(SQLModel, table=True):
     last_delivery_at: datetime | None = _tz(default=None)
     last_success_at: datetime | None = _tz(default=None)
     consecutive_failures: int = 0
+    failing_since: datetime | None = _tz(default=None)
+    """When the current run of failed attempts began; NULL while the last attempt succeeded."""
+    auto_disabled_at: datetime | None = _tz(default=None)
+    """When the worker disabled it for failing too long; cleared when it is enabled again."""
 
 
 class WebhookDelivery(SQLModel, table=True):

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     retry_schedule_seconds: list[float] = Field(default_factory=lambda: [float(s) for s in DEFAULT_RETRY_SCHEDULE])
     retry_after_cap_seconds: float = Field(default=3600.0, gt=0)
     sweep_interval_seconds: int = Field(default=5, ge=1)
+    webhook_auto_disable_after_seconds: float = Field(default=5 * 86400, ge=0)
+    """A webhook whose every attempt failed for this long is disabled (0: never)."""
     worker_poll_delay_seconds: float = Field(default=0.05, gt=0)
     worker_max_jobs: int = Field(default=50, ge=1)
 

@@ -25,6 +25,7 @@ from workers.delivery import deliver
 from workers.partitions import create_partitions_job
 from workers.retention import retention_job
 from workers.sweeper import sweep
+from workers.webhook_health import auto_disable_job
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +65,7 @@ def worker_settings(settings: Settings) -> type[WorkerSettingsBase]:
             cron(create_partitions_job, minute=7, run_at_startup=True, unique=True),
             cron(retention_job, minute=23, unique=True, timeout=RETENTION_TIMEOUT_SECONDS),
             cron(sweep, second=sweep_seconds(settings.sweep_interval_seconds), run_at_startup=True, unique=True),
+            cron(auto_disable_job, second=30, unique=True),
         ]
         # REDIS_URL unset: arq's own default (localhost:6379), as for any arq worker.
         redis_settings = RedisSettings.from_dsn(settings.redis_url) if settings.redis_url else RedisSettings()

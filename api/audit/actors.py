@@ -7,6 +7,9 @@ KEY_SOURCE = "api"
 
 SEPARATOR = "::"
 
+SYSTEM_ACTOR = "system::audittrail"
+"""The service itself acting on no one's request (the worker disabling a failing webhook)."""
+
 RECORDED_BY = "recordedBy"
 """The ``context`` key naming the key that recorded an ingested event (the service's own events have none)."""
 

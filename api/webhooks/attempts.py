@@ -94,7 +94,8 @@ _RECORD = text(
         UPDATE webhooks
         SET last_delivery_at = now(),
             last_success_at = CASE WHEN :is_success THEN now() ELSE last_success_at END,
-            consecutive_failures = CASE WHEN :is_success THEN 0 ELSE consecutive_failures + 1 END
+            consecutive_failures = CASE WHEN :is_success THEN 0 ELSE consecutive_failures + 1 END,
+            failing_since = CASE WHEN :is_success THEN NULL ELSE coalesce(failing_since, now()) END
         WHERE id = (SELECT webhook_id FROM recorded)
           AND NOT (:is_success AND consecutive_failures = 0
                    AND coalesce(last_success_at >= date_trunc('second', now())

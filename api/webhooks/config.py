@@ -215,6 +215,8 @@ async def set_webhook_enabled(session: AsyncSession, account_id: str, *, is_enab
 async def _switch(session: AsyncSession, webhook: Webhook, *, is_enabled: bool) -> None:
     webhook.enabled = is_enabled
     webhook.updated_at = utcnow()
+    if is_enabled:
+        webhook.auto_disabled_at = None
     await session.flush()
 
 

@@ -128,6 +128,12 @@ class AuditTrailWebhook:
     last_delivery_at: int | None = strawberry.field(description="Unix seconds of the last attempt, successful or not.")
     last_success_at: int | None = strawberry.field(description="Unix seconds of the last 2xx answer.")
     consecutive_failures: int = strawberry.field(description="Failed attempts since the last success.")
+    failing_since: int | None = strawberry.field(
+        description="Unix seconds when the current run of failures began; null while healthy."
+    )
+    auto_disabled_at: int | None = strawberry.field(
+        description="Unix seconds when the service disabled it for failing too long; null once enabled again."
+    )
 
     @classmethod
     def from_row(cls, row: Webhook) -> AuditTrailWebhook:
@@ -146,9 +152,13 @@ class AuditTrailWebhook:
             last_delivery_at=unix_seconds(row.last_delivery_at),
             last_success_at=unix_seconds(row.last_success_at),
             consecutive_failures=row.consecutive_failures,
+            failing_since=unix_seconds(row.failing_since),
+            auto_disabled_at=unix_seconds(row.auto_disabled_at),
         )
 
-    @strawberry.field(description="Attempts a delivery gets in all under this configuration (1 without retryOnFailure).")
+    @strawberry.field(
+        description="Attempts a delivery gets in all under this configuration (1 without retryOnFailure)."
+    )
     def max_attempts(self, info: AppInfo) -> int:
         return info.context.services.retry_policy.max_attempts(retry_on_failure=self.retry_on_failure)
 

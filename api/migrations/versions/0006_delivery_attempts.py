@@ -1,4 +1,4 @@
-"""Every attempt of a delivery, kept: the delivery drawer's history
+"""Every attempt of a delivery, kept: the delivery drawer's history; since when a webhook fails
 
 Revision ID: 0006
 Revises: 0005
@@ -8,6 +8,10 @@ Deliveries and Svix's attempt view show them).  An attempt's row is written by t
 records the attempt, so the history and the delivery never disagree; it goes with its delivery
 (retention, a deleted account) by the foreign key.  Request headers are stored with custom header
 values redacted; the body is the event's, not copied.
+
+``webhooks.failing_since`` is when the current run of failures began (NULL while healthy): a
+webhook failing for ``AUDITTRAIL_WEBHOOK_AUTO_DISABLE_AFTER_SECONDS`` is disabled by the worker,
+which sets ``auto_disabled_at`` (cleared when it is enabled again), as Svix does.
 """
 
 from alembic import op
@@ -35,7 +39,14 @@ def upgrade() -> None:
         )
         """
     )
+    op.execute("ALTER TABLE webhooks ADD COLUMN failing_since timestamptz, ADD COLUMN auto_disabled_at timestamptz")
+    op.execute(
+        "CREATE INDEX webhooks_failing ON webhooks (failing_since) WHERE enabled AND deleted_at IS NULL"
+        " AND failing_since IS NOT NULL"
+    )
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX webhooks_failing")
+    op.execute("ALTER TABLE webhooks DROP COLUMN failing_since, DROP COLUMN auto_disabled_at")
     op.execute("DROP TABLE webhook_delivery_attempts")

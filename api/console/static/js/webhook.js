@@ -7,7 +7,7 @@ import { DeliveryLog } from "./deliveries.js";
 import { WebhookForm } from "./webhook_form.js";
 
 const WEBHOOK_FIELDS = `enabled endpoint includeRuns retryOnFailure signed secretSHA customHeaderNames createdAt updatedAt
-  lastDeliveryAt lastSuccessAt consecutiveFailures maxAttempts`;
+  lastDeliveryAt lastSuccessAt consecutiveFailures maxAttempts failingSince autoDisabledAt`;
 const REFRESH_MS = 5000;
 const WEBHOOK = `query Webhook { auditTrailWebhook { ${WEBHOOK_FIELDS} } }`;
 const ENABLE = `mutation Enable { auditTrailEnableWebhook { ${WEBHOOK_FIELDS} } }`;
@@ -91,7 +91,10 @@ export class ConfigView {
     const toggle = webhook.enabled
       ? h("button", { type: "button", class: "button", text: "Disable", onclick: (event) => this.run(event.target, DISABLE, "The webhook is disabled. It received a final payload and gets nothing more.") })
       : h("button", { type: "button", class: "button", text: "Enable", onclick: (event) => this.run(event.target, ENABLE, "The webhook is enabled; the endpoint accepted the verification payload.") });
-    replace(this.webhookArea, h("section", { class: "card webhook", "aria-labelledby": "webhook-title" },
+    const autoDisabled = !webhook.enabled && webhook.autoDisabledAt
+      ? notice("error", `Disabled automatically ${new Date(webhook.autoDisabledAt * 1000).toISOString().replace(".000", "")}: every attempt had failed for days. Fix the endpoint, then Enable (it is verified first); Redeliver sends what it missed.`)
+      : null;
+    replace(this.webhookArea, autoDisabled, h("section", { class: "card webhook", "aria-labelledby": "webhook-title" },
       h("div", { class: "card-head" },
         h("h2", { id: "webhook-title" }, "Endpoint ", h("span", { class: `badge ${webhook.enabled ? "badge-ok" : "badge-off"}`, text: webhook.enabled ? "Enabled" : "Disabled" })),
         h("div", { class: "actions" },
