@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from api.models import DeliveryStatus
+from api.webhooks.addresses import is_public_address
 from api.webhooks.crypto import decrypt_headers, decrypt_text, encrypt_headers, encrypt_text
 from api.webhooks.retry_policy import AttemptOutcome, RetryPolicy, parse_retry_after
 from api.webhooks.signing import check_signatures, sign_delivery
-from api.webhooks.validation import is_public_address
 
 SCHEDULE = (5.0, 30.0, 120.0)
 POLICY = RetryPolicy(schedule_seconds=SCHEDULE, retry_after_cap_seconds=3600)
