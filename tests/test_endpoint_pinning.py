@@ -246,3 +246,32 @@ async def test_ipv6_forms_carrying_a_private_ipv4_address_are_refused_when_dns_a
     for case, (address, carried) in PRIVATE_CARRIERS.items():
         assert f"resolves to {ipaddress.ip_address(address)}" in errors[case], (case, errors[case])
         assert carried in errors[case] and "only public addresses" in errors[case], (case, errors[case])
+
+
+async def test_an_endpoint_behind_the_environments_proxy_is_sent_through_it_after_the_check(
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = await api.key("acme", Role.ADMIN)
+    (
+        await api.gql(SET_WEBHOOK, {"input": webhook_input("http://proxied.test/hook", enabled=False)}, token=admin.jwt)
+    ).ok()
+    delivery_id = (await api.gql(TEST_SEND, token=admin.jwt)).ok()["auditTrailTestWebhook"]["id"]
+    retry_policy = webhooks.RetryPolicy.from_settings(settings)
+    public_only = settings.model_copy(update={"allow_private_endpoints": False})
+    async with running_receiver() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        outcomes = []
+        # The proxy resolves the name; the service still judges it first, by its own resolution.
+        for answer in ([PUBLIC], ["10.0.0.1"]):
+            resolver = ScriptedResolver("proxied.test", [answer])
+            sender = webhooks.Sender.from_settings(public_only, resolve=resolver)
+            try:
+                outcomes.append(await webhooks.deliver_now(api.db, sender, retry_policy, delivery_id=delivery_id))
+            finally:
+                await sender.aclose()
+    assert outcomes[0].outcome.status_code == 200, outcomes[0].outcome
+    assert outcomes[1].outcome.status_code is None and "resolves to 10.0.0.1" in (outcomes[1].outcome.error or "")
+    [through_proxy] = proxy.requests
+    assert through_proxy.path == "http://proxied.test/hook"
