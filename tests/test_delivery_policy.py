@@ -75,6 +75,24 @@ def test_public_and_private_addresses() -> None:
         assert not is_public_address(ipaddress.ip_address(private)), private
 
 
+def test_ipv6_forms_are_judged_by_the_ipv4_address_they_carry() -> None:
+    carrying_public = ["2002:808:808::", "64:ff9b::808:808", "2001:0:4136:e378:8000:63bf:f7f7:f7f7", "::8.8.8.8"]
+    for address in carrying_public:
+        assert is_public_address(ipaddress.ip_address(address)), address
+    carrying_private = [
+        "2002:a9fe:a9fe::",  # 6to4 of 169.254.169.254
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b:1::808:808",  # local-use NAT64: never public
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo, client 127.0.0.1 (inverted)
+        "2001:0:a00:1:8000:63bf:f7f7:f7f7",  # Teredo, server 10.0.0.1
+        "::ffff:169.254.169.254",
+        "::10.0.0.1",  # IPv4-compatible
+        "::",
+    ]
+    for address in carrying_private:
+        assert not is_public_address(ipaddress.ip_address(address)), address
+
+
 def test_secrets_round_trip_through_encryption_and_are_not_stored_plain() -> None:
     sealed = encrypt_text("service-key", "webhook-secret")
     assert "webhook-secret" not in sealed and decrypt_text("service-key", sealed) == "webhook-secret"

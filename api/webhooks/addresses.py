@@ -53,7 +53,7 @@ def embedded_ipv4(address: IPAddress) -> list[tuple[str, ipaddress.IPv4Address]]
     last_32_bits = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     if address in _NAT64:
         return [("NAT64", last_32_bits)]
-    if address in _IPV4_COMPATIBLE:
+    if address in _IPV4_COMPATIBLE and int(address) > 1:  # :: and ::1 are themselves, not IPv4 carriers
         return [("IPv4-compatible", last_32_bits)]
     return []
 
