@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from api.db import Database
@@ -162,7 +161,6 @@ async def running_poison_receiver(db: Database) -> AsyncIterator[tuple[PoisonRec
             await asyncio.wait_for(server.wait_closed(), 2)
 
 
-@pytest.mark.timeout(120)
 async def test_a_poison_receiver_gets_each_attempt_recorded_and_the_limit_held(stack: Stack) -> None:
     tenant = await stack.tenant("poison", (Role.ADMIN, Role.SERVICE))
     db = Database(stack.database_url, pool_size=2)
