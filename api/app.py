@@ -33,6 +33,7 @@ from api.graphql.schema import build_schema
 from api.logging import configure_logging
 from api.services import Services
 from api.settings import Settings, get_settings
+from api.webhooks import Resolver, resolve_addresses
 
 log = structlog.get_logger(__name__)
 
@@ -178,15 +179,16 @@ async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """The ASGI app; ``uvicorn --factory api.app:create_app`` and the tests both call this."""
+def create_app(settings: Settings | None = None, *, resolve: Resolver = resolve_addresses) -> Starlette:
+    """The ASGI app; ``uvicorn --factory api.app:create_app`` and the tests both call this (a test may
+    give the webhook sender a DNS resolver of its own)."""
     settings = settings or get_settings()
     configure_logging(settings)
     holder = ServicesHolder()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        services = await Services.start(settings)
+        services = await Services.start(settings, resolve=resolve)
         holder.set(services)
         try:
             yield

@@ -9,7 +9,7 @@ from arq.connections import ArqRedis
 from api.accounts.tokens import TokenSigner
 from api.db import Database
 from api.settings import Settings
-from api.webhooks import RetryPolicy, Sender, connect_queue
+from api.webhooks import Resolver, RetryPolicy, Sender, connect_queue, resolve_addresses
 
 
 @dataclass
@@ -29,13 +29,14 @@ class Services:
     retry_policy: RetryPolicy
 
     @classmethod
-    async def start(cls, settings: Settings) -> Services:
-        """The database pool, the queue (usable once Redis answers), the sender and the retry policy."""
+    async def start(cls, settings: Settings, *, resolve: Resolver = resolve_addresses) -> Services:
+        """The database pool, the queue (usable once Redis answers), the sender and the retry policy;
+        ``resolve`` is how the sender asks DNS (the system's, or a test's)."""
         if not settings.database_url or not settings.redis_url:
             raise RuntimeError("DATABASE_URL and REDIS_URL must be set (the CLI sets them for embedded servers)")
         db = Database(settings.database_url, timeouts=settings.database_timeouts)
         queue = await connect_queue(settings.redis_url)
-        sender = Sender.from_settings(settings)
+        sender = Sender.from_settings(settings, resolve=resolve)
         signing_key = settings.resolved_secret_key()
         return cls(
             settings=settings,

@@ -1,11 +1,13 @@
 """The account's webhook: configuration, verify-on-save, attempts made now or by the worker, the
 delivery log and the worker's wake-ups.  Callers use the verbs named here: ``webhooks.redeliver(...)``.
 
-Behind them: ``config`` (set, enable, disable, delete), ``validation``, ``crypto`` (secrets at rest),
-``signing``, ``attempts`` (the claim and record SQL), ``sender`` (HTTP), ``retry_policy``,
+Behind them: ``config`` (set, enable, disable, delete), ``validation``, ``addresses`` (which addresses
+an endpoint may reach), ``crypto`` (secrets at rest), ``signing``, ``attempts`` (the claim and record
+SQL), ``sender`` (HTTP) and ``pinning`` (its connections go to the judged address), ``retry_policy``,
 ``delivery`` (one attempt: claim, send, record), ``delivery_log`` and ``queue`` (Redis wake-ups).
 """
 
+from api.webhooks.addresses import EndpointGuard, Resolver, resolve_addresses
 from api.webhooks.attempts import claim_lease_seconds, find_due_deliveries
 from api.webhooks.config import (
     WebhookSettings,
@@ -42,7 +44,9 @@ __all__ = [
     "AttemptOutcome",
     "DeliveryAttemptResult",
     "DeliveryPage",
+    "EndpointGuard",
     "NextStep",
+    "Resolver",
     "RetryPolicy",
     "Sender",
     "UnitOfWork",
@@ -72,6 +76,7 @@ __all__ = [
     "prepare_redelivery",
     "prepare_test",
     "redeliver",
+    "resolve_addresses",
     "set_headers",
     "set_webhook",
     "set_webhook_enabled",
