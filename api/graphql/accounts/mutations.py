@@ -7,11 +7,14 @@ from functools import partial
 import strawberry
 
 from api.accounts import keys
+from api.accounts.failed_logins import FailedLogin
 from api.accounts.login import log_in, log_out
+from api.audit.record import now_ms
+from api.errors import Unauthenticated
 from api.graphql.accounts.inputs import ApiKeyCreateInput
 from api.graphql.accounts.types import ApiKey, ApiKeyWithSecret, User
 from api.graphql.audited import AuditedMutation
-from api.graphql.context import AppInfo
+from api.graphql.context import AppInfo, RequestContext
 from api.graphql.permissions import ADMIN_ONLY, ANY_ROLE
 from api.models import EventType, Role
 
@@ -21,16 +24,34 @@ DELETE_KEY = AuditedMutation("api_key.delete", EventType.DELETE, roles=ADMIN_ONL
 LOGOUT = AuditedMutation("account.logout", EventType.DELETE, roles=ANY_ROLE)
 
 
+def failed_login(context: RequestContext, key_id: str) -> FailedLogin:
+    """A refused login as its event will tell it."""
+    return FailedLogin(
+        key_id=key_id,
+        remote_ip=context.remote_ip,
+        request_id=context.request_id,
+        user_agent=context.user_agent,
+        timestamp_ms=now_ms(),
+    )
+
+
 @strawberry.type
 class AccountsMutation:
     @strawberry.mutation(description="Exchange an API key id and secret for a short-lived JWT.")
     async def api_key_user(self, info: AppInfo, id: strawberry.ID, secret: str) -> User | None:
         context = info.context
+        guard = context.services.login_guard
+        reservation = await guard.admit(str(id), context.remote_ip)
         login = partial(
             log_in, key_id=str(id), secret=secret, signer=context.services.tokens, audience=context.audience
         )
-        # The secret is never part of the audit record, not even as a hash.
-        logged_in = await LOGIN.run_anonymous(info, {"id": id}, login)
+        try:
+            # The secret is never part of the audit record, not even as a hash.
+            logged_in = await LOGIN.run_anonymous(info, {"id": id}, login)
+        except Unauthenticated:
+            await guard.failed(reservation, failed_login(context, str(id)))
+            raise
+        await guard.succeeded(reservation)
         return User.from_login(logged_in.result)
 
     @strawberry.mutation(description="End the token this request carries; the API key itself stays valid.")
