@@ -59,15 +59,15 @@ class LoginGuard:
             raise TooManyFailedLogins(admitted)
         return admitted
 
-    async def succeeded(self, reservation: Reservation | None) -> None:
-        """The login went through: its reservation is no failure."""
+    async def release(self, reservation: Reservation | None) -> None:
+        """The attempt logged in, or could not be checked: its reservation is no failure."""
         if reservation is None:
             return
         try:
             async with asyncio.timeout(self._timeout_seconds):
                 await self._limiter.release(reservation)
         except REDIS_ERRORS as error:
-            log.warning("login limits unavailable: a successful login stays counted as a failure", error=repr(error))
+            log.warning("login limits unavailable: an attempt that did not fail stays counted", error=repr(error))
 
     async def failed(self, reservation: Reservation | None, attempt: FailedLogin) -> None:
         """Count the failure; the worker records a window's first as an event.  Without Redis, the

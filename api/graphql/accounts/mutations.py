@@ -51,7 +51,10 @@ class AccountsMutation:
         except Unauthenticated:
             await guard.failed(reservation, failed_login(context, str(id)))
             raise
-        await guard.succeeded(reservation)
+        except Exception:
+            await guard.release(reservation)  # never checked (the database did not answer): no failure
+            raise
+        await guard.release(reservation)
         return User.from_login(logged_in.result)
 
     @strawberry.mutation(description="End the token this request carries; the API key itself stays valid.")
