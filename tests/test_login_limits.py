@@ -148,6 +148,24 @@ async def test_a_flood_of_wrong_secrets_is_limited_and_recorded_as_one_event_and
     assert is_limited(flooder_login)
 
 
+async def test_the_worker_records_the_summary_once_the_window_has_ended(api: Api, settings: Settings) -> None:
+    short_window = limited(settings, login_key_window_seconds=5)
+    target = await api.key("acme", Role.READER, login=False)
+
+    async with running_worker(short_window), live_logins(short_window) as login:
+        for guess in ("first", "second"):
+            assert (await login(target.id, guess, FLOODER)).errors[0]["message"] == INVALID
+
+        async def summarised() -> bool:
+            return len(await failed_login_events(api.db, target.id)) == 2
+
+        await poll(summarised, timeout=30, what="the worker's cron to record the window's summary")
+
+    first, summary = await failed_login_events(api.db, target.id)
+    assert first["data"] == {"args": {"ID": target.id}}
+    assert summary["data"]["failedAttempts"] == 2 and summary["data"]["limitedAttempts"] == 0
+
+
 async def test_the_address_limit_holds_across_key_ids(api: Api, settings: Settings) -> None:
     address_settings = limited(settings, login_failures_per_address=3, login_failures_per_key=100)
     first = await api.key("acme", Role.READER, login=False)

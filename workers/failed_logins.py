@@ -7,7 +7,7 @@ from typing import Any
 
 import structlog
 
-from api.accounts.failed_logins import FailedLogin, record_failed_login, record_failure_summary
+from api.accounts.failed_logins import LoginAttempt, record_failed_login, record_failure_summary
 from api.accounts.failure_reports import FailureReports
 from api.audit.record import now_ms
 from api.webhooks import unit_of_work
@@ -23,7 +23,7 @@ async def record_failed_login_job(ctx: dict[str, Any], attempt: dict[str, Any]) 
     """Record the first failed login of a window; False when its key id names no key."""
     context = worker_context(ctx)
     async with unit_of_work(context.db, context.queue) as unit:
-        recorded = await record_failed_login(unit.session, FailedLogin(**attempt))
+        recorded = await record_failed_login(unit.session, LoginAttempt(**attempt))
         if recorded is not None:
             unit.enqueue_after_commit(recorded.delivery_ids)
     return recorded is not None

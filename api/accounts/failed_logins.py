@@ -27,8 +27,8 @@ LOGIN_MUTATION = "apiKeyUser"
 
 
 @dataclass(frozen=True, kw_only=True)
-class FailedLogin:
-    """One refused ``apiKeyUser``, as the request saw it: what its event says."""
+class LoginAttempt:
+    """One ``apiKeyUser`` as the request saw it: what its event says if it fails."""
 
     key_id: str
     remote_ip: str | None
@@ -37,7 +37,7 @@ class FailedLogin:
     timestamp_ms: int
 
 
-async def record_failed_login(session: AsyncSession, attempt: FailedLogin) -> RecordedBatch | None:
+async def record_failed_login(session: AsyncSession, attempt: LoginAttempt) -> RecordedBatch | None:
     """The event of one failed login, shaped as any mutation's event; None for a key id that names no key."""
     return await _record(
         session,

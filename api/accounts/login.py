@@ -30,8 +30,8 @@ async def log_in(
     session: AsyncSession, *, key_id: str, secret: str, signer: TokenSigner, audience: str
 ) -> Audited[LoggedIn]:
     """A token for the key, for the API at ``audience``.  An unknown key id and a wrong secret are refused
-    alike, after the same read and the same hash comparison, and neither writes anything here: the caller
-    reports the failure to the login guard (``api.accounts.login_guard``), which has it recorded."""
+    alike, after the same read and the same hash comparison, and neither writes anything here: the login
+    guard around the call (``api.accounts.login_guard``) has the failure recorded."""
     found = await find_key_with_account(session, key_id)
     key = check_key_secret(found[0] if found is not None else None, secret)
     assert found is not None  # check_key_secret refuses keys that do not exist

@@ -12,18 +12,20 @@ without them (logged), and its failure is recorded by the request itself, as bef
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict
 
 import structlog
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
-from api.accounts.failed_logins import RECORD_FAILED_LOGIN_JOB, FailedLogin, record_failed_login
+from api.accounts.failed_logins import RECORD_FAILED_LOGIN_JOB, LoginAttempt, record_failed_login
 from api.accounts.failure_reports import FailureReports, report_key
 from api.accounts.login_limits import LoginLimiter, LoginLimits, Reservation
 from api.audit.record import now_ms
 from api.db import Database
-from api.errors import TooManyFailedLogins
+from api.errors import TooManyFailedLogins, Unauthenticated
 from api.models import could_be_id
 from api.webhooks import unit_of_work
 
@@ -44,13 +46,31 @@ class LoginGuard:
         self._limiter = LoginLimiter(queue, limits)
         self._reports = FailureReports(queue, window_seconds=limits.key_window_seconds)
 
-    async def admit(self, key_id: str, remote_ip: str | None) -> Reservation | None:
-        """A reservation to check the secret under; ``TooManyFailedLogins`` (no database touched) when a limit
-        holds; None when Redis does not answer (the login goes on unlimited)."""
+    @asynccontextmanager
+    async def checking(self, attempt: LoginAttempt) -> AsyncIterator[None]:
+        """Check a login inside the block, under the limits: ``TooManyFailedLogins`` before the block (no
+        database touched) when one holds; an ``Unauthenticated`` leaving the block is counted and recorded
+        as a failure; anything else (success, a database that did not answer) is none."""
+        reservation = await self._admit(attempt)
+        try:
+            yield
+        except Unauthenticated:
+            await self._failed(reservation, attempt)
+            raise
+        except Exception:
+            await self._release(reservation)
+            raise
+        await self._release(reservation)
+
+    async def _admit(self, attempt: LoginAttempt) -> Reservation | None:
+        """A reservation to check the secret under; None when Redis does not answer (no limits then)."""
         try:
             async with asyncio.timeout(self._timeout_seconds):
                 admitted = await self._limiter.admit(
-                    key_id, remote_ip or UNKNOWN_ADDRESS, report_key=report_key(key_id), now_ms=now_ms()
+                    attempt.key_id,
+                    attempt.remote_ip or UNKNOWN_ADDRESS,
+                    report_key=report_key(attempt.key_id),
+                    now_ms=now_ms(),
                 )
         except REDIS_ERRORS as error:
             log.warning("login limits unavailable: checking the login without them", error=repr(error))
@@ -59,8 +79,7 @@ class LoginGuard:
             raise TooManyFailedLogins(admitted)
         return admitted
 
-    async def release(self, reservation: Reservation | None) -> None:
-        """The attempt logged in, or could not be checked: its reservation is no failure."""
+    async def _release(self, reservation: Reservation | None) -> None:
         if reservation is None:
             return
         try:
@@ -69,7 +88,7 @@ class LoginGuard:
         except REDIS_ERRORS as error:
             log.warning("login limits unavailable: an attempt that did not fail stays counted", error=repr(error))
 
-    async def failed(self, reservation: Reservation | None, attempt: FailedLogin) -> None:
+    async def _failed(self, reservation: Reservation | None, attempt: LoginAttempt) -> None:
         """Count the failure; the worker records a window's first as an event.  Without Redis, the
         failure is recorded here and now (an id that cannot be one of ours is recorded nowhere)."""
         if reservation is not None:
@@ -84,7 +103,7 @@ class LoginGuard:
             if recorded is not None:
                 unit.enqueue_after_commit(recorded.delivery_ids)
 
-    async def _count(self, reservation: Reservation, attempt: FailedLogin) -> None:
+    async def _count(self, reservation: Reservation, attempt: LoginAttempt) -> None:
         await self._limiter.mark_failed(reservation, now_ms=attempt.timestamp_ms)
         if not could_be_id(attempt.key_id):
             return  # no key has such an id: limited like the rest, reported to no one

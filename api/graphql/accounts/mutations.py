@@ -7,10 +7,9 @@ from functools import partial
 import strawberry
 
 from api.accounts import keys
-from api.accounts.failed_logins import FailedLogin
+from api.accounts.failed_logins import LoginAttempt
 from api.accounts.login import log_in, log_out
 from api.audit.record import now_ms
-from api.errors import Unauthenticated
 from api.graphql.accounts.inputs import ApiKeyCreateInput
 from api.graphql.accounts.types import ApiKey, ApiKeyWithSecret, User
 from api.graphql.audited import AuditedMutation
@@ -24,9 +23,9 @@ DELETE_KEY = AuditedMutation("api_key.delete", EventType.DELETE, roles=ADMIN_ONL
 LOGOUT = AuditedMutation("account.logout", EventType.DELETE, roles=ANY_ROLE)
 
 
-def failed_login(context: RequestContext, key_id: str) -> FailedLogin:
-    """A refused login as its event will tell it."""
-    return FailedLogin(
+def login_attempt(context: RequestContext, key_id: str) -> LoginAttempt:
+    """A login as its event tells it, should it fail."""
+    return LoginAttempt(
         key_id=key_id,
         remote_ip=context.remote_ip,
         request_id=context.request_id,
@@ -40,21 +39,12 @@ class AccountsMutation:
     @strawberry.mutation(description="Exchange an API key id and secret for a short-lived JWT.")
     async def api_key_user(self, info: AppInfo, id: strawberry.ID, secret: str) -> User | None:
         context = info.context
-        guard = context.services.login_guard
-        reservation = await guard.admit(str(id), context.remote_ip)
         login = partial(
             log_in, key_id=str(id), secret=secret, signer=context.services.tokens, audience=context.audience
         )
-        try:
+        async with context.services.login_guard.checking(login_attempt(context, str(id))):
             # The secret is never part of the audit record, not even as a hash.
             logged_in = await LOGIN.run_anonymous(info, {"id": id}, login)
-        except Unauthenticated:
-            await guard.failed(reservation, failed_login(context, str(id)))
-            raise
-        except Exception:
-            await guard.release(reservation)  # never checked (the database did not answer): no failure
-            raise
-        await guard.release(reservation)
         return User.from_login(logged_in.result)
 
     @strawberry.mutation(description="End the token this request carries; the API key itself stays valid.")
