@@ -166,6 +166,24 @@ async def test_the_worker_records_the_summary_once_the_window_has_ended(api: Api
     assert summary["data"]["failedAttempts"] == 2 and summary["data"]["limitedAttempts"] == 0
 
 
+async def test_a_limited_attempt_is_answered_without_the_database(api: Api, settings: Settings) -> None:
+    one_guess = limited(settings, login_failures_per_address=1)
+    without_database = one_guess.model_copy(
+        update={"database_url": f"postgresql://postgres@127.0.0.1:{unused_port()}/postgres"}
+    )
+    target = await api.key("acme", Role.READER, login=False)
+
+    async with live_logins(one_guess) as login:
+        guessed = await login(target.id, "wrong", FLOODER)
+    async with live_logins(without_database) as login:
+        limited_attempt = await login(target.id, "wrong again", FLOODER)
+        checked_attempt = await login(target.id, target.secret, OWNER)
+
+    assert guessed.errors[0]["message"] == INVALID
+    assert is_limited(limited_attempt)
+    assert checked_attempt.codes == ["SERVICE_UNAVAILABLE"]  # what any attempt reaching the database gets
+
+
 async def test_the_address_limit_holds_across_key_ids(api: Api, settings: Settings) -> None:
     address_settings = limited(settings, login_failures_per_address=3, login_failures_per_key=100)
     first = await api.key("acme", Role.READER, login=False)
