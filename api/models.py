@@ -107,6 +107,8 @@ class AuditEvent(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     remote_ip: str | None = None
     recorded_by: str | None = None
+    recorded_at: datetime | None = _tz(default=None)
+    """The service's clock when the row was written (the database's default); NULL before migration 0005."""
     body: str = Field(sa_column=Column(Text, nullable=False))
 
 

@@ -8,6 +8,7 @@ the embedded server for it under ``AUDITTRAIL_DATA_DIR`` (see ``api.embedded``).
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,7 +39,8 @@ class Settings(BaseSettings):
     commit_sha: str = ""
     database_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     database_acquire_timeout_seconds: float = Field(default=30.0, gt=0)
-    database_statement_timeout_seconds: float = Field(default=10.0, gt=0)
+    database_statement_timeout_seconds: float = Field(default=4.0, gt=0)
+    worker_database_statement_timeout_seconds: float = Field(default=60.0, gt=0)
     readyz_timeout_seconds: float = Field(default=2.0, gt=0)
     jwt_lifetime_seconds: int = Field(default=36_000, ge=60)
     graphiql: bool = True
@@ -80,6 +82,11 @@ class Settings(BaseSettings):
             acquire_seconds=self.database_acquire_timeout_seconds,
             statement_seconds=self.database_statement_timeout_seconds,
         )
+
+    @property
+    def worker_database_timeouts(self) -> DatabaseTimeouts:
+        """The worker's: no client waits on it, and retention and digests run long statements."""
+        return replace(self.database_timeouts, statement_seconds=self.worker_database_statement_timeout_seconds)
 
     @property
     def login_limits(self) -> LoginLimits:
