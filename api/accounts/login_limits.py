@@ -140,7 +140,7 @@ class LoginLimiter:
             await pipe.execute()
 
     async def release(self, reservation: Reservation) -> None:
-        """The reserved attempt logged in: it is no failure, in either window."""
+        """The reserved attempt logged in, or could not be checked: it is no failure, in either window."""
         keys = reservation.keys
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zrem(keys.address_window, reservation.member)
