@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from arq.connections import ArqRedis
 
+from api.accounts.login_guard import LoginGuard
 from api.accounts.tokens import TokenSigner
 from api.db import Database
 from api.settings import Settings
@@ -27,6 +28,8 @@ class Services:
     verify_sender: Sender
     """Verify-on-save: the same client with ``AUDITTRAIL_VERIFY_TIMEOUT_SECONDS``."""
     retry_policy: RetryPolicy
+    login_guard: LoginGuard
+    """Failed-login limits and reports, on the queue's Redis connection."""
 
     @classmethod
     async def start(cls, settings: Settings, *, resolve: Resolver = resolve_addresses) -> Services:
@@ -47,6 +50,7 @@ class Services:
             sender=sender,
             verify_sender=sender.with_timeout(settings.verify_timeout_seconds),
             retry_policy=RetryPolicy.from_settings(settings),
+            login_guard=LoginGuard(queue, db, settings.login_limits),
         )
 
     async def close(self) -> None:

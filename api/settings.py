@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.accounts.login_limits import LoginLimits
 from api.db import DatabaseTimeouts
 
 DEFAULT_RETRY_SCHEDULE = (5, 30, 120, 600, 1800, 3600, 10800, 21600, 43200, 86400)
@@ -52,6 +53,11 @@ class Settings(BaseSettings):
     max_query_bytes: int = Field(default=100_000, ge=1_000)
     max_request_bytes: int = Field(default=8_000_000, ge=10_000)
     trusted_proxies: list[str] = Field(default_factory=list)
+    login_failures_per_address: int = Field(default=20, ge=1)
+    login_address_window_seconds: int = Field(default=300, ge=1)
+    login_failures_per_key: int = Field(default=10, ge=1)
+    login_key_window_seconds: int = Field(default=900, ge=1)
+    login_limiter_timeout_seconds: float = Field(default=2.0, gt=0)
 
     allow_private_endpoints: bool | None = None
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -83,6 +89,17 @@ class Settings(BaseSettings):
     def worker_database_timeouts(self) -> DatabaseTimeouts:
         """The worker's: no client waits on it, and retention and digests run long statements."""
         return replace(self.database_timeouts, statement_seconds=self.worker_database_statement_timeout_seconds)
+
+    @property
+    def login_limits(self) -> LoginLimits:
+        """The failed-login limits as the one value the login guard takes."""
+        return LoginLimits(
+            per_address=self.login_failures_per_address,
+            address_window_seconds=self.login_address_window_seconds,
+            per_key=self.login_failures_per_key,
+            key_window_seconds=self.login_key_window_seconds,
+            redis_timeout_seconds=self.login_limiter_timeout_seconds,
+        )
 
     @property
     def is_embedded(self) -> bool:

@@ -6,8 +6,7 @@ resolver calls ``CREATE_KEY.run(info, args, work)`` with one domain function.  T
 opens the transaction, checks the caller's role inside it, runs the domain function, records the
 event from the facts it returned (and the deliveries the event owes) in that same transaction,
 verifies the webhook when the facts ask for it, commits, and only then wakes the worker.  A domain
-function that raises leaves nothing behind; one that raises ``Refused`` has its refusal recorded
-in a transaction of its own.
+function that raises leaves nothing behind (a failed login is recorded by the login guard instead).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types.base import StrawberryObjectDefinition
 
-from api.audit.facts import Audited, AuditedFailure, AuditFacts, Principal, Refused
+from api.audit.facts import Audited, AuditFacts, Principal
 from api.audit.record import EventDraft, RecordedBatch, now_ms, record_events
 from api.audit.sanitize import sanitize_args
 from api.graphql.context import AppInfo, RequestContext
@@ -68,15 +67,11 @@ class AuditedMutation:
     async def run_anonymous(self, info: AppInfo, args: Mapping[str, Any], work: AnonymousWork[T]) -> Recorded[T]:
         """Run ``work``, which names who acts (``facts.acting_as``), and record the event."""
         context = info.context
-        try:
-            async with unit_of_work(context.services.db, context.services.queue) as unit:
-                done = await work(unit.session)
-                if done.facts.acting_as is None:
-                    raise RuntimeError(f"{self.action}: an anonymous mutation must name who acted")
-                return await self._record(context, unit, done.facts.acting_as, info.field_name, args, done)
-        except Refused as refused:
-            await self._record_refusal(context, refused.failure, info.field_name, args)
-            raise refused.error from None
+        async with unit_of_work(context.services.db, context.services.queue) as unit:
+            done = await work(unit.session)
+            if done.facts.acting_as is None:
+                raise RuntimeError(f"{self.action}: an anonymous mutation must name who acted")
+            return await self._record(context, unit, done.facts.acting_as, info.field_name, args, done)
 
     async def _record(
         self,
@@ -98,21 +93,6 @@ class AuditedMutation:
         elif not facts.sends_delivery_now:
             unit.enqueue_after_commit(batch.delivery_ids)
         return Recorded(result=done.result, delivery_id=delivery_id)
-
-    async def _record_refusal(
-        self, context: RequestContext, failure: AuditedFailure, mutation: str, args: Mapping[str, Any]
-    ) -> None:
-        async with unit_of_work(context.services.db, context.services.queue) as unit:
-            batch = await _record_event(
-                context,
-                unit.session,
-                failure.principal,
-                (failure.action, failure.event_type),
-                mutation,
-                args,
-                failure.facts,
-            )
-            unit.enqueue_after_commit(batch.delivery_ids)
 
 
 async def _record_event(

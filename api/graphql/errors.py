@@ -53,7 +53,7 @@ class ErrorCodes(SchemaExtension):
             message = error.message if error.path else self._without_values(error.message)
             return self._copy(error, message, code)
         if isinstance(original, AppError):
-            return self._copy(error, original.message, original.code)
+            return self._copy(error, original.message, original.code, original.extensions)
         if isinstance(original, GraphQLError):
             inner = self._with_code(original)
             where = _VARIABLE_PATH.match(error.message)
@@ -78,7 +78,9 @@ class ErrorCodes(SchemaExtension):
         return message
 
     @staticmethod
-    def _copy(error: GraphQLError, message: str, code: str) -> GraphQLError:
+    def _copy(
+        error: GraphQLError, message: str, code: str, extensions: dict[str, object] | None = None
+    ) -> GraphQLError:
         return GraphQLError(
             message,
             nodes=error.nodes,
@@ -86,7 +88,7 @@ class ErrorCodes(SchemaExtension):
             positions=error.positions,
             path=error.path,
             original_error=None,
-            extensions={**(error.extensions or {}), "code": code},
+            extensions={**(error.extensions or {}), **(extensions or {}), "code": code},
         )
 
 
