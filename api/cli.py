@@ -314,11 +314,12 @@ def listen(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     count: Annotated[int | None, typer.Option(min=1, help="Exit after this many deliveries.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per delivery, with its body.")] = False,
+    headers: Annotated[bool, typer.Option("--headers", help="Print each delivery's request headers too.")] = False,
 ) -> None:
     """Receive webhook deliveries locally: print each one and whether its signatures verify."""
     from api.listen import run_listener
 
-    exit_code = run_listener(host=host, port=port, secret=secret, count=count, as_json=as_json)
+    exit_code = run_listener(host=host, port=port, secret=secret, count=count, as_json=as_json, show_headers=headers)
     raise typer.Exit(exit_code)
 
 
