@@ -106,7 +106,7 @@ def run_with_session(settings: Settings, work: Callable[[AsyncSession], Awaitabl
     return run_with_database(settings, in_transaction)
 
 
-def run_audited(settings: Settings, change: Callable[[Database, ArqRedis], Awaitable[T]]) -> T:
+def run_with_queue(settings: Settings, change: Callable[[Database, ArqRedis], Awaitable[T]]) -> T:
     """Like ``run_with_database``, with the queue the recorded events' deliveries are enqueued on."""
     assert settings.redis_url is not None
     redis_url = settings.redis_url
@@ -204,7 +204,7 @@ def accounts_create(name: Annotated[str, typer.Argument(help="Subdomain-style na
         raise typer.Exit(2) from None
     with backing_servers() as (settings, _):
         days = settings.default_retention_days
-        account = run_audited(
+        account = run_with_queue(
             settings,
             lambda db, queue: operator.run_audited(
                 db,
@@ -251,7 +251,7 @@ def keys_create(
 
     args = {"account": account, "name": name, "role": parsed_role.value}
     with backing_servers() as (settings, _):
-        created = run_audited(
+        created = run_with_queue(
             settings,
             lambda db, queue: operator.run_audited(
                 db, queue, operator.CREATE_KEY, args, create, account_of=lambda new: new.key.account_id
@@ -291,7 +291,7 @@ def keys_list(account: Annotated[str | None, typer.Option(help="Only this accoun
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id.")]) -> None:
     """Revoke an API key; its tokens stop working at once."""
     with backing_servers() as (settings, _):
-        key = run_audited(
+        key = run_with_queue(
             settings,
             lambda db, queue: operator.run_audited(
                 db,
@@ -337,7 +337,7 @@ def retention_run(
             await operator.record_retention_run(db, queue, applied, batch_size=batch_size)
             return applied
 
-        report = run_audited(settings, run)
+        report = run_with_queue(settings, run)
     out.print(f"partitions older than {report.cutoff_for_partitions:%Y-%m-%d %H:%M} UTC can go", highlight=False)
     out.print(f"dropped partitions: {', '.join(report.dropped_partitions) or 'none'}", highlight=False)
     if report.skipped_partitions:
