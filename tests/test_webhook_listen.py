@@ -32,7 +32,12 @@ async def start_listener(port: int, secret: str, count: int, *options: str) -> s
         writer.close()
         return True
 
-    await poll(is_listening, timeout=60, what="audittrail listen to accept connections")
+    try:
+        await poll(is_listening, timeout=60, what="audittrail listen to accept connections")
+    except AssertionError:
+        process.kill()  # a listener that never answered must not outlive the test
+        process.communicate()
+        raise
     return process
 
 
