@@ -28,6 +28,7 @@ from ulid import ULID
 from api import __version__
 from api.console.routes import console_routes
 from api.errors import AppError, InvalidRequest, PayloadTooLarge
+from api.graphiql import graphiql_page, graphiql_routes
 from api.graphql.context import RequestContext
 from api.graphql.schema import build_schema
 from api.logging import configure_logging
@@ -43,6 +44,11 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None)
         self._services_of = services_of
         self._max_query_bytes = settings.max_query_bytes
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """GraphiQL from this service's own files (strawberry's page loads it from a CDN)."""
+        return graphiql_page()
 
     async def get_context(self, request: Request, response: object) -> RequestContext:  # type: ignore[override]  # starlette request only
         request_id = request.headers.get("x-request-id") or str(ULID())
@@ -227,6 +233,7 @@ def create_app(settings: Settings | None = None, *, resolve: Resolver = resolve_
         Route("/readyz", readyz),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         *console_routes(settings),
+        *(graphiql_routes() if settings.graphiql else []),
     ]
     return Starlette(
         routes=routes,

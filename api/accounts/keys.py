@@ -66,6 +66,13 @@ async def revoke(session: AsyncSession, account_id: str, *, key_id: str) -> Audi
     return Audited(key, AuditFacts(affected_resource=Resource(ResourceType.API_KEY, key.id)))
 
 
+async def revoke_any(session: AsyncSession, *, key_id: str) -> Audited[ApiKey]:
+    """``audittrail keys revoke``: any account's key, its last ADMIN key too (an operator with the
+    database at hand can always create another)."""
+    key = await revoke_key(session, key_id)
+    return Audited(key, AuditFacts(affected_resource=Resource(ResourceType.API_KEY, key.id)))
+
+
 async def _has_live_admin(session: AsyncSession, account_id: str) -> bool:
     """Whether an unrevoked ADMIN key is left; the account row is locked so two concurrent revocations
     of the last two ADMIN keys cannot both pass."""

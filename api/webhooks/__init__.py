@@ -34,6 +34,7 @@ from api.webhooks.delivery import (
     verify_on_save,
 )
 from api.webhooks.delivery_log import DeliveryPage, delivery_cursor, get_delivery, list_attempts, list_deliveries
+from api.webhooks.explain import explain_attempt
 from api.webhooks.queue import connect_queue, enqueue_deliveries, enqueue_overdue, enqueue_retry
 from api.webhooks.retry_policy import AttemptOutcome, NextStep, RetryPolicy
 from api.webhooks.sender import Sender
@@ -66,6 +67,7 @@ __all__ = [
     "enqueue_deliveries",
     "enqueue_overdue",
     "enqueue_retry",
+    "explain_attempt",
     "final_payload_to",
     "find_due_deliveries",
     "find_live_webhook",

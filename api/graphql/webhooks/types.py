@@ -9,6 +9,7 @@ from api.graphql.pagination import PageInfo
 from api.graphql.scalars import unix_seconds
 from api.models import DeliveryStatus, Webhook, WebhookDelivery, WebhookDeliveryAttempt
 from api.paging import check_page_size
+from api.webhooks import explain_attempt
 from api.webhooks.delivery_log import delivery_cursor, list_attempts, list_deliveries
 
 AuditTrailDeliveryStatus = strawberry.enum(DeliveryStatus, name="AuditTrailDeliveryStatus")
@@ -61,7 +62,11 @@ class AuditTrailDelivery:
     status: AuditTrailDeliveryStatus  # type: ignore[valid-type]  # strawberry enum wrapper
     attempts: int = strawberry.field(description="Attempts made so far, the first one included.")
     last_status_code: int | None
-    last_error: str | None
+    last_error: str | None = strawberry.field(description="The last attempt's error as it was raised.")
+    last_attempt_summary: str | None = strawberry.field(
+        description="The last attempt's failure in plain words (why a 4xx is not retried, what a refused connection"
+        " means); null after a success."
+    )
     last_latency_ms: int | None
     response_snippet: str | None = strawberry.field(description="The first KiB of the endpoint's last response.")
     next_attempt_at: int | None = strawberry.field(
@@ -86,6 +91,7 @@ class AuditTrailDelivery:
             attempts=row.attempts,
             last_status_code=row.last_status_code,
             last_error=row.last_error,
+            last_attempt_summary=explain_attempt(status_code=row.last_status_code, error=row.last_error),
             last_latency_ms=row.last_latency_ms,
             response_snippet=row.response_snippet,
             next_attempt_at=unix_seconds(row.next_attempt_at) if row.status == DeliveryStatus.PENDING else None,

@@ -5,7 +5,7 @@ import { gql } from "./api.js";
 import { DeliveryDrawer } from "./delivery_drawer.js";
 import { h, notice, relativeTime, replace, timeElement } from "./dom.js";
 
-const DELIVERY_FIELDS = `id eventId action status attempts lastStatusCode lastError lastLatencyMs responseSnippet nextAttemptAt createdAt deliveredAt`;
+const DELIVERY_FIELDS = `id eventId action status attempts lastStatusCode lastError lastAttemptSummary lastLatencyMs responseSnippet nextAttemptAt createdAt deliveredAt`;
 const DELIVERIES = `query Deliveries($first: Int, $after: String, $status: AuditTrailDeliveryStatus) { auditTrailWebhook {
   deliveries(first: $first, after: $after, status: $status) { edges { node { ${DELIVERY_FIELDS} } } pageInfo { endCursor hasNextPage } } } }`;
 const REDELIVER = `mutation Redeliver($id: ID!) { auditTrailRedeliver(id: $id) { ${DELIVERY_FIELDS} } }`;
@@ -113,7 +113,7 @@ export class DeliveryLog {
       h("td", { "data-label": "Latency", class: "num", text: delivery.lastLatencyMs === null ? "—" : `${delivery.lastLatencyMs} ms` }),
       h("td", { "data-label": "Next attempt" }, delivery.nextAttemptAt && delivery.attempts > 0 ? h("span", { title: new Date(delivery.nextAttemptAt * 1000).toISOString(), text: nextAttemptText(delivery.nextAttemptAt) }) : h("span", { class: "muted", text: "—" })),
       h("td", { "data-label": "Response", class: "snippet" }, delivery.responseSnippet || delivery.lastError
-        ? h("code", { title: delivery.responseSnippet || delivery.lastError, text: delivery.responseSnippet || delivery.lastError })
+        ? h("code", { title: delivery.responseSnippet || delivery.lastError, text: delivery.responseSnippet || delivery.lastAttemptSummary || delivery.lastError })
         : h("span", { class: "muted", text: "—" })),
       h("td", { class: "row-actions" }, redeliver));
     row.addEventListener("click", (event) => {

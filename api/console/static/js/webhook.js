@@ -100,7 +100,7 @@ export class ConfigView {
         h("div", { class: "actions" },
           h("button", { type: "button", class: "button", text: "Edit", onclick: () => this.showForm(webhook) }),
           toggle,
-          h("button", { type: "button", class: "button", text: "Send test", disabled: !webhook.enabled, title: webhook.enabled ? null : "Enable the webhook to send a test", onclick: (event) => this.sendTest(event.target) }),
+          h("button", { type: "button", class: "button", text: "Send test", title: webhook.enabled ? null : "Sends a test even while disabled: try the endpoint before enabling", onclick: (event) => this.sendTest(event.target) }),
           h("button", { type: "button", class: "button danger", text: "Delete", onclick: () => this.deleteDialog.showModal() }))),
       h("p", { class: "endpoint mono", text: webhook.endpoint }),
       h("dl", { class: "fields two-columns" },
