@@ -16,7 +16,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -28,6 +28,7 @@ from ulid import ULID
 from api import __version__
 from api.console.routes import console_routes
 from api.errors import AppError, InvalidRequest, PayloadTooLarge
+from api.graphql import graphiql
 from api.graphql.context import RequestContext
 from api.graphql.schema import build_schema
 from api.logging import configure_logging
@@ -47,6 +48,10 @@ class GraphQLApp(GraphQL[RequestContext, None]):
     async def get_context(self, request: Request, response: object) -> RequestContext:  # type: ignore[override]  # starlette request only
         request_id = request.headers.get("x-request-id") or str(ULID())
         return RequestContext(request, self._services_of.services, request_id[:64])
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Our GraphiQL page, with its security headers (see ``api.graphql.graphiql``)."""
+        return HTMLResponse(graphiql.PAGE, headers=graphiql.HEADERS)
 
     def decode_json(self, data: str | bytes) -> object:
         """Strict JSON (UTF-8, no NaN, nesting bounded), and only objects: strawberry's own parsing
