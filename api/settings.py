@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     max_query_fragments: int = Field(default=10, ge=0)
     max_query_fragment_spreads: int = Field(default=20, ge=0)
     max_query_directives: int = Field(default=20, ge=0)
+    max_query_variables: int = Field(default=20, ge=0)
     max_query_bytes: int = Field(default=20_000, ge=1_000)
     max_request_bytes: int = Field(default=8_000_000, ge=10_000)
     trusted_proxies: list[str] = Field(default_factory=list)

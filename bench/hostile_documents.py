@@ -74,7 +74,7 @@ def directive_flood(settings: Settings, scale: float) -> str:
 
 
 def variable_flood(settings: Settings, scale: float) -> str:
-    """Variables declared and never used (an error each), up to the token limit."""
+    """Variables declared and never used (an error each, were they not refused first), up to the token limit."""
     variables = _count(settings.max_query_tokens // 4 - 10, scale)
     return "query(" + " ".join(f"$v{n}: Int" for n in range(variables)) + ") { __typename }"
 

@@ -156,7 +156,7 @@ async def test_fragments_spreads_and_directives_are_counted_wherever_they_are() 
         fragment B on Query @d { viewer { account { name } } }
     """
     size = measure(parse(document))
-    assert size == DocumentSize(fields=6, fragments=2, fragment_spreads=3, directives=4)
+    assert size == DocumentSize(fields=6, fragments=2, fragment_spreads=3, directives=4, variables=1)
 
 
 @pytest.mark.parametrize(
@@ -167,6 +167,7 @@ async def test_fragments_spreads_and_directives_are_counted_wherever_they_are() 
         ("max_query_fragment_spreads", "{ ...A ...A } fragment A on Query { __typename }",
          "2 fragment spreads (at most 1)"),
         ("max_query_directives", "{ __typename @skip(if: false) @include(if: true) }", "2 directives (at most 1)"),
+        ("max_query_variables", "query($a: Int, $b: Int) { __typename }", "2 variables (at most 1)"),
     ],
 )  # fmt: skip
 async def test_each_count_over_its_limit_is_refused_with_the_count_and_the_limit(

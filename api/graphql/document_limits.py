@@ -2,9 +2,10 @@
 
 graphql-core's validation is superlinear in what a document repeats: OverlappingFieldsCanBeMerged
 compares every pair of same-named fields (and every field with every spread fragment), so 5,000
-tokens of ``id id id ...`` cost over half a second of CPU on the event loop.  Counting fields,
-fragments, spreads and directives is one linear pass; a document over any count is refused before
-the rules see it, which bounds what they can cost.
+tokens of ``id id id ...`` cost over half a second of CPU on the event loop, and every unused or
+misplaced variable is an error of its own.  Counting fields, fragments, spreads, directives and
+variables is one linear pass; a document over any count is refused before the rules see it, which
+bounds what they can cost.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class DocumentSize:
     fragments: int = 0
     fragment_spreads: int = 0
     directives: int = 0
+    variables: int = 0
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class DocumentLimits:
     fragments: int
     fragment_spreads: int
     directives: int
+    variables: int
 
     @classmethod
     def of(cls, settings: Settings) -> DocumentLimits:
@@ -57,6 +60,7 @@ class DocumentLimits:
             fragments=settings.max_query_fragments,
             fragment_spreads=settings.max_query_fragment_spreads,
             directives=settings.max_query_directives,
+            variables=settings.max_query_variables,
         )
 
     def refusal(self, size: DocumentSize) -> str | None:
@@ -71,7 +75,7 @@ class DocumentLimits:
 
 def measure(document: DocumentNode) -> DocumentSize:
     """Count what ``document`` holds in one pass, without recursion (the nesting is the attacker's)."""
-    counts = {"fields": 0, "fragments": 0, "fragment_spreads": 0, "directives": 0}
+    counts = {"fields": 0, "fragments": 0, "fragment_spreads": 0, "directives": 0, "variables": 0}
     pending: list[Node] = list(document.definitions)
     while pending:
         node = pending.pop()
@@ -81,6 +85,8 @@ def measure(document: DocumentNode) -> DocumentSize:
             counts["fragment_spreads"] += 1
         elif isinstance(node, FragmentDefinitionNode):
             counts["fragments"] += 1
+        elif isinstance(node, OperationDefinitionNode):
+            counts["variables"] += len(node.variable_definitions or ())
         elif isinstance(node, DirectiveNode):
             counts["directives"] += 1
             continue
