@@ -16,7 +16,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -28,6 +28,7 @@ from ulid import ULID
 from api import __version__
 from api.console.routes import console_routes
 from api.errors import AppError, InvalidRequest, PayloadTooLarge
+from api.graphiql import HEADERS as GRAPHIQL_HEADERS
 from api.graphiql import graphiql_page, graphiql_routes
 from api.graphql.context import RequestContext
 from api.graphql.schema import build_schema
@@ -45,14 +46,14 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         self._services_of = services_of
         self._max_query_bytes = settings.max_query_bytes
 
-    @property
-    def graphql_ide_html(self) -> str:
-        """GraphiQL from this service's own files (strawberry's page loads it from a CDN)."""
-        return graphiql_page()
-
     async def get_context(self, request: Request, response: object) -> RequestContext:  # type: ignore[override]  # starlette request only
         request_id = request.headers.get("x-request-id") or str(ULID())
         return RequestContext(request, self._services_of.services, request_id[:64])
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from this service's own files (strawberry's page loads it from a CDN and keeps
+        headers in localStorage), with its security headers (see ``api.graphiql``)."""
+        return HTMLResponse(graphiql_page(), headers=GRAPHIQL_HEADERS)
 
     def decode_json(self, data: str | bytes) -> object:
         """Strict JSON (UTF-8, no NaN, nesting bounded), and only objects: strawberry's own parsing

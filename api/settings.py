@@ -49,8 +49,15 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=500, ge=1)
     max_query_depth: int = Field(default=10, ge=1)
     max_aliases: int = Field(default=30, ge=1)
-    max_query_tokens: int = Field(default=5000, ge=100)
-    max_query_bytes: int = Field(default=100_000, ge=1_000)
+    # Real documents are far smaller (the introspection query: 183 tokens, 72 fields, 3 fragments,
+    # 8 spreads); the limits keep the costliest document under ~20 ms of CPU (bench/documents.py).
+    max_query_tokens: int = Field(default=1000, ge=100)
+    max_query_fields: int = Field(default=100, ge=1)
+    max_query_fragments: int = Field(default=10, ge=0)
+    max_query_fragment_spreads: int = Field(default=20, ge=0)
+    max_query_directives: int = Field(default=20, ge=0)
+    max_query_variables: int = Field(default=20, ge=0)
+    max_query_bytes: int = Field(default=20_000, ge=1_000)
     max_request_bytes: int = Field(default=8_000_000, ge=10_000)
     trusted_proxies: list[str] = Field(default_factory=list)
     login_failures_per_address: int = Field(default=20, ge=1)

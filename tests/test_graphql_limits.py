@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import strawberry
+from graphql import get_introspection_query, parse
 
+from api.graphql.document_limits import DocumentSize, measure
 from api.graphql.errors import ErrorCodes
 from api.graphql.schema import build_schema
 from api.models import Role
 from api.settings import Settings
+from bench.hostile_documents import operation_name, worst_documents
 from tests.helpers import Api
 from tests.test_audit_support import event_count
 
@@ -32,7 +36,7 @@ async def test_alias_flood_is_refused(api: Api) -> None:
     assert result.codes == ["GRAPHQL_VALIDATION_FAILED"]
 
 
-async def test_document_over_100kb_is_a_graphql_error_with_status_200(api: Api) -> None:
+async def test_document_over_the_byte_limit_is_a_graphql_error_with_status_200(api: Api) -> None:
     """Spacelift's Go clients read any status but 200 as a transport failure and drop the message."""
     padding = "#" + "x" * api.settings.max_query_bytes + "\n"
     response = await api.client.post("/graphql", json={"query": padding + "{ __typename }"})
@@ -133,3 +137,75 @@ async def test_a_document_with_too_many_tokens_is_refused_before_it_is_parsed_in
     result = await api.gql(flood, token=key.jwt)
     assert result.status_code == 200 and result.codes == ["GRAPHQL_VALIDATION_FAILED"]
     assert f"more than {api.settings.max_query_tokens} tokens" in result.errors[0]["message"]
+
+
+async def test_a_field_flood_is_refused_before_any_validation_rule_runs(api: Api) -> None:
+    """Unknown fields would each be an error of validation: the only error is the size, so no rule ran."""
+    fields = api.settings.max_query_fields + 1
+    result = await api.gql("{ " + " ".join(f"f{n}" for n in range(fields)) + " }")
+    assert result.status_code == 200 and result.codes == ["GRAPHQL_VALIDATION_FAILED"]
+    assert result.errors[0]["message"] == (
+        f"the document is too large to validate: {fields} fields (at most {api.settings.max_query_fields})"
+    )
+
+
+async def test_fragments_spreads_and_directives_are_counted_wherever_they_are() -> None:
+    document = """
+        query($id: ID! @deprecated) { ...A ... on Query @skip(if: false) { ...B viewer { id @include(if: true) } } }
+        fragment A on Query { __typename ...B }
+        fragment B on Query @d { viewer { account { name } } }
+    """
+    size = measure(parse(document))
+    assert size == DocumentSize(fields=6, fragments=2, fragment_spreads=3, directives=4, variables=1)
+
+
+@pytest.mark.parametrize(
+    ("setting", "document", "refusal"),
+    [
+        ("max_query_fragments", "{ ...A } fragment A on Query { ...B } fragment B on Query { __typename }",
+         "2 fragments (at most 1)"),
+        ("max_query_fragment_spreads", "{ ...A ...A } fragment A on Query { __typename }",
+         "2 fragment spreads (at most 1)"),
+        ("max_query_directives", "{ __typename @skip(if: false) @include(if: true) }", "2 directives (at most 1)"),
+        ("max_query_variables", "query($a: Int, $b: Int) { __typename }", "2 variables (at most 1)"),
+    ],
+)  # fmt: skip
+async def test_each_count_over_its_limit_is_refused_with_the_count_and_the_limit(
+    setting: str, document: str, refusal: str
+) -> None:
+    schema = build_schema(Settings.model_validate({setting: 1}))
+    result = await schema.execute(document)
+    assert result.data is None and result.errors is not None
+    [error] = [error.formatted for error in result.errors]
+    assert error["message"] == f"the document is too large to validate: {refusal}"
+    assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+
+
+async def test_the_limits_leave_room_for_graphiqls_introspection_query() -> None:
+    """The largest document a real client sends here (the console's and Spacelift's are far smaller)."""
+    introspection = get_introspection_query(
+        descriptions=True,
+        specified_by_url=True,
+        directive_is_repeatable=True,
+        schema_description=True,
+        input_value_deprecation=True,
+    )
+    result = await build_schema(Settings()).execute(introspection)
+    assert result.errors is None
+    assert result.data is not None and result.data["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_every_hostile_document_is_answered_with_a_code_and_the_service_stays_up(api: Api) -> None:
+    """The costliest documents we know of, at the limits and past them, sent without a token."""
+    answered: dict[str, str] = {}
+    for label, document in worst_documents(api.settings).items():
+        body = {"query": document, "operationName": operation_name(document)}
+        response = await api.client.post("/graphql", json=body)
+        assert response.status_code == 200, (label, response.text[:300])
+        codes = {error["extensions"]["code"] for error in response.json().get("errors") or []}
+        assert "INTERNAL_SERVER_ERROR" not in codes and None not in codes, (label, response.text[:300])
+        answered[label] = ",".join(sorted(codes)) or "executed"
+    assert answered["same field repeated (past the limit)"] == "GRAPHQL_VALIDATION_FAILED"
+    assert answered["huge string (past the limit)"] == "PAYLOAD_TOO_LARGE"
+    assert answered["token flood (past the limit)"] == "GRAPHQL_VALIDATION_FAILED"
+    assert (await api.client.get("/healthz")).status_code == 200

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -15,6 +16,7 @@ from strawberry.types import ExecutionContext
 from api.graphql.accounts import AccountsMutation, AccountsQuery
 from api.graphql.audit import AuditMutation, AuditQuery
 from api.graphql.compiled_completion import CompiledCompletionContext
+from api.graphql.document_limits import DocumentLimits, LimitedValidation
 from api.graphql.errors import ErrorCodes
 from api.graphql.fast_inputs import install_fast_inputs
 from api.graphql.request_scope import RequestScope
@@ -38,7 +40,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         RequestScope,
         # Clients send the same few documents over and over: validate each once.  (strawberry's
         # ParserCache is left out: a syntax error raised from it escapes the error-code extension.)
-        ValidationCache(maxsize=256),
+        # A document holding more fields, fragments, spreads or directives than allowed is refused
+        # before validation, whose cost grows with the square of what a document repeats.
+        # (A factory, not an instance: the extension reads the execution context of its own request.)
+        partial(LimitedValidation, DocumentLimits.of(settings), maxsize=256),
         # Parsing stops at this many tokens: a document under the byte limit can still cost seconds of
         # CPU to parse and validate, on the event loop every other request shares.
         MaxTokensLimiter(max_token_count=settings.max_query_tokens),

@@ -1,5 +1,6 @@
 """Fuzzing ``/graphql``: schemathesis' GraphQL mode for every query and mutation with an ADMIN token,
-hypothesis for the search and ingestion inputs (wrong types and extreme values included).
+hypothesis for the search and ingestion inputs (wrong types and extreme values included), and hostile
+documents (``bench.hostile_documents`` at random sizes, without a token), reporting the costliest.
 
 Every answer is a clear one: no 5xx, no INTERNAL_SERVER_ERROR, every error with ``extensions.code``.
 The API process sends webhook traffic for invented endpoints to a dead proxy on 127.0.0.1.
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -19,6 +22,9 @@ from hypothesis import strategies as st
 
 from api.audit.query import SEARCH_FIELDS, TimeUnit
 from api.models import Role
+from api.settings import Settings
+from bench.documents import answer_of
+from bench.hostile_documents import BUILDERS, operation_name
 from tests.reliability.conftest import sizes
 from tests.reliability.stack import Stack
 
@@ -316,8 +322,63 @@ def test_malformed_and_abusive_requests_get_clear_4xx_or_graphql_errors(stack: S
 
 @pytest.mark.parametrize("label", ["deep query", "alias flood"])
 def test_limits_answer_with_a_validation_code(stack: Stack, label: str) -> None:
-    document = deep_query(30) if label == "deep query" else alias_flood(5000)
+    # 100 aliases: over the alias limit, within the byte, token and field limits that would refuse first.
+    document = deep_query(30) if label == "deep query" else alias_flood(100)
     response = httpx.post(f"{stack.url}/graphql", json={"query": document}, timeout=60)
     stack.record_response(response.text)
     assert response.status_code in (200, 400)
     assert {error["extensions"]["code"] for error in response.json()["errors"]} == {"GRAPHQL_VALIDATION_FAILED"}
+
+
+SENDS_PER_DOCUMENT = 4
+"""The OS counts a process's CPU time in 10 ms ticks: a few sends of each document make it finer."""
+
+
+def server_cpu_seconds(stack: Stack) -> float:
+    assert stack.api_process is not None
+    times = psutil.Process(stack.api_process.pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def costliest_report(costs: list[tuple[float, str, str, str]], count: int = 10) -> str:
+    """The ``count`` costliest answers, one per line: CPU milliseconds, answer, what was sent, its start."""
+    lines = [f"{ms:8.1f} ms CPU  {answer:26} {label}  {sent[:160]!r}" for ms, answer, label, sent in costs[:count]]
+    return "\n".join(lines) + "\n"
+
+
+@sizes(60, 600)
+def test_hostile_documents_get_clear_answers_and_the_costliest_is_reported(
+    stack: Stack, size: int, tmp_path: Path, record_property: Any
+) -> None:
+    """No timing is asserted: structural limits bound the cost, and this run reports what it found
+    (printed, in the JUnit report's properties, and in ``hostile-documents.txt`` under the test's tmp dir).
+    The cost is the API process's CPU time (user + system) per answer, over a few sends one at a time."""
+    limits = Settings()  # the stack's API runs with the default limits
+    verdicts = Verdicts()
+    costs: list[tuple[float, str, str, str]] = []
+    with httpx.Client(timeout=60) as client:
+
+        @given(kind=st.sampled_from(sorted(BUILDERS)), scale=st.floats(0.01, 1.2), padding=st.integers(0, 3))
+        @fuzz_settings(size)
+        def call(kind: str, scale: float, padding: int) -> None:
+            document = " " * padding + BUILDERS[kind](limits, scale)
+            body = {"query": document, "operationName": operation_name(document.lstrip())}
+            cpu_before = server_cpu_seconds(stack)
+            for _ in range(SENDS_PER_DOCUMENT):
+                response = client.post(f"{stack.url}/graphql", json=body)
+            cpu_ms = (server_cpu_seconds(stack) - cpu_before) * 1000 / SENDS_PER_DOCUMENT
+            stack.record_response(response.text)
+            verdicts.judge(kind, document[:80], response.status_code, response.text)
+            costs.append((cpu_ms, answer_of(response), f"{kind} x{scale:.2f} ({len(document)} chars)", document))
+
+        call()
+        health = client.get(f"{stack.url}/healthz")
+    costs.sort(reverse=True)
+    report = costliest_report(costs)
+    (tmp_path / "hostile-documents.txt").write_text(report)
+    worst_ms, worst_answer, worst_label, _ = costs[0]
+    record_property("most_expensive_hostile_document", f"{worst_label}: {worst_ms:.1f} ms, {worst_answer}")
+    print(f"\nhostile documents: {verdicts.summary()}\nmost expensive first:\n{report}")
+    assert verdicts.broken == []
+    assert set(verdicts.statuses) == {200}
+    assert health.status_code == 200 and stack.api_is_alive()

@@ -12,12 +12,14 @@ from starlette.types import ASGIApp
 
 
 @asynccontextmanager
-async def serving(app: ASGIApp) -> AsyncIterator[str]:
-    """Serve ``app`` (its lifespan included) on a free loopback port; yields ``http://127.0.0.1:<port>``."""
+async def serving(app: ASGIApp, log_level: str = "warning") -> AsyncIterator[str]:
+    """Serve ``app`` (its lifespan included) on a free loopback port; yields ``http://127.0.0.1:<port>``.
+
+    At ``log_level="info"`` uvicorn writes its access log (to stdout), as ``audittrail serve`` does."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="on"))
     task = asyncio.create_task(server.serve(sockets=[listener]))
     try:
         while not server.started:
