@@ -30,6 +30,7 @@ from api.db import Database
 from api.embedded import EmbeddedExtraMissing, EmbeddedServers, start_servers
 from api.errors import AppError
 from api.migrate import upgrade_database
+from api.observability import prepare_multiprocess_dir
 from api.settings import Settings
 
 # No local variables in crash reports: they may hold secrets (a webhook's, a key's) and end up in logs.
@@ -134,6 +135,7 @@ def serve(
         if not settings.commit_sha:
             os.environ["AUDITTRAIL_COMMIT_SHA"] = _checkout_commit()  # for debugInfo, in every child process
         worker = _start_worker_process() if with_worker else None
+        prepare_multiprocess_dir(settings.data_dir, processes=workers)  # after the worker: it reports alone
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - display only
         out.print(f"Console:  http://{shown_host}:{port}/", highlight=False)
         out.print(f"GraphiQL: http://{shown_host}:{port}/graphql", highlight=False)

@@ -27,6 +27,7 @@ from api.audit.record import EventDraft, RecordedBatch, now_ms, record_events
 from api.audit.sanitize import sanitize_args
 from api.graphql.context import AppInfo, RequestContext
 from api.models import EventType, Role
+from api.observability import count_events_recorded
 from api.webhooks import UnitOfWork, claim_lease_seconds, unit_of_work, verify_on_save
 
 T = TypeVar("T")
@@ -63,7 +64,9 @@ class AuditedMutation:
             caller = (await context.identity(unit.session)).require(*self.roles)
             done = await work(unit.session, caller.account_id)
             principal = done.facts.acting_as or caller.principal
-            return await self._record(context, unit, principal, info.field_name, args, done)
+            recorded = await self._record(context, unit, principal, info.field_name, args, done)
+        count_events_recorded("mutation", 1)  # committed: the unit has ended without raising
+        return recorded
 
     async def run_anonymous(self, info: AppInfo, args: Mapping[str, Any], work: AnonymousWork[T]) -> Recorded[T]:
         """Run ``work``, which names who acts (``facts.acting_as``), and record the event."""
@@ -73,10 +76,12 @@ class AuditedMutation:
                 done = await work(unit.session)
                 if done.facts.acting_as is None:
                     raise RuntimeError(f"{self.action}: an anonymous mutation must name who acted")
-                return await self._record(context, unit, done.facts.acting_as, info.field_name, args, done)
+                recorded = await self._record(context, unit, done.facts.acting_as, info.field_name, args, done)
         except Refused as refused:
             await self._record_refusal(context, refused.failure, info.field_name, args)
             raise refused.error from None
+        count_events_recorded("mutation", 1)
+        return recorded
 
     async def _record(
         self,
@@ -113,6 +118,7 @@ class AuditedMutation:
                 failure.facts,
             )
             unit.enqueue_after_commit(batch.delivery_ids)
+        count_events_recorded("mutation", 1)
 
 
 async def _record_event(

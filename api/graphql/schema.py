@@ -17,6 +17,7 @@ from api.graphql.audit import AuditMutation, AuditQuery
 from api.graphql.compiled_completion import CompiledCompletionContext
 from api.graphql.errors import ErrorCodes
 from api.graphql.fast_inputs import install_fast_inputs
+from api.graphql.observed import Observed
 from api.graphql.request_scope import RequestScope
 from api.graphql.webhooks import WebhooksMutation, WebhooksQuery
 from api.settings import Settings
@@ -34,6 +35,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with the limits of ``settings`` (defaults when exporting ``schema.graphql``)."""
     settings = settings or Settings()
     extensions: list[Any] = [
+        Observed,  # first: it sees the codes ErrorCodes sets, and times the whole operation
         ErrorCodes,
         RequestScope,
         # Clients send the same few documents over and over: validate each once.  (strawberry's
