@@ -86,7 +86,7 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits when the block ends, rolls back when it raises."""
-        async with span("db.transaction"), self._sessions() as session, session.begin():
+        async with span("db.transaction", is_leaf=True), self._sessions() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:

@@ -70,43 +70,46 @@ def is_tracing() -> bool:
 
 
 class ActiveSpan:
-    """A span made current until ``end``: for hooks that begin and end in two calls (strawberry's)."""
+    """A span, current until ``end`` unless it is a leaf: for hooks that begin and end in two calls."""
 
-    def __init__(self, span: Span) -> None:
+    def __init__(self, span: Span, *, is_current: bool = True) -> None:
         self.span = span
-        self._token = otel_context.attach(trace.set_span_in_context(span))
+        self._token = otel_context.attach(trace.set_span_in_context(span)) if is_current else None
 
     def end(self, *, error: str | None = None) -> None:
         """Mark it failed when ``error`` says why, and end it."""
         if error is not None:
             self.span.set_status(Status(StatusCode.ERROR, error))
-        otel_context.detach(self._token)
+        if self._token is not None:
+            otel_context.detach(self._token)
         self.span.end()
 
 
 def begin_span(
-    name: str, *, kind: SpanKind = SpanKind.INTERNAL, carrier: Mapping[str, str] | None = None
+    name: str, *, kind: SpanKind = SpanKind.INTERNAL, carrier: Mapping[str, str] | None = None, is_leaf: bool = False
 ) -> ActiveSpan | None:
-    """A current span, continuing the trace ``carrier`` names (W3C ``traceparent``) if any; None when off."""
+    """A span continuing the trace ``carrier`` names (W3C ``traceparent``) if any, current unless
+    ``is_leaf``; None when tracing is off."""
     tracer = _tracing.tracer
     if tracer is None:
         return None
     parent = propagate.extract(carrier) if carrier else None
-    return ActiveSpan(tracer.start_span(name, context=parent, kind=kind))
+    return ActiveSpan(tracer.start_span(name, context=parent, kind=kind), is_current=not is_leaf)
 
 
 class _SpanScope:
-    """``with``/``async with`` a current span; does nothing while tracing is off."""
+    """``with``/``async with`` a span; does nothing while tracing is off."""
 
-    __slots__ = ("_active", "_kind", "_name")
+    __slots__ = ("_active", "_is_leaf", "_kind", "_name")
 
-    def __init__(self, name: str, kind: SpanKind) -> None:
+    def __init__(self, name: str, kind: SpanKind, is_leaf: bool) -> None:
         self._name = name
         self._kind = kind
+        self._is_leaf = is_leaf
         self._active: ActiveSpan | None = None
 
     def __enter__(self) -> None:
-        self._active = begin_span(self._name, kind=self._kind)
+        self._active = begin_span(self._name, kind=self._kind, is_leaf=self._is_leaf)
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         if self._active is not None:
@@ -121,9 +124,13 @@ class _SpanScope:
         self.__exit__(kind, error, tb)
 
 
-def span(name: str, *, kind: SpanKind = SpanKind.INTERNAL) -> _SpanScope:
-    """A span around a block (sync or async): ``async with span("db.transaction"): ...``."""
-    return _SpanScope(name, kind)
+def span(name: str, *, kind: SpanKind = SpanKind.INTERNAL, is_leaf: bool = False) -> _SpanScope:
+    """A span around a block (sync or async): ``async with span("enqueue deliver"): ...``.
+
+    A leaf is never made current: a request's read transaction stays open across the operation, and
+    everything after it would otherwise hang below it instead of below the request.
+    """
+    return _SpanScope(name, kind, is_leaf)
 
 
 def job_trace_context() -> dict[str, str] | None:
