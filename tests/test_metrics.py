@@ -3,8 +3,10 @@ database's, and the endpoint can be turned off or put behind a bearer token (API
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +14,8 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.models import Role
+from api.observability import prepare_multiprocess_dir
+from api.observability.exposition import MULTIPROC_ENV
 from api.settings import Settings
 from tests.helpers import Api, Key
 from tests.receivers import SET_WEBHOOK, Receiver, Reply, running_receiver, running_worker, unused_port, webhook_input
@@ -204,3 +208,19 @@ def test_scrape_parser_sums_labelled_samples() -> None:
     parsed = Scrape.parse('# TYPE x counter\nx_total{a="1",b="2"} 3.0\nx_total{a="1",b="3"} 4.0\n')
     assert parsed.value("x_total", a="1") == 7
     assert parsed.value("x_total", b="3") == 4
+
+
+def test_several_api_processes_get_one_emptied_directory_to_share(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MULTIPROC_ENV, "recorded, so that the test's own setting is undone")
+    monkeypatch.delenv(MULTIPROC_ENV)
+    prepare_multiprocess_dir(tmp_path, processes=1)
+    assert MULTIPROC_ENV not in os.environ, "one process keeps the plain registry"
+
+    stale = tmp_path / "prometheus-api" / "counter_123.db"
+    stale.parent.mkdir()
+    stale.write_bytes(b"a previous run's values")
+    prepare_multiprocess_dir(tmp_path, processes=2)
+    assert os.environ[MULTIPROC_ENV] == str(tmp_path / "prometheus-api")
+    assert not stale.exists(), "values of dead processes would be summed in again"

@@ -17,13 +17,14 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 import orjson
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
 
-from api.db import Database
+from api.db import Database, raw_url
 from tests.receivers import SET_WEBHOOK, ReceivedRequest, Reply, running_receiver, webhook_input
 from tests.scaleout.servers import DebianPostgres, DebianRedis
 from tests.scaleout.topology import WEBHOOK_TIMEOUT_SECONDS, Credentials, Topology, credentials
@@ -37,7 +38,9 @@ VICTIM_TIMEOUT_SECONDS = 2.0
 """The worker to kill sends with a longer timeout, so its leases (three timeouts) outlast every other
 worker's: a lease ending more than three of the others' timeouts ahead can only be the victim's."""
 RECEIVER_DELAY_SECONDS = 0.02
-"""Each answer takes a moment, so that the victim has attempts in flight when it is killed."""
+STALL_SECONDS = 1.5
+"""Before the kill the receiver answers 503 this slowly: the victim (2 s timeout) is sure to have attempts
+in flight; the others (1 s) time out; all of them are retried."""
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,13 @@ class FailingAThird:
     def __init__(self) -> None:
         self.arrivals = itertools.count(1)
         self.delivered_event_ids: set[str] = set()
+        self.is_stalled = False
 
     def __call__(self, request: ReceivedRequest) -> Reply:
         if b'"audit_trail_webhook.set"' in request.body:
             return Reply()
+        if self.is_stalled:
+            return Reply(status=503, delay_seconds=STALL_SECONDS)
         if next(self.arrivals) % 3 == 0:
             return Reply(status=500, delay_seconds=RECEIVER_DELAY_SECONDS)
         self.delivered_event_ids.add(request.header("X-Audit-Event-Id") or "")
@@ -102,12 +108,19 @@ async def test_apis_and_workers_on_separate_servers_deliver_every_event_once_per
             held: dict[str, int] = {}
             if scale.kill_a_worker:
                 await receiver.wait_for(scale.events // 4, timeout=120)
+                answers.is_stalled = True
+                await poll(lambda: victim_holds_attempts(postgres.url), timeout=60, what="the victim to hold attempts")
                 topology.kill_worker(victim)
-                held = await leases_of_the_killed_worker(postgres.url)
+                held = await leases_of_the_victim(postgres.url)
+                answers.is_stalled = False
             event_ids, calls_per_api = await recording
             recorded_in = time.monotonic() - started
+            # Polled twice a second: the receiver shares this process's event loop and must not be starved.
             await poll(
-                lambda: all_delivered(postgres.url, scale.events), timeout=180, what=f"{scale.events} deliveries"
+                lambda: all_delivered(postgres.url, scale.events),
+                timeout=240,
+                every=0.5,
+                what=f"{scale.events} deliveries",
             )
             delivered_in = time.monotonic() - started
             final = await deliveries(postgres.url)
@@ -213,13 +226,25 @@ async def deliveries(database_url: str) -> dict[str, DeliveryRow]:
 
 
 async def all_delivered(database_url: str, expected: int) -> bool:
-    rows = await deliveries(database_url)
-    return len(rows) == expected and all(row.status == "DELIVERED" for row in rows.values())
+    """One count, on one connection: cheap enough to ask often."""
+    connection = await asyncpg.connect(raw_url(database_url))
+    try:
+        delivered = await connection.fetchval(
+            "SELECT count(*) FROM webhook_deliveries WHERE action = 'stack.updated' AND status = 'DELIVERED'"
+        )
+    finally:
+        await connection.close()
+    return int(delivered) == expected
 
 
-async def leases_of_the_killed_worker(database_url: str) -> dict[str, int]:
-    """Attempts claimed and never recorded by the killed worker: leases ending beyond any other worker's
-    (a live worker's lease is at most three of its timeouts ahead, a retry at most a second)."""
+async def victim_holds_attempts(database_url: str) -> bool:
+    return bool(await leases_of_the_victim(database_url))
+
+
+async def leases_of_the_victim(database_url: str) -> dict[str, int]:
+    """Attempts the victim holds (once killed: claimed and never recorded), by delivery: leases ending
+    beyond any other worker's (a live worker's lease is at most three of its timeouts ahead, a retry at
+    most a second)."""
     db = Database(database_url, pool_size=1)
     try:
         async with db.transaction() as session:
