@@ -14,15 +14,15 @@ import os
 from collections.abc import Awaitable, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+
+if TYPE_CHECKING:  # the SDK and the exporter are imported only when tracing is turned on
+    from opentelemetry.sdk.trace import TracerProvider
 
 ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
 
@@ -41,6 +41,9 @@ def provider_from_environment(service_name: str) -> TracerProvider | None:
     if not os.environ.get(ENDPOINT_ENV):
         return None
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: service_name}
     provider = TracerProvider(resource=Resource.create(attributes))
