@@ -4,6 +4,7 @@ database's, and the endpoint can be turned off or put behind a bearer token (API
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from tests.helpers import Api, Key
 from tests.receivers import SET_WEBHOOK, Receiver, Reply, running_receiver, running_worker, unused_port, webhook_input
 from tests.support.polling import poll
 from tests.support.scrape import Scrape, scrape
+from workers.metrics_server import WorkerMetricsServer
 
 RECORD = "mutation($events: [AuditTrailEventInput!]!) { auditTrailRecordEvents(events: $events) { id } }"
 SEARCH = "query { searchAuditTrailEntries(input: {first: 5}) { edges { node { id } } } }"
@@ -224,3 +226,10 @@ def test_several_api_processes_get_one_emptied_directory_to_share(
     prepare_multiprocess_dir(tmp_path, processes=2)
     assert os.environ[MULTIPROC_ENV] == str(tmp_path / "prometheus-api")
     assert not stale.exists(), "values of dead processes would be summed in again"
+
+
+async def test_a_worker_metrics_port_in_use_stops_the_worker_with_a_clear_message(settings: Settings) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(RuntimeError, match=f"127.0.0.1:{port}.*its own AUDITTRAIL_WORKER_METRICS_PORT"):
+            await WorkerMetricsServer.start(settings.model_copy(update={"worker_metrics_port": port}))

@@ -37,7 +37,15 @@ class WorkerMetricsServer:
         """Listening once this returns (a port in use fails the worker's start); None when no port is set."""
         if settings.worker_metrics_port is None or not settings.metrics_enabled:
             return None
-        listener = socket.create_server((settings.worker_metrics_host, settings.worker_metrics_port))
+        address = (settings.worker_metrics_host, settings.worker_metrics_port)
+        try:
+            listener = socket.create_server(address)
+        except OSError as error:
+            # Not an OSError: run_worker restarts on those, taking them for a lost Redis.
+            raise RuntimeError(
+                f"the worker cannot serve its metrics on {address[0]}:{address[1]} ({error.strerror}): give each"
+                " worker on a host its own AUDITTRAIL_WORKER_METRICS_PORT, or leave it unset"
+            ) from None
         app = Starlette(routes=metrics_routes(settings))
         server = _QuietServer(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
         task = asyncio.create_task(server.serve(sockets=[listener]))
