@@ -18,11 +18,15 @@ from api.models import Role
 from api.observability import prepare_multiprocess_dir
 from api.observability.exposition import MULTIPROC_ENV
 from api.settings import Settings
+from api.webhooks import connect_queue
 from tests.helpers import Api, Key
 from tests.receivers import SET_WEBHOOK, Receiver, Reply, running_receiver, running_worker, unused_port, webhook_input
 from tests.support.polling import poll
 from tests.support.scrape import Scrape, scrape
+from tests.test_webhook_auto_disable import failing_for, failing_webhook
+from workers.context import CONTEXT_KEY, WorkerContext
 from workers.metrics_server import WorkerMetricsServer
+from workers.webhook_health import auto_disable_job
 
 RECORD = "mutation($events: [AuditTrailEventInput!]!) { auditTrailRecordEvents(events: $events) { id } }"
 SEARCH = "query { searchAuditTrailEntries(input: {first: 5}) { edges { node { id } } } }"
@@ -233,3 +237,24 @@ async def test_a_worker_metrics_port_in_use_stops_the_worker_with_a_clear_messag
         port = taken.getsockname()[1]
         with pytest.raises(RuntimeError, match=f"127.0.0.1:{port}.*its own AUDITTRAIL_WORKER_METRICS_PORT"):
             await WorkerMetricsServer.start(settings.model_copy(update={"worker_metrics_port": port}))
+
+
+async def test_webhooks_the_worker_disables_are_counted(api: Api, settings: Settings, receiver: Receiver) -> None:
+    admin = await api.key("acme", Role.ADMIN)
+    await failing_webhook(api, admin, receiver)
+    await failing_for(api, admin.account_id, settings.webhook_auto_disable_after_seconds + 60)
+    before = await scrape(api.client, "/metrics")
+    queue = await connect_queue(settings.redis_url or "")
+    context = WorkerContext.open(settings, queue)
+    try:
+        disabled = await auto_disable_job({CONTEXT_KEY: context})
+        again = await auto_disable_job({CONTEXT_KEY: context})
+    finally:
+        await context.close()
+        await queue.aclose()
+    after = await scrape(api.client, "/metrics")
+    assert (disabled, again) == (1, 0)
+    assert (
+        after.value("audittrail_webhooks_auto_disabled_total") - before.value("audittrail_webhooks_auto_disabled_total")
+        == 1
+    )

@@ -9,6 +9,7 @@ from api.observability.metrics import (
     count_events_recorded,
     count_graphql_request,
     count_retention_run,
+    count_webhooks_auto_disabled,
 )
 from api.observability.tracing import (
     begin_span,
@@ -31,6 +32,7 @@ __all__ = [
     "count_events_recorded",
     "count_graphql_request",
     "count_retention_run",
+    "count_webhooks_auto_disabled",
     "is_tracing",
     "job_span",
     "job_trace_context",

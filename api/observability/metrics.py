@@ -57,6 +57,9 @@ DELIVERY_ATTEMPT_DURATION = Histogram(
     "How long the endpoint took to answer an attempt (or to fail it).",
     buckets=ATTEMPT_BUCKETS,
 )
+WEBHOOKS_AUTO_DISABLED = Counter(
+    "audittrail_webhooks_auto_disabled", "Webhooks the worker disabled for failing past the limit."
+)
 RETENTION_RUNS = Counter("audittrail_retention_runs", "Retention runs completed.")
 RETENTION_EVENTS_REMOVED = Counter(
     "audittrail_retention_events_removed",
@@ -107,6 +110,11 @@ def count_attempt(outcome: AttemptOutcome, next_step: NextStep | None) -> None:
     count_delivery_attempt(
         result=result, status_code=outcome.status_code, latency_ms=outcome.latency_ms if sent else None
     )
+
+
+def count_webhooks_auto_disabled(count: int) -> None:
+    """Webhooks disabled by the worker's health cron (after its transaction committed)."""
+    WEBHOOKS_AUTO_DISABLED.inc(count)
 
 
 def count_retention_run(*, events_removed: int, deliveries_removed: int, partitions_dropped: int) -> None:
