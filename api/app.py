@@ -33,6 +33,7 @@ from api.graphiql import graphiql_page, graphiql_routes
 from api.graphql.context import RequestContext
 from api.graphql.schema import build_schema
 from api.logging import configure_logging
+from api.observability import configure_tracing, metrics_routes
 from api.services import Services
 from api.settings import Settings, get_settings
 from api.webhooks import Resolver, resolve_addresses
@@ -191,6 +192,7 @@ def create_app(settings: Settings | None = None, *, resolve: Resolver = resolve_
     give the webhook sender a DNS resolver of its own)."""
     settings = settings or get_settings()
     configure_logging(settings)
+    configure_tracing("audittrail-api")
     holder = ServicesHolder()
 
     @asynccontextmanager
@@ -235,6 +237,7 @@ def create_app(settings: Settings | None = None, *, resolve: Resolver = resolve_
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         *console_routes(settings),
         *(graphiql_routes() if settings.graphiql else []),
+        *metrics_routes(settings, lambda: holder.services.db),
     ]
     return Starlette(
         routes=routes,

@@ -33,6 +33,7 @@ from api.db import Database
 from api.embedded import EmbeddedExtraMissing, EmbeddedServers, start_servers
 from api.errors import AppError
 from api.migrate import upgrade_database
+from api.observability import prepare_multiprocess_dir
 from api.settings import Settings
 from api.webhooks import connect_queue
 
@@ -162,6 +163,7 @@ def serve(
         if not settings.commit_sha:
             os.environ["AUDITTRAIL_COMMIT_SHA"] = serving.checkout_commit()  # for debugInfo, in every child process
         worker = serving.start_worker_process() if with_worker else None
+        prepare_multiprocess_dir(settings.data_dir, processes=workers)  # after the worker: it reports alone
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - display only
         out.print(f"Console:  http://{shown_host}:{port}/", highlight=False)
         out.print(f"GraphiQL: http://{shown_host}:{port}/graphql", highlight=False)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from api.observability.tracing import span
+
 
 def async_url(database_url: str) -> str:
     """SQLAlchemy URL for asyncpg from the plain ``postgresql://`` form operators set."""
@@ -84,7 +86,7 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits when the block ends, rolls back when it raises."""
-        async with self._sessions() as session, session.begin():
+        async with span("db.transaction", is_leaf=True), self._sessions() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     resource_url_template: str | None = None
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
+    """When set, ``/metrics`` (API and worker) answers only ``Authorization: Bearer <token>``."""
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """The worker serves ``/metrics`` on this port when set (each worker on one host needs its own)."""
+    worker_metrics_host: str = "127.0.0.1"
 
     @property
     def database_timeouts(self) -> DatabaseTimeouts:

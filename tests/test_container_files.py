@@ -135,6 +135,18 @@ def test_compose_services_run_real_cli_commands() -> None:
     services = compose["services"]
     assert services["postgres"]["image"].startswith("postgres:18")
     assert services["redis"]["image"].startswith("redis:7")
-    for name in ("api", "worker"):
+    for name in ("migrate", "api", "worker"):
         assert_cli_accepts(services[name]["command"])
         assert {"DATABASE_URL", "REDIS_URL", "AUDITTRAIL_SECRET_KEY"} <= set(services[name]["environment"])
+        assert services[name]["build"] == ".", "every service of ours runs the Dockerfile's image"
+
+
+def test_compose_runs_two_api_and_two_worker_replicas_after_one_migration() -> None:
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert services["api"]["deploy"]["replicas"] == 2 and services["worker"]["deploy"]["replicas"] == 2
+    assert services["api"]["ports"] == ["8000-8001:8000"], "one host port per replica, no proxy in front"
+    assert "--no-worker" in services["api"]["command"]
+    for name in ("api", "worker"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["api"]["environment"]["AUDITTRAIL_PUBLIC_URL"], "tokens valid on every replica"
+    assert services["worker"]["environment"]["AUDITTRAIL_WORKER_METRICS_PORT"] == "9100"

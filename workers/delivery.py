@@ -8,14 +8,20 @@ import structlog
 
 from api import webhooks
 from api.models import DeliveryStatus
-from workers.context import worker_context
+from api.observability import job_span
+from workers.context import WorkerContext, worker_context
 
 log = structlog.get_logger(__name__)
 
 
-async def deliver(ctx: dict[str, Any], delivery_id: str) -> str:
-    """Send the delivery if it is due; returns what happened (for arq's log, no secrets in it)."""
-    context = worker_context(ctx)
+async def deliver(ctx: dict[str, Any], delivery_id: str, trace_context: dict[str, str] | None = None) -> str:
+    """Send the delivery if it is due; returns what happened (for arq's log, no secrets in it).
+    ``trace_context`` continues the trace of whoever enqueued it (set only while tracing is on)."""
+    with job_span("deliver", trace_context):
+        return await _deliver(worker_context(ctx), delivery_id)
+
+
+async def _deliver(context: WorkerContext, delivery_id: str) -> str:
     result = await webhooks.deliver_due(context.db, context.sender, context.retry_policy, delivery_id=delivery_id)
     if result is None:
         return "not due"

@@ -20,10 +20,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from api import webhooks
 from api.accounts.failed_logins import RECORD_FAILED_LOGIN_JOB
 from api.logging import configure_logging
+from api.observability import configure_tracing
 from api.settings import Settings
 from workers.context import CONTEXT_KEY, WorkerContext
 from workers.delivery import deliver
 from workers.failed_logins import flush_failed_logins, record_failed_login_job
+from workers.metrics_server import WorkerMetricsServer
 from workers.partitions import create_partitions_job
 from workers.retention import retention_job
 from workers.sweeper import sweep
@@ -32,6 +34,7 @@ from workers.webhook_health import auto_disable_job
 log = structlog.get_logger(__name__)
 
 REDIS_RECONNECT_SECONDS = 1.0
+METRICS_SERVER_KEY = "audittrail_metrics_server"
 CRON_TIMEOUT_SECONDS = 60
 """The sweeper and the partition cron: a statement or two each."""
 RETENTION_TIMEOUT_SECONDS = 50 * 60
@@ -51,11 +54,15 @@ def worker_settings(settings: Settings) -> type[WorkerSettingsBase]:
         queue = ctx["redis"]  # arq's pool, connected before startup
         assert isinstance(queue, ArqRedis)
         ctx[CONTEXT_KEY] = WorkerContext.open(settings, queue)
+        ctx[METRICS_SERVER_KEY] = await WorkerMetricsServer.start(settings)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         context = ctx.get(CONTEXT_KEY)
         if isinstance(context, WorkerContext):
             await context.close()
+        metrics_server = ctx.get(METRICS_SERVER_KEY)
+        if isinstance(metrics_server, WorkerMetricsServer):
+            await metrics_server.stop()
 
     class WorkerSettings:
         functions: Sequence[WorkerCoroutine | Function] = [
@@ -97,6 +104,7 @@ def run_worker(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM.  arq's poll loop ends on a lost Redis connection (a Redis restart);
     the worker starts again instead of exiting: the delivery rows are the truth, the sweeper catches up."""
     configure_logging(settings)
+    configure_tracing("audittrail-worker")
     while True:
         try:
             build_worker(settings).run()

@@ -6,6 +6,7 @@ from typing import Any
 
 import structlog
 
+from api.observability import count_webhooks_auto_disabled
 from api.webhooks.auto_disable import disable_failing_webhooks
 from workers.context import worker_context
 
@@ -20,6 +21,7 @@ async def auto_disable_job(ctx: dict[str, Any]) -> int:
         return 0
     async with context.db.transaction() as session:
         disabled = await disable_failing_webhooks(session, failing_for_seconds=limit)
+    count_webhooks_auto_disabled(len(disabled))
     if disabled:
         log.warning("disabled webhooks failing too long", webhook_ids=disabled, failing_for_seconds=limit)
     return len(disabled)

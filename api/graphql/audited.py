@@ -26,6 +26,7 @@ from api.audit.facts import Audited, AuditFacts, Principal
 from api.audit.record import RecordedBatch
 from api.graphql.context import AppInfo, RequestContext
 from api.models import EventType, Role
+from api.observability import count_events_recorded
 from api.webhooks import UnitOfWork, claim_lease_seconds, unit_of_work, verify_on_save
 
 T = TypeVar("T")
@@ -62,7 +63,9 @@ class AuditedMutation:
             caller = (await context.identity(unit.session)).require(*self.roles)
             done = await work(unit.session, caller.account_id)
             principal = done.facts.acting_as or caller.principal
-            return await self._record(context, unit, principal, info.field_name, args, done)
+            recorded = await self._record(context, unit, principal, info.field_name, args, done)
+        count_events_recorded("mutation", 1)  # committed: the unit has ended without raising
+        return recorded
 
     async def run_anonymous(self, info: AppInfo, args: Mapping[str, Any], work: AnonymousWork[T]) -> Recorded[T]:
         """Run ``work``, which names who acts (``facts.acting_as``), and record the event."""
@@ -71,7 +74,9 @@ class AuditedMutation:
             done = await work(unit.session)
             if done.facts.acting_as is None:
                 raise RuntimeError(f"{self.action}: an anonymous mutation must name who acted")
-            return await self._record(context, unit, done.facts.acting_as, info.field_name, args, done)
+            recorded = await self._record(context, unit, done.facts.acting_as, info.field_name, args, done)
+        count_events_recorded("mutation", 1)
+        return recorded
 
     async def _record(
         self,

@@ -19,6 +19,7 @@ from api.graphql.compiled_completion import CompiledCompletionContext
 from api.graphql.document_limits import DocumentLimits, LimitedValidation
 from api.graphql.errors import ErrorCodes
 from api.graphql.fast_inputs import install_fast_inputs
+from api.graphql.observed import Observed
 from api.graphql.request_scope import RequestScope
 from api.graphql.webhooks import WebhooksMutation, WebhooksQuery
 from api.settings import Settings
@@ -36,6 +37,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with the limits of ``settings`` (defaults when exporting ``schema.graphql``)."""
     settings = settings or Settings()
     extensions: list[Any] = [
+        Observed,  # first: it sees the codes ErrorCodes sets, and times the whole operation
         ErrorCodes,
         RequestScope,
         # Clients send the same few documents over and over: validate each once.  (strawberry's

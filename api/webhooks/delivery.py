@@ -19,6 +19,7 @@ from api.audit.resources import ResourceType
 from api.db import Database
 from api.errors import Conflict, WebhookVerificationFailed
 from api.models import WebhookDelivery, shown_id
+from api.observability import count_attempt
 from api.webhooks.attempts import ClaimedAttempt, claim_attempt, claim_lease_seconds, record_attempt
 from api.webhooks.delivery_log import get_delivery
 from api.webhooks.retry_policy import DELIVERED, FAILED, AttemptOutcome, NextStep, RetryPolicy
@@ -161,6 +162,7 @@ async def _send_and_record(
 
 
 def _result(claimed: ClaimedAttempt, outcome: AttemptOutcome, next_step: NextStep | None) -> DeliveryAttemptResult:
+    count_attempt(outcome, next_step)
     return DeliveryAttemptResult(
         event_id=claimed.event_id,
         attempt=claimed.attempt,

@@ -7,8 +7,10 @@ from dataclasses import replace
 
 import structlog
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from opentelemetry.trace import SpanKind
 from redis.exceptions import RedisError
 
+from api.observability import job_trace_context, span
 from api.webhooks.attempts import DueDelivery
 
 log = structlog.get_logger(__name__)
@@ -56,7 +58,10 @@ async def connect_queue(redis_url: str) -> ArqRedis:
 
 async def enqueue_deliveries(queue: ArqRedis | None, delivery_ids: Iterable[str]) -> None:
     """Ask the worker to send these now.  Never raises: if Redis is away the sweeper finds them."""
-    await enqueue_wake_ups(queue, ((delivery_id, delivery_job_id(delivery_id)) for delivery_id in delivery_ids))
+    delivery_ids = list(delivery_ids)
+    if delivery_ids:
+        async with span("enqueue deliver", kind=SpanKind.PRODUCER):  # the worker's spans continue this one
+            await enqueue_wake_ups(queue, ((delivery_id, delivery_job_id(delivery_id)) for delivery_id in delivery_ids))
 
 
 async def enqueue_retry(queue: ArqRedis, delivery_id: str, *, attempt: int, delay_seconds: float) -> None:
@@ -64,7 +69,11 @@ async def enqueue_retry(queue: ArqRedis, delivery_id: str, *, attempt: int, dela
     wake-up, the sweeper finds the row when it is due."""
     try:
         await queue.enqueue_job(
-            DELIVER_JOB, delivery_id, _job_id=retry_job_id(delivery_id, attempt), _defer_by=delay_seconds
+            DELIVER_JOB,
+            delivery_id,
+            job_trace_context(),
+            _job_id=retry_job_id(delivery_id, attempt),
+            _defer_by=delay_seconds,
         )
     except Exception as error:
         log.warning("could not schedule retry; the sweeper will", delivery_id=delivery_id, error=str(error))
@@ -87,7 +96,7 @@ async def enqueue_wake_ups(queue: ArqRedis | None, wake_ups: Iterable[tuple[str,
         return
     for delivery_id, job_id in wake_ups:
         try:
-            await queue.enqueue_job(DELIVER_JOB, delivery_id, _job_id=job_id)
+            await queue.enqueue_job(DELIVER_JOB, delivery_id, job_trace_context(), _job_id=job_id)
         except Exception as error:
             log.warning(
                 "could not enqueue delivery; the sweeper will pick it up",

@@ -15,6 +15,7 @@ import structlog
 from cryptography.fernet import InvalidToken
 
 from api.errors import BadInput
+from api.observability import client_call
 from api.settings import Settings
 from api.webhooks.addresses import EndpointGuard, Resolver, UnresolvableHost, resolve_addresses
 from api.webhooks.attempts import ClaimedAttempt
@@ -119,7 +120,8 @@ class Sender:
             )
         except InvalidToken:
             return AttemptOutcome(error=UNDECRYPTABLE_SECRET, is_retryable_error=False)
-        return await self._post(claimed.endpoint, request, http=self.proxied_http if is_proxied else self.http)
+        http = self.proxied_http if is_proxied else self.http
+        return await client_call("POST", claimed.endpoint, self._post(claimed.endpoint, request, http=http))
 
     async def _post(self, endpoint: str, request: SignedRequest, *, http: httpx.AsyncClient) -> AttemptOutcome:
         started = time.perf_counter()

@@ -1,5 +1,6 @@
 """The API under load: 50 concurrent clients of mixed searches and mutations against the real uvicorn
-process.  No 5xx, no error at all for valid requests, and every mutation that succeeded has its event.
+process.  No 5xx, no error at all for valid requests, and every mutation that succeeded has its event;
+the API's and the worker's ``/metrics`` moved by what the test counted (``watch.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from api.db import Database
 from api.models import Role
 from tests.reliability.conftest import sizes
 from tests.reliability.stack import Stack, Tenant
+from tests.reliability.watch import watched
 
 CLIENTS = 50
 SEARCH = (
@@ -143,10 +145,12 @@ async def test_fifty_clients_get_no_5xx_and_lose_no_event(stack: Stack, size: in
     tenant = await stack.tenant(f"load-{size}")
     figures = LoadFigures()
     limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    started = time.monotonic()
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client, watched(stack, tenant, client) as watch:
+        started = time.monotonic()
         await asyncio.gather(*(one_client(stack, client, tenant, n, started + size, figures) for n in range(CLIENTS)))
-    elapsed = time.monotonic() - started
+        elapsed = time.monotonic() - started
+        moved = await watch.counter_moves()
+        delivered = await watch.delivered_in_database()
     found, request_ids = await stored_facts(stack, tenant.account_id, figures.recorded_event_ids)
     total = sum(figures.requests.values())
     print(
@@ -164,3 +168,8 @@ async def test_fifty_clients_get_no_5xx_and_lose_no_event(stack: Stack, size: in
     assert not figures.transport_errors
     assert found == len(figures.recorded_event_ids) > 0
     assert figures.audited_request_ids and figures.audited_request_ids <= request_ids
+    # A scrape of /metrics agrees with what the test counted and with what the database holds.
+    assert moved.ingested_events == len(figures.recorded_event_ids)
+    assert moved.mutation_events == len(figures.audited_request_ids)
+    assert moved.delivered_attempts == delivered == len(figures.recorded_event_ids) + len(figures.audited_request_ids)
+    assert moved.pending_after == 0

@@ -16,6 +16,7 @@ from api.graphql.audited import AuditedMutation
 from api.graphql.context import AppInfo
 from api.graphql.permissions import ADMIN_ONLY, Ingestors
 from api.models import EventType
+from api.observability import count_events_recorded
 from api.webhooks.unit_of_work import unit_of_work
 
 SET_RETENTION = AuditedMutation("account.set_retention", EventType.UPDATE, roles=ADMIN_ONLY)
@@ -44,6 +45,7 @@ class AuditMutation:
                 recorded_by=identity.key_id,
             )
             unit.enqueue_after_commit(batch.delivery_ids)
+        count_events_recorded("ingestion", len(batch.events))
         return [AuditTrailEntry.from_event(event) for event in batch.events]
 
     @strawberry.mutation(description="How many days the account's events are kept (1-3650). ADMIN only.")
