@@ -31,6 +31,7 @@ from api.embedded import EmbeddedExtraMissing, EmbeddedServers, start_servers
 from api.errors import AppError
 from api.migrate import upgrade_database
 from api.settings import Settings
+from api.verify_command import verify
 
 # No local variables in crash reports: they may hold secrets (a webhook's, a key's) and end up in logs.
 app = typer.Typer(
@@ -42,6 +43,7 @@ retention_app = typer.Typer(help="Remove events older than their account's reten
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(retention_app, name="retention")
+app.command()(verify)
 
 out = Console()
 err = Console(stderr=True)
