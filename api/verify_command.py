@@ -14,7 +14,6 @@ from rich.markup import escape
 from api import integrity
 from api.db import Database
 
-out = Console(width=200)
 err = Console(stderr=True)
 
 
@@ -85,15 +84,12 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 def print_report(report: integrity.VerifyReport) -> None:
-    """One line per problem (kind, id, account, detail), then the totals."""
+    """One tab-separated line per problem (kind, id, account, detail), then the totals."""
     for problem in sorted(report.problems):
-        out.print(
-            f"{problem.kind.value}\t{problem.subject_id}\t{problem.account}\t{escape(problem.detail)}", highlight=False
-        )
+        typer.echo(f"{problem.kind.value}\t{problem.subject_id}\t{problem.account}\t{problem.detail}")
     until = f" up to {report.verified_until:%Y-%m-%dT%H:%M:%SZ}" if report.verified_until else ""
-    out.print(
+    typer.echo(
         f"checked {report.digests_checked} digests and {report.events_checked} events{until};"
-        f" {len(report.expired_event_ids)} expired by retention, {report.pending_events} not digested yet",
-        highlight=False,
+        f" {len(report.expired_event_ids)} expired by retention, {report.pending_events} not digested yet"
     )
-    out.print("clean" if report.is_clean else f"{len(report.problems)} problems", highlight=False)
+    typer.echo("clean" if report.is_clean else f"{len(report.problems)} problems")
