@@ -30,9 +30,11 @@ class Trail:
 
 
 async def seed_trail(db: Database, name: str = "acme", *, count: int = 5, digest_events: bool = True) -> Trail:
-    """An account and ``count`` ingested-looking events, recorded as the service records them."""
+    """An account (made unless it exists) and ``count`` ingested-looking events, recorded as the service records them."""
     async with db.transaction() as session:
-        account = await account_store.create_account(session, name, retention_days=30)
+        account = await account_store.find_account(session, name) or await account_store.create_account(
+            session, name, retention_days=30
+        )
         account.digest_events = digest_events
         await session.flush()
         drafts = [
