@@ -31,20 +31,21 @@ def verify(
     ] = None,
 ) -> None:
     """Recompute event hashes and Merkle roots, check the digest chain and signatures, report each problem."""
+    time_range = integrity.TimeRange(_utc(from_time), _utc(to_time))
     if files is not None:
-        report = _verify_copy(files, public_key or [])
+        report = _verify_copy(files, public_key or [], time_range)
     else:
         if public_key:
             err.print(
                 "[red]error:[/red] --public-key goes with --files; the database is checked with the service's keys"
             )
             raise typer.Exit(2)
-        report = _verify_database(account, integrity.TimeRange(_utc(from_time), _utc(to_time)))
+        report = _verify_database(account, time_range)
     print_report(report)
     raise typer.Exit(0 if report.is_clean else 1)
 
 
-def _verify_copy(directory: Path, key_files: list[Path]) -> integrity.VerifyReport:
+def _verify_copy(directory: Path, key_files: list[Path], time_range: integrity.TimeRange) -> integrity.VerifyReport:
     if not key_files:
         err.print("[red]error:[/red] --files needs --public-key FILE (from auditTrailDigestPublicKeys)")
         raise typer.Exit(2)
@@ -56,7 +57,7 @@ def _verify_copy(directory: Path, key_files: list[Path]) -> integrity.VerifyRepo
     except (OSError, ValueError) as error:
         err.print(f"[red]error:[/red] cannot read the public keys: {escape(str(error))}")
         raise typer.Exit(2) from None
-    return integrity.verify_files(directory, {key.key_id: key for key in keys})
+    return integrity.verify_files(directory, {key.key_id: key for key in keys}, time_range)
 
 
 def _verify_database(account: str | None, time_range: integrity.TimeRange) -> integrity.VerifyReport:

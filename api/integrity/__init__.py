@@ -4,7 +4,8 @@ verifiers that check the database or a copy outside it against them (docs/design
 from api.integrity.digester import DigestRun, DigestSchedule, write_due_digests
 from api.integrity.keys import KeyRing, PublicKey, SigningKey, load_public_keys
 from api.integrity.problems import Problem, ProblemKind, VerifyReport
-from api.integrity.verify_db import AccountToVerify, TimeRange, accounts_to_verify, verify_database
+from api.integrity.time_range import TimeRange
+from api.integrity.verify_db import AccountToVerify, accounts_to_verify, verify_database
 from api.integrity.verify_files import verify_files
 
 __all__ = [

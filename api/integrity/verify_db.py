@@ -22,6 +22,7 @@ from api.integrity.columns import StoredEvent, disagreements
 from api.integrity.keys import PublicKey
 from api.integrity.problems import ProblemKind, VerifyReport
 from api.integrity.statement import DigestStatement, SignedDigest
+from api.integrity.time_range import TimeRange
 
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -33,14 +34,6 @@ class AccountToVerify:
     account_id: str
     account_name: str
     retention_days: int
-
-
-@dataclass(frozen=True)
-class TimeRange:
-    """Recording times to verify, ``[start, end)``; either end open."""
-
-    start: datetime | None = None
-    end: datetime | None = None
 
 
 _DIGESTS_IN_RANGE = text(
@@ -90,12 +83,13 @@ async def verify_database(
     db: Database,
     accounts: list[AccountToVerify],
     keys: Mapping[str, PublicKey],
-    time_range: TimeRange = TimeRange(),
+    time_range: TimeRange | None = None,
     *,
     now: datetime | None = None,
 ) -> VerifyReport:
     """Verify ``accounts`` over ``time_range`` of recording time; every problem lands in the report."""
     report = VerifyReport()
+    time_range = time_range or TimeRange()
     async with db.transaction() as session:
         await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
         for account in accounts:

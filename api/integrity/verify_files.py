@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from api.integrity.checks import check_chain, compare_leaves
 from api.integrity.keys import PublicKey
 from api.integrity.problems import ProblemKind, VerifyReport
 from api.integrity.statement import DIGEST_ACTION, DIGEST_ACTOR, SignedDigest
+from api.integrity.time_range import TimeRange
 
 EVENT_FILE_NAME = re.compile(r"^\d+-([0-9A-HJKMNP-TV-Z]{26})\.json$")
 NDJSON_HEAD = re.compile(rb'^\{"eventId":"([0-9A-HJKMNP-TV-Z]{26})","body":')
@@ -87,23 +89,35 @@ def _ndjson_event(line: bytes) -> tuple[str, bytes] | None:
     return str(parsed["eventId"]), orjson.dumps(parsed["body"])
 
 
-def verify_files(directory: Path, keys: Mapping[str, PublicKey]) -> VerifyReport:
-    """Check the copy's chain, signatures and every event its digests list; see the module docstring."""
+def verify_files(directory: Path, keys: Mapping[str, PublicKey], time_range: TimeRange | None = None) -> VerifyReport:
+    """Check the copy's chain, signatures and every event its digests list; see the module docstring.
+
+    With ``time_range``, only digests whose interval lies inside it are checked: a copy that starts
+    when its webhook was set up lacks the events recorded before, which the first digest it received
+    may list.
+    """
     report = VerifyReport()
     for account_name, account in sorted(read_copy(directory, report).items()):
-        verify_copied_account(report, account_name, account, keys)
+        verify_copied_account(report, account_name, account, keys, time_range or TimeRange())
     return report
 
 
 def verify_copied_account(
-    report: VerifyReport, account_name: str, account: CopiedAccount, keys: Mapping[str, PublicKey]
+    report: VerifyReport,
+    account_name: str,
+    account: CopiedAccount,
+    keys: Mapping[str, PublicKey],
+    time_range: TimeRange,
 ) -> None:
     """One account of the copy, checked from its first digest on (a copy may start after the chain did).
 
     An event no digest lists is UNEXPECTED once a digest whose interval starts after the time the
     event claims has arrived; before that it may simply be waiting for its digest (pending).
     """
-    digests = sorted(account.digests.values(), key=lambda digest: digest.statement.sequence)
+    digests = sorted(
+        (digest for digest in account.digests.values() if time_range.holds(digest.statement)),
+        key=lambda digest: digest.statement.sequence,
+    )
     trusted = check_chain(report, digests, keys)
     listed = {event_id for digest in digests for event_id, _ in digest.leaves}
     for digest in trusted:
@@ -117,10 +131,17 @@ def verify_copied_account(
                 ProblemKind.MISSING, event_id, account_name, f"listed by digest {digest.digest_id}, not in the copy"
             )
     report.events_checked += len(account.bodies)
-    last_start_ms = int(digests[-1].statement.interval_start.timestamp() * 1000) if digests else None
+    first_start_ms = _ms(digests[0].statement.interval_start) if digests and time_range.start else 0
+    last_start_ms = _ms(digests[-1].statement.interval_start) if digests else None
     for event_id in sorted(account.bodies.keys() - listed):
         claimed_ms = orjson.loads(account.bodies[event_id]).get("timestamp")
-        if last_start_ms is not None and isinstance(claimed_ms, int) and claimed_ms < last_start_ms:
+        if not isinstance(claimed_ms, int) or claimed_ms < first_start_ms:
+            continue  # before the range: not this verification's business
+        if last_start_ms is not None and claimed_ms < last_start_ms:
             report.add(ProblemKind.UNEXPECTED, event_id, account_name, "no digest lists it")
         else:
             report.pending_events += 1
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)

@@ -30,7 +30,7 @@ class Trail:
 
 
 async def seed_trail(db: Database, name: str = "acme", *, count: int = 5, digest_events: bool = True) -> Trail:
-    """An account (made unless it exists) and ``count`` ingested-looking events, recorded as the service records them."""
+    """An account (made unless it exists) and ``count`` events, recorded as the service records them."""
     async with db.transaction() as session:
         account = await account_store.find_account(session, name) or await account_store.create_account(
             session, name, retention_days=30
@@ -97,7 +97,8 @@ async def digest_row(db: Database, sequence: int, account_id: str) -> dict[str, 
     async with db.transaction() as session:
         row = (
             await session.execute(
-                text("SELECT * FROM audit_digests WHERE account_id = :a AND sequence = :s"), {"a": account_id, "s": sequence}
+                text("SELECT * FROM audit_digests WHERE account_id = :a AND sequence = :s"),
+                {"a": account_id, "s": sequence},
             )
         ).one()
     return dict(row._mapping)

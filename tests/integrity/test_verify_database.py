@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pydantic import SecretStr
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import SecretStr
+from sqlalchemy import text
 
 from api import integrity
-from api.audit.hashing import event_hash
+from api.audit.hashing import event_hash, merkle_root, pack_leaves, unpack_leaves
 from api.audit.record import EventDraft, record_events
 from api.audit.retention import apply_retention
 from api.db import Database
@@ -81,17 +83,16 @@ async def test_running_the_digester_again_writes_nothing_twice(
 
 async def test_event_hash_is_written_by_the_insert(db: Database, trail: Trail) -> None:
     async with db.transaction() as session:
-        from sqlalchemy import text
-
-        row = (
-            await session.execute(text("SELECT body, event_hash FROM audit_events WHERE id = :id"), {"id": trail.event_ids[0]})
-        ).one()
+        statement = text("SELECT body, event_hash FROM audit_events WHERE id = :id")
+        row = (await session.execute(statement, {"id": trail.event_ids[0]})).one()
     assert bytes(row.event_hash) == event_hash(trail.event_ids[0], row.body)
 
 
 async def test_edited_body_is_modified(db: Database, keys: integrity.KeyRing, trail: Trail) -> None:
     target = trail.event_ids[2]
-    await execute(db, "UPDATE audit_events SET body = replace(body, 'stack.update', 'stack.delete') WHERE id = :id", id=target)
+    await execute(
+        db, "UPDATE audit_events SET body = replace(body, 'stack.update', 'stack.delete') WHERE id = :id", id=target
+    )
     assert kinds(await verify(db, keys)) == [("MODIFIED", target)]
 
 
@@ -131,10 +132,11 @@ async def test_forged_event_in_a_digested_interval_is_unexpected(
     forged = "01" + trail.event_ids[0][2:-2] + "ZZ"
     await execute(
         db,
-        "INSERT INTO audit_events (id, created_at, account_id, action, actor, actor_source, event_type, context, data,"
-        " remote_ip, body, recorded_at, event_hash)"
-        " SELECT CAST(:forged AS varchar), created_at, account_id, action, actor, actor_source, event_type, context, data, remote_ip,"
-        " body, recorded_at, sha256(convert_to(CAST(:forged AS varchar) || body, 'UTF8')) FROM audit_events WHERE id = :id",
+        "INSERT INTO audit_events (id, created_at, account_id, action, actor, actor_source, event_type, context,"
+        " data, remote_ip, body, recorded_at, event_hash)"
+        " SELECT CAST(:forged AS varchar), created_at, account_id, action, actor, actor_source, event_type, context,"
+        " data, remote_ip, body, recorded_at, sha256(convert_to(CAST(:forged AS varchar) || body, 'UTF8'))"
+        " FROM audit_events WHERE id = :id",
         forged=forged,
         id=trail.event_ids[0],
     )
@@ -157,7 +159,7 @@ async def test_event_committed_late_into_a_digested_interval_is_unexpected(
             recorded_by=None,
         )
         await session.execute(
-            __import__("sqlalchemy").text("UPDATE audit_events SET recorded_at = :at WHERE id = :id"),
+            text("UPDATE audit_events SET recorded_at = :at WHERE id = :id"),
             {"at": first["interval_start"], "id": batch.events[0].id},
         )
     assert kinds(await verify(db, keys)) == [("UNEXPECTED", batch.events[0].id)]
@@ -177,10 +179,9 @@ async def test_digest_resigned_with_another_key_has_a_bad_signature(
     dropped = trail.event_ids[4]
     await execute(db, "DELETE FROM audit_events WHERE id = :id", id=dropped)
     other = integrity.SigningKey(Ed25519PrivateKey.generate())
-    from api.audit.hashing import merkle_root, pack_leaves, unpack_leaves
-
     leaves = [leaf for leaf in unpack_leaves(bytes(first["leaves"])) if leaf[0] != dropped]
-    forged_row = {**first, "event_count": len(leaves), "merkle_root": merkle_root(leaves), "key_id": other.public.key_id}
+    forged_row = {**first, "event_count": len(leaves), "merkle_root": merkle_root(leaves)}
+    forged_row["key_id"] = other.public.key_id
     signature = other.sign(statement_of(forged_row, trail.account_name).signed_bytes())
     await execute(
         db,
@@ -236,13 +237,13 @@ async def test_retired_key_still_verifies_old_digests(db: Database, settings: Se
     """After a rotation the old public key, listed as retired, keeps the old digests verifiable."""
     old_public_pem = integrity.KeyRing.from_settings(settings).signing_key.public.pem
     new_key = Ed25519PrivateKey.generate()
-    from cryptography.hazmat.primitives import serialization
-
     new_pem = new_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
     rotated = integrity.KeyRing.from_settings(
-        settings.model_copy(update={"digest_signing_key": SecretStr(new_pem), "digest_retired_public_keys": [old_public_pem]})
+        settings.model_copy(
+            update={"digest_signing_key": SecretStr(new_pem), "digest_retired_public_keys": [old_public_pem]}
+        )
     )
     await seed_trail(db, "globex", count=1)
     await digest_everything(db, rotated.signing_key)

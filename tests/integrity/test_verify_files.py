@@ -4,6 +4,8 @@ public key alone; the same tampering as in the database is caught in the copy.  
 from __future__ import annotations
 
 import asyncio
+import base64
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from api.db import Database
 from api.integrity.statement import SignedDigest
 from api.settings import Settings
 from tests.conftest import TEST_SECRET_KEY
-from tests.integrity.support import Trail, digest_everything, digest_until, execute, kinds, seed_trail
+from tests.integrity.support import Trail, digest_everything, digest_until, execute, export_copy, kinds, seed_trail
 
 
 @pytest.fixture
@@ -36,8 +38,6 @@ async def trail(db: Database, keys: integrity.KeyRing) -> Trail:
 
 @pytest.fixture
 async def copy(db: Database, trail: Trail, tmp_path: Path) -> Path:
-    from tests.integrity.support import export_copy
-
     return await export_copy(db, tmp_path / "bucket" / "account=acme")
 
 
@@ -117,9 +117,6 @@ async def test_digest_resigned_with_another_key_in_the_copy_has_a_bad_signature(
     event_id, digest = digest_events(copy)[0]
     other = integrity.SigningKey(Ed25519PrivateKey.generate())
     body = orjson.loads(body_of(copy, event_id))
-    import base64
-    from dataclasses import replace
-
     forged = replace(digest.statement, key_id=other.public.key_id)
     body["data"].update(forged.fields())
     body["data"]["signature"] = base64.b64encode(other.sign(forged.signed_bytes())).decode()
