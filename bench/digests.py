@@ -26,7 +26,7 @@ from ulid import ULID
 from api import integrity
 from api.db import Database, raw_url
 from api.integrity.digester import AccountToDigest, write_next_digest
-from bench.harness import Measurement, api_processes, embedded_stack, run_alone, worker_process
+from bench.harness import Measurement, api_processes, console, embedded_stack, run_alone, worker_process
 from bench.ingest import ingest_over_http, login, setup_account
 
 INTERVAL_SECONDS = 3600
@@ -128,6 +128,13 @@ def run(quick: bool) -> list[Measurement]:
     total = 20_000 if quick else 100_000
     events = 100_000 if quick else 1_000_000
     with embedded_stack() as servers, tempfile.TemporaryDirectory(prefix="audittrail-bench-keys-") as data_dir:
+        key = integrity.SigningKey.in_data_dir(Path(data_dir))
+        account_id, start = asyncio.run(seed_interval(servers.database_url, events))
+        raw_fetch = asyncio.run(raw_fetch_seconds(servers.database_url, account_id, start))
+        digest = asyncio.run(digest_seconds(servers.database_url, account_id, start, key))
+        verify, checked = asyncio.run(verify_seconds(servers.database_url, key))
+        raw_hash = asyncio.run(raw_sha256_seconds(servers.database_url, account_id))
+        console.print(f"digest {digest:.2f} s, verify {checked / verify:,.0f} ev/s", highlight=False)
         _, key_id, secret = asyncio.run(setup_account(servers.database_url))
         rates = {}
         with api_processes(servers, workers=2) as base_url:
@@ -138,12 +145,6 @@ def run(quick: bool) -> list[Measurement]:
                     time.sleep(2)  # the worker's startup crons
                     rates[label] = ingest_rate(base_url, key_id, secret, total)
         off = (rates["off"] + rates["off again"]) / 2
-        key = integrity.SigningKey.in_data_dir(Path(data_dir))
-        account_id, start = asyncio.run(seed_interval(servers.database_url, events))
-        raw_fetch = asyncio.run(raw_fetch_seconds(servers.database_url, account_id, start))
-        digest = asyncio.run(digest_seconds(servers.database_url, account_id, start, key))
-        verify, checked = asyncio.run(verify_seconds(servers.database_url, key))
-        raw_hash = asyncio.run(raw_sha256_seconds(servers.database_url, account_id))
     return [
         Measurement("digests", f"ingest ev/s, digests every 1 s vs none ({total:,} events, off = mean of 2 runs)",
                     rates["on"], off, "ev/s", ">= 0.95x off", rates["on"] >= 0.95 * off),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
@@ -84,7 +85,8 @@ class SigningKey:
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
             # Created with mode 600 from the start: the key is never readable by others, even briefly.
-            with open(key_file, "xb", opener=_open_private) as handle:
+            # Exclusive: when the API and the worker start together, the first one's key is kept.
+            with contextlib.suppress(FileExistsError), open(key_file, "xb", opener=_open_private) as handle:
                 handle.write(pem)
         return cls.from_pem(key_file.read_text())
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from api.audit.hashing import EVENT_ID_LENGTH
+
 STATEMENT_VERSION = 1
 DIGEST_ACTION = "audit_trail.digest"
 DIGEST_ACTOR = "system::audittrail"
@@ -111,9 +113,12 @@ class SignedDigest:
     @classmethod
     def from_event_data(cls, data: dict[str, Any]) -> SignedDigest:
         """The digest a delivered event carries; ``KeyError``/``ValueError``/``TypeError`` when malformed."""
+        leaves = [(str(event_id), bytes.fromhex(digest)) for event_id, digest in data["events"]]
+        if any(len(event_id) != EVENT_ID_LENGTH or not event_id.isascii() for event_id, _ in leaves):
+            raise ValueError(f"every listed event id must be {EVENT_ID_LENGTH} ASCII characters")
         return cls(
             digest_id=str(data["digestId"]),
             statement=DigestStatement.from_fields(data),
             signature=base64.b64decode(data["signature"], validate=True),
-            leaves=[(str(event_id), bytes.fromhex(digest)) for event_id, digest in data["events"]],
+            leaves=leaves,
         )

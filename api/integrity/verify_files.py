@@ -25,6 +25,7 @@ from api.integrity.time_range import TimeRange
 
 EVENT_FILE_NAME = re.compile(r"^\d+-([0-9A-HJKMNP-TV-Z]{26})\.json$")
 NDJSON_HEAD = re.compile(rb'^\{"eventId":"([0-9A-HJKMNP-TV-Z]{26})","body":')
+EVENT_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 @dataclass
@@ -39,7 +40,7 @@ def read_copy(directory: Path, report: VerifyReport) -> dict[str, CopiedAccount]
     """Every event of the copy by account; the same id twice with different bodies is MODIFIED."""
     accounts: dict[str, CopiedAccount] = {}
     seen: dict[str, bytes] = {}
-    for event_id, body in _copied_events(directory):
+    for event_id, body in _copied_events(directory, report):
         if event_id in seen:
             if seen[event_id] != body:
                 report.add(ProblemKind.MODIFIED, event_id, "", "the copy holds two different bodies for this id")
@@ -67,11 +68,16 @@ def _add_digest(account: CopiedAccount, event_id: str, parsed: Any, report: Veri
     account.digests.setdefault(digest.digest_id, digest)
 
 
-def _copied_events(directory: Path) -> Iterator[tuple[str, bytes]]:
+def _copied_events(directory: Path, report: VerifyReport) -> Iterator[tuple[str, bytes]]:
     for path in sorted(directory.rglob("*")):
         if path.suffix == ".ndjson":
-            for line in path.read_bytes().splitlines():
-                parsed = _ndjson_event(line)
+            for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+                try:
+                    parsed = _ndjson_event(line)
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    where = f"{path.relative_to(directory)}:{number}"
+                    report.add(ProblemKind.MODIFIED, where, "", "a line that is not an event")
+                    continue
                 if parsed:
                     yield parsed
         elif path.suffix == ".json" and (match := EVENT_FILE_NAME.match(path.name)):
@@ -86,7 +92,10 @@ def _ndjson_event(line: bytes) -> tuple[str, bytes] | None:
     if not line.strip():
         return None
     parsed = orjson.loads(line)  # another producer's framing: the body's bytes as orjson writes them
-    return str(parsed["eventId"]), orjson.dumps(parsed["body"])
+    event_id = parsed["eventId"]
+    if not isinstance(event_id, str) or not EVENT_ID.match(event_id):
+        raise TypeError("eventId is not an event id")
+    return event_id, orjson.dumps(parsed["body"])
 
 
 def verify_files(directory: Path, keys: Mapping[str, PublicKey], time_range: TimeRange | None = None) -> VerifyReport:

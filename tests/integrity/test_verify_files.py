@@ -180,3 +180,19 @@ async def test_cli_verify_database_exits_0_when_clean_and_1_with_each_problem(
     assert f"MODIFIED\t{trail.event_ids[4]}\tacme" in tampered.output
     unknown = await asyncio.to_thread(cli.invoke, app, ["verify", "--account", "nobody"])
     assert unknown.exit_code == 2
+
+
+async def test_hostile_bytes_in_the_copy_are_reported_not_crashed_on(
+    copy: Path, keys: integrity.KeyRing, trail: Trail
+) -> None:
+    event_id, _ = digest_events(copy)[0]
+    body = orjson.loads(body_of(copy, event_id))
+    body["data"]["events"] = [["é" * 26, "00" * 32]]
+    rewrite_lines(copy, {event_id: orjson.dumps(body)})
+    with copy.open("ab") as handle:
+        handle.write(b"\xff\xfe not json\n" + b'{"eventId": 5, "body": {}}\n' + b"[1, 2, 3]\n")
+    report = integrity.verify_files(copy.parent, public_keys(keys))
+    found = kinds(report)
+    assert ("BAD_SIGNATURE", event_id) in found  # the digest event cannot be read as a digest
+    assert [kind for kind, subject in found if subject.startswith(copy.name)] == ["MODIFIED"] * 3
+    assert not report.is_clean
