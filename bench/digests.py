@@ -35,11 +35,11 @@ SEED = """
 INSERT INTO audit_events (id, created_at, account_id, action, actor, actor_source, event_type, context, data,
                           remote_ip, body, recorded_at, event_hash)
 SELECT id, $2, $1, 'stack.update', 'api::bench', 'api', 'UPDATE', '{}'::jsonb, jsonb_build_object('n', n), NULL,
-       body, $3 + make_interval(secs => (n % 3000) / 1.0), sha256(convert_to(id || body, 'UTF8'))
+       body, $3::timestamptz + make_interval(secs => (n % 3000) / 1.0), sha256(convert_to(id || body, 'UTF8'))
 FROM (
-    SELECT n, $4 || lpad(upper(to_hex(n)), 16, '0') AS id,
+    SELECT n, $4::text || lpad(upper(to_hex(n)), 16, '0') AS id,
            '{"account":"digested","action":"stack.update","actor":"api::bench","context":{},"data":{"n":' || n
-           || '},"remoteIP":null,"timestamp":' || $5 || '}' AS body
+           || '},"remoteIP":null,"timestamp":' || $5::text || '}' AS body
     FROM generate_series(1, $6::bigint) AS n
 ) AS generated
 """

@@ -58,10 +58,12 @@ _DIGEST_BEFORE = text(
 # read through the two indexes that serve each half.
 _EVENTS_RECORDED_IN = text(
     """
-    SELECT id, created_at, action, actor, actor_source, context, data, remote_ip, body, event_hash FROM audit_events
+    SELECT id, created_at, action, actor, actor_source, context::text AS context, data::text AS data, remote_ip, body,
+           event_hash FROM audit_events
     WHERE account_id = :account_id AND recorded_at >= :start AND recorded_at < :end
     UNION ALL
-    SELECT id, created_at, action, actor, actor_source, context, data, remote_ip, body, event_hash FROM audit_events
+    SELECT id, created_at, action, actor, actor_source, context::text AS context, data::text AS data, remote_ip, body,
+           event_hash FROM audit_events
     WHERE account_id = :account_id AND recorded_at IS NULL AND created_at >= :start AND created_at < :end
     """
 )
@@ -150,35 +152,40 @@ async def _check_events(
 ) -> dict[str, bytes]:
     """Check every event recorded in ``[start, end)`` against its own body; return id → recomputed hash."""
     found: dict[str, bytes] = {}
-    async for event in _events_recorded_in(session, account.account_id, start, end):
-        report.events_checked += 1
-        wrong = disagreements(event, account.account_name)
-        if wrong:
-            report.add(
-                ProblemKind.MODIFIED, event.id, account.account_name, f"disagrees with its body: {', '.join(wrong)}"
-            )
-        found[event.id] = event_hash(event.id, event.body)
+    async for events in _events_recorded_in(session, account.account_id, start, end):
+        for event in events:
+            report.events_checked += 1
+            actual = event_hash(event.id, event.body)
+            wrong = disagreements(event, account.account_name, actual)
+            if wrong:
+                detail = f"disagrees with its body: {', '.join(wrong)}"
+                report.add(ProblemKind.MODIFIED, event.id, account.account_name, detail)
+            found[event.id] = actual
     return found
 
 
 async def _events_recorded_in(
     session: AsyncSession, account_id: str, start: datetime, end: datetime
-) -> AsyncIterator[StoredEvent]:
+) -> AsyncIterator[list[StoredEvent]]:
+    """Batches of rows: one await per batch, not per row (a million rows cost seconds of switching)."""
     params = {"account_id": account_id, "start": start, "end": end}
     result = await session.stream(_EVENTS_RECORDED_IN.execution_options(yield_per=FETCH_BATCH), params)
-    async for row in result:
-        yield StoredEvent(
-            id=str(row.id),
-            created_at=row.created_at,
-            action=str(row.action),
-            actor=str(row.actor),
-            actor_source=str(row.actor_source),
-            context=row.context,
-            data=row.data,
-            remote_ip=row.remote_ip,
-            body=str(row.body),
-            event_hash=bytes(row.event_hash) if row.event_hash is not None else None,
-        )
+    async for rows in result.partitions(FETCH_BATCH):
+        yield [
+            StoredEvent(
+                id=row.id,
+                created_at=row.created_at,
+                action=row.action,
+                actor=row.actor,
+                actor_source=row.actor_source,
+                context_json=row.context,
+                data_json=row.data,
+                remote_ip=row.remote_ip,
+                body=row.body,
+                event_hash=row.event_hash,
+            )
+            for row in rows
+        ]
 
 
 async def _existing_ids(session: AsyncSession, account_id: str, event_ids: list[str]) -> list[str]:

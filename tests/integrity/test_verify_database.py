@@ -200,6 +200,8 @@ async def test_digest_resigned_with_another_key_has_a_bad_signature(
 
 
 async def test_deleted_digest_is_digest_missing(db: Database, keys: integrity.KeyRing, trail: Trail) -> None:
+    # Digests after the one deleted: the newest digest's deletion is a documented blind spot.
+    await digest_until(db, keys.signing_key, datetime.now(UTC) + timedelta(seconds=2))
     second = await digest_row(db, 2, trail.account_id)
     await execute(db, "DELETE FROM audit_digests WHERE id = :id", id=second["id"])
     report = await verify(db, keys)
