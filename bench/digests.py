@@ -1,6 +1,6 @@
 """Digests: what signing costs ingestion, one digest over a large interval, and verification speed.
 
-1. Ingestion over HTTP (``bench.ingest``'s load) with a worker digesting every second ("on")
+1. Ingestion over HTTP (``bench.ingest``'s load, one API process) with a worker digesting every second ("on")
    vs the same worker whose first interval never closes ("off").
 2. One digest over ``EVENTS`` events recorded in one interval (seeded by one ``INSERT ... SELECT
    generate_series``; ``--quick``: 100,000, full: 1,000,000), written as the cron writes it (digest
@@ -137,7 +137,7 @@ def run(quick: bool) -> list[Measurement]:
         console.print(f"digest {digest:.2f} s, verify {checked / verify:,.0f} ev/s", highlight=False)
         _, key_id, secret = asyncio.run(setup_account(servers.database_url))
         rates = {}
-        with api_processes(servers, workers=2) as base_url:
+        with api_processes(servers, workers=1) as base_url:
             for label, interval in (("off", "86400"), ("on", "1"), ("off again", "86400")):
                 with worker_process(
                     servers, data_dir=data_dir, digest_interval_seconds=interval, digest_grace_seconds="0.5"

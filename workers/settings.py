@@ -34,6 +34,9 @@ CRON_TIMEOUT_SECONDS = 60
 """The sweeper and the partition cron: a statement or two each."""
 RETENTION_TIMEOUT_SECONDS = 50 * 60
 """Retention may delete many batches; it has most of the hour."""
+DIGEST_TIMEOUT_SECONDS = 15 * 60
+"""A digest over a busy interval reads and hashes every event in it; each digest commits on its own,
+so a run cut short loses nothing and the next one goes on."""
 
 
 def sweep_seconds(interval_seconds: int) -> set[int]:
@@ -66,7 +69,13 @@ def worker_settings(settings: Settings) -> type[WorkerSettingsBase]:
             cron(retention_job, minute=23, unique=True, timeout=RETENTION_TIMEOUT_SECONDS),
             cron(sweep, second=sweep_seconds(settings.sweep_interval_seconds), run_at_startup=True, unique=True),
             # Every minute (more often for intervals under a minute); a run writes every interval due.
-            cron(digest_job, second=sweep_seconds(settings.digest_interval_seconds), run_at_startup=True, unique=True),
+            cron(
+                digest_job,
+                second=sweep_seconds(settings.digest_interval_seconds),
+                run_at_startup=True,
+                unique=True,
+                timeout=DIGEST_TIMEOUT_SECONDS,
+            ),
         ]
         # REDIS_URL unset: arq's own default (localhost:6379), as for any arq worker.
         redis_settings = RedisSettings.from_dsn(settings.redis_url) if settings.redis_url else RedisSettings()

@@ -27,6 +27,9 @@ from api.webhooks.unit_of_work import unit_of_work
 
 MAX_DIGESTS_PER_RUN = 2000
 """Per account and run: an account catching up on a long outage goes on at the next run."""
+LEAVES_FETCH_TIMEOUT_SECONDS = 300.0
+"""Reading a busy interval's leaves is one statement over up to millions of rows: longer than the
+10 s every request statement gets, which would fail the same interval on every run."""
 
 RECORDING_TIME = "coalesce(recorded_at, created_at)"
 """An event's recording time.  Rows from before migration 0005 have no ``recorded_at``; theirs is
@@ -218,7 +221,7 @@ async def leaves_recorded_in(
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None
-    rows = await raw.fetch(_EVENTS_RECORDED_IN_RAW, account_id, start, end)
+    rows = await raw.fetch(_EVENTS_RECORDED_IN_RAW, account_id, start, end, timeout=LEAVES_FETCH_TIMEOUT_SECONDS)
     leaves = [
         (event_id, stored if stored is not None else event_hash(event_id, body)) for event_id, stored, body in rows
     ]
