@@ -137,7 +137,8 @@ def run(quick: bool) -> list[Measurement]:
         console.print(f"digest {digest:.2f} s, verify {checked / verify:,.0f} ev/s", highlight=False)
         _, key_id, secret = asyncio.run(setup_account(servers.database_url))
         rates = {}
-        with api_processes(servers, workers=1) as base_url:
+        # A loaded machine takes its time to start the API; the measurement starts once it is ready.
+        with api_processes(servers, workers=1, ready_timeout=240) as base_url:
             for label, interval in (("off", "86400"), ("on", "1"), ("off again", "86400")):
                 with worker_process(
                     servers, data_dir=data_dir, digest_interval_seconds=interval, digest_grace_seconds="0.5"
