@@ -26,7 +26,7 @@ ACTION_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 RESOURCE_TYPE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*$")
 SERVICE_NAMESPACES = ("api_key", "account", "audit_trail", "audit_trail_webhook")
 """Actions the service records itself: an ingested event in one of these could pass for the service's own."""
-SERVICE_CONTEXT_KEYS = frozenset({"mutation", "requestId", "userAgent", RECORDED_BY})
+SERVICE_CONTEXT_KEYS = frozenset({"mutation", "requestId", "userAgent", "command", RECORDED_BY})
 """``context`` keys the service writes: on an ingested event they could forge a mutation's provenance."""
 MAX_ACTION_LENGTH = 128
 MAX_ACTOR_LENGTH = 256

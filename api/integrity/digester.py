@@ -213,7 +213,7 @@ async def leaves_recorded_in(
     session: AsyncSession, account_id: str, start: datetime, end: datetime
 ) -> list[tuple[str, bytes]]:
     """(id, event hash) of every event recorded in ``[start, end)``, in tree order; rows from before
-    migration 0006 have no stored hash and are hashed from their body here.
+    migration 0007 have no stored hash and are hashed from their body here.
 
     Read through the session's own asyncpg connection (same transaction): an interval may hold a
     million rows, and SQLAlchemy's row objects cost more than the query.

@@ -1,7 +1,7 @@
 """Event hashes and signed digests
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 
 ``audit_events.event_hash`` is SHA-256 of the event's id and stored body (api/audit/hashing.py),
 written by the insert itself; rows older than this revision keep NULL and the digester hashes
@@ -17,8 +17,8 @@ event that went missing; they are stored uncompressed (hashes do not compress).
 
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
