@@ -35,6 +35,7 @@ from api.errors import AppError
 from api.migrate import upgrade_database
 from api.observability import prepare_multiprocess_dir
 from api.settings import Settings
+from api.verify_command import verify
 from api.webhooks import connect_queue
 
 # No local variables in crash reports: they may hold secrets (a webhook's, a key's) and end up in logs.
@@ -47,6 +48,7 @@ retention_app = typer.Typer(help="Remove events older than their account's reten
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(retention_app, name="retention")
+app.command()(verify)
 
 out = Console()
 err = Console(stderr=True)

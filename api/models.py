@@ -10,7 +10,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Text
+from sqlalchemy import Column, DateTime, LargeBinary, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 from ulid import ULID
@@ -71,6 +71,8 @@ class Account(SQLModel, table=True):
     name: str = Field(unique=True, index=True)
     retention_days: int = 30
     created_at: datetime = _tz(default_factory=utcnow)
+    digest_events: bool = True
+    """Whether each signed digest is also recorded (and delivered) as an ``audit_trail.digest`` event."""
 
 
 class ApiKey(SQLModel, table=True):
@@ -110,6 +112,8 @@ class AuditEvent(SQLModel, table=True):
     recorded_at: datetime | None = _tz(default=None)
     """The service's clock when the row was written (the database's default); NULL before migration 0005."""
     body: str = Field(sa_column=Column(Text, nullable=False))
+    event_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    """SHA-256 of id and body (``api.audit.hashing``), written by the insert; NULL before migration 0007."""
 
 
 class Webhook(SQLModel, table=True):

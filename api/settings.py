@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     worker_max_jobs: int = Field(default=50, ge=1)
 
     default_retention_days: int = Field(default=30, ge=1, le=3650)
+    digest_interval_seconds: int = Field(default=300, ge=1, le=86_400)
+    digest_grace_seconds: float | None = Field(default=None, ge=0)
+    """How long after an interval ends its digest waits for transactions still open (see ``digest_grace``)."""
+    digest_signing_key: SecretStr | None = None
+    """An Ed25519 private key (PEM, PKCS#8); generated into the data dir when unset."""
+    digest_retired_public_keys: list[str] = Field(default_factory=list)
+    """Ed25519 public keys (PEM) that signed older digests: listed and trusted by verify after a rotation."""
     partitions_ahead_days: int = Field(default=7, ge=1)
     log_level: str = "INFO"
     log_json: bool = False
@@ -97,6 +104,16 @@ class Settings(BaseSettings):
             acquire_seconds=self.database_acquire_timeout_seconds,
             statement_seconds=self.database_statement_timeout_seconds,
         )
+
+    @property
+    def digest_grace(self) -> float:
+        """Seconds between an interval's end and its digest.  An event's ``recorded_at`` is its
+        transaction's start, so a transaction open across the interval's end commits into it late;
+        by default the wait outlasts the longest transaction we run (a few statements and a
+        verify-on-save POST), with a minute to spare."""
+        if self.digest_grace_seconds is not None:
+            return self.digest_grace_seconds
+        return 60.0 + 2 * self.database_statement_timeout_seconds + self.verify_timeout_seconds
 
     @property
     def worker_database_timeouts(self) -> DatabaseTimeouts:

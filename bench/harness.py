@@ -90,7 +90,7 @@ def service_env(servers: EmbeddedServers) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def api_processes(servers: EmbeddedServers, workers: int = 2) -> Iterator[str]:
+def api_processes(servers: EmbeddedServers, workers: int = 2, ready_timeout: float = 60) -> Iterator[str]:
     """``audittrail serve`` as a user runs it (no delivery worker); yields the base URL."""
     port = free_port()
     process = subprocess.Popen(
@@ -101,7 +101,7 @@ def api_processes(servers: EmbeddedServers, workers: int = 2) -> Iterator[str]:
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ready(f"{base_url}/readyz", what="API")  # 503 until PostgreSQL and Redis answer
+        wait_until_ready(f"{base_url}/readyz", what="API", timeout=ready_timeout)  # 503 until PG and Redis answer
         yield base_url
     finally:
         process.terminate()

@@ -14,8 +14,9 @@ from api.webhooks import claim_lease_seconds
 from tests.helpers import Api
 from tests.receivers import SET_WEBHOOK, Receiver, running_process, webhook_input, worker_environment
 from tests.support.polling import poll
+from workers.digests import digest_job
 from workers.retention import retention_job
-from workers.settings import CRON_TIMEOUT_SECONDS, RETENTION_TIMEOUT_SECONDS, WorkerSettings
+from workers.settings import CRON_TIMEOUT_SECONDS, DIGEST_TIMEOUT_SECONDS, RETENTION_TIMEOUT_SECONDS, WorkerSettings
 
 ARQ = Path(sys.executable).parent / "arq"
 CREATE_KEY = 'mutation { apiKeyCreate(input: {name: "ci", role: SERVICE}) { id } }'
@@ -26,12 +27,14 @@ async def test_arq_builds_a_worker_from_worker_settings_with_a_timeout_per_job()
     try:
         timeouts = {name: function.timeout_s for name, function in worker.functions.items()}
         [retention] = [job for job in worker.cron_jobs if job.coroutine is retention_job]
+        [digests] = [job for job in worker.cron_jobs if job.coroutine is digest_job]
     finally:
         await worker.close()
 
     # WorkerSettings read the settings from this process's environment when it was imported.
     assert timeouts["deliver"] == claim_lease_seconds(Settings().webhook_timeout_seconds)
     assert timeouts[retention.name] == RETENTION_TIMEOUT_SECONDS
+    assert timeouts[digests.name] == DIGEST_TIMEOUT_SECONDS
     assert worker.job_timeout_s == CRON_TIMEOUT_SECONDS  # the sweeper's and the partition cron's
     assert worker.keep_result_s == 0
 

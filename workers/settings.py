@@ -24,6 +24,7 @@ from api.observability import configure_tracing
 from api.settings import Settings
 from workers.context import CONTEXT_KEY, WorkerContext
 from workers.delivery import deliver
+from workers.digests import digest_job
 from workers.failed_logins import flush_failed_logins, record_failed_login_job
 from workers.metrics_server import WorkerMetricsServer
 from workers.partitions import create_partitions_job
@@ -39,6 +40,9 @@ CRON_TIMEOUT_SECONDS = 60
 """The sweeper and the partition cron: a statement or two each."""
 RETENTION_TIMEOUT_SECONDS = 50 * 60
 """Retention may delete many batches; it has most of the hour."""
+DIGEST_TIMEOUT_SECONDS = 15 * 60
+"""A digest over a busy interval reads and hashes every event in it; each digest commits on its own,
+so a run cut short loses nothing and the next one goes on."""
 
 
 def sweep_seconds(interval_seconds: int) -> set[int]:
@@ -75,6 +79,14 @@ def worker_settings(settings: Settings) -> type[WorkerSettingsBase]:
             cron(create_partitions_job, minute=7, run_at_startup=True, unique=True),
             cron(retention_job, minute=23, unique=True, timeout=RETENTION_TIMEOUT_SECONDS),
             cron(sweep, second=sweep_seconds(settings.sweep_interval_seconds), run_at_startup=True, unique=True),
+            # Every minute (more often for intervals under a minute); a run writes every interval due.
+            cron(
+                digest_job,
+                second=sweep_seconds(settings.digest_interval_seconds),
+                run_at_startup=True,
+                unique=True,
+                timeout=DIGEST_TIMEOUT_SECONDS,
+            ),
             cron(auto_disable_job, second=30, unique=True),
             cron(flush_failed_logins, second=sweep_seconds(settings.sweep_interval_seconds), unique=True),
         ]

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
 
 from api.audit.actors import actor_source
+from api.audit.hashing import event_hash
 from api.audit.payload import build_body
 from api.models import EventType, new_id
 
@@ -143,18 +144,22 @@ _INSERT_EVENTS_AND_DELIVERIES = text(
             CAST(:related_types AS text[]), CAST(:related_ids AS text[]),
             CAST(:run_ids AS text[]), CAST(:run_stack_ids AS text[]),
             CAST(:contexts AS text[]), CAST(:datas AS text[]), CAST(:remote_ips AS text[]),
-            CAST(:bodies AS text[]), CAST(:delivery_ids AS varchar[])
+            CAST(:bodies AS text[]), CAST(:delivery_ids AS varchar[]),
+            CAST(:event_hashes AS bytea[])
         ) AS t(id, created_at, action, actor, actor_source, event_type, run_state_change, affected_type,
-               affected_id, related_type, related_id, run_id, run_stack_id, context, data, remote_ip, body, delivery_id)
+               affected_id, related_type, related_id, run_id, run_stack_id, context, data, remote_ip, body, delivery_id,
+               event_hash)
     ),
     inserted AS (
         INSERT INTO audit_events (
             id, created_at, account_id, action, actor, actor_source, event_type, run_state_change,
             affected_resource_type, affected_resource_id, related_resource_type, related_resource_id,
-            run_id, run_stack_id, context, data, remote_ip, recorded_by, body)
+            run_id, run_stack_id, context, data, remote_ip, recorded_by, body,
+            event_hash)
         SELECT id, created_at, :account_id, action, actor, actor_source, event_type, run_state_change,
                affected_type, affected_id, related_type, related_id,
-               run_id, run_stack_id, context::jsonb, data::jsonb, remote_ip, :recorded_by, body
+               run_id, run_stack_id, context::jsonb, data::jsonb, remote_ip, :recorded_by, body,
+               event_hash
         FROM incoming
         RETURNING id
     ),
@@ -225,6 +230,8 @@ async def record_events(
             "remote_ips": [e.remote_ip for e in events],
             "bodies": [e.body for e in events],
             "delivery_ids": [new_id() for _ in events],
+            # The integrity hash of each body exactly as stored (api/audit/hashing.py).
+            "event_hashes": [event_hash(e.id, e.body) for e in events],
         },
     )
     delivery_id_by_event = {str(row.event_id): str(row.id) for row in result}

@@ -19,13 +19,14 @@ from api.graphql.compiled_completion import CompiledCompletionContext
 from api.graphql.document_limits import DocumentLimits, LimitedValidation
 from api.graphql.errors import ErrorCodes
 from api.graphql.fast_inputs import install_fast_inputs
+from api.graphql.integrity import IntegrityMutation, IntegrityQuery
 from api.graphql.observed import Observed
 from api.graphql.request_scope import RequestScope
 from api.graphql.webhooks import WebhooksMutation, WebhooksQuery
 from api.settings import Settings
 
-Query = merge_types("Query", (AccountsQuery, AuditQuery, WebhooksQuery))
-Mutation = merge_types("Mutation", (AccountsMutation, AuditMutation, WebhooksMutation))
+Query = merge_types("Query", (AccountsQuery, AuditQuery, WebhooksQuery, IntegrityQuery))
+Mutation = merge_types("Mutation", (AccountsMutation, AuditMutation, WebhooksMutation, IntegrityMutation))
 
 
 class AuditTrailSchema(strawberry.Schema):

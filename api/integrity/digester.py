@@ -1,0 +1,229 @@
+"""Writing digests: per account, one signed digest for every closed interval of recording time.
+
+An interval ``[start, end)`` closes ``grace`` seconds after its end: ``recorded_at`` is the
+recording transaction's start, so a transaction open across ``end`` commits events into the
+interval late, and the grace outlasts it (``Settings.digest_grace``).  Each digest is written in a
+transaction of its own under an advisory lock on the account, after re-reading the last digest,
+so two workers (or a rerun) never write the same interval twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from arq.connections import ArqRedis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.audit.hashing import event_hash, merkle_root, pack_leaves
+from api.audit.record import EventDraft, Resource, now_ms, record_events
+from api.audit.resources import ResourceType
+from api.db import Database
+from api.integrity.keys import SigningKey
+from api.integrity.statement import DIGEST_ACTION, DIGEST_ACTOR, DigestStatement, SignedDigest
+from api.models import EventType, new_id
+from api.webhooks.unit_of_work import unit_of_work
+
+MAX_DIGESTS_PER_RUN = 2000
+"""Per account and run: an account catching up on a long outage goes on at the next run."""
+LEAVES_FETCH_TIMEOUT_SECONDS = 300.0
+"""Reading a busy interval's leaves is one statement over up to millions of rows: longer than the
+10 s every request statement gets, which would fail the same interval on every run."""
+
+RECORDING_TIME = "coalesce(recorded_at, created_at)"
+"""An event's recording time.  Rows from before migration 0005 have no ``recorded_at``; theirs is
+the time they claim, which for the service's own events is when they were written."""
+
+# Two branches rather than one ``coalesce`` predicate: each is served by an index
+# ((account_id, recorded_at) and (account_id, created_at)), a coalesce by neither.  asyncpg's $n style.
+_EVENTS_RECORDED_IN_RAW = """
+    SELECT id, event_hash, CASE WHEN event_hash IS NULL THEN body END AS body
+    FROM audit_events
+    WHERE account_id = $1 AND recorded_at >= $2 AND recorded_at < $3
+    UNION ALL
+    SELECT id, event_hash, CASE WHEN event_hash IS NULL THEN body END AS body
+    FROM audit_events
+    WHERE account_id = $1 AND recorded_at IS NULL AND created_at >= $2 AND created_at < $3
+"""
+
+_FIRST_RECORDING_TIME = text(
+    """
+    SELECT least(
+        (SELECT min(recorded_at) FROM audit_events WHERE account_id = :account_id),
+        (SELECT min(created_at) FROM audit_events WHERE account_id = :account_id AND recorded_at IS NULL)
+    )
+    """
+)
+
+_LAST_DIGEST = text(
+    """
+    SELECT sequence, interval_end, digest_hash FROM audit_digests
+    WHERE account_id = :account_id ORDER BY sequence DESC LIMIT 1
+    """
+)
+
+_INSERT_DIGEST = text(
+    """
+    INSERT INTO audit_digests (id, account_id, sequence, interval_start, interval_end, event_count, merkle_root,
+                               previous_digest_hash, key_id, signature, digest_hash, leaves)
+    VALUES (:id, :account_id, :sequence, :interval_start, :interval_end, :event_count, :merkle_root,
+            :previous_digest_hash, :key_id, :signature, :digest_hash, :leaves)
+    """
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigestSchedule:
+    """When intervals close: their length and the grace after their end."""
+
+    interval_seconds: int
+    grace_seconds: float
+
+    def interval_containing(self, moment: datetime) -> datetime:
+        """The start of the interval holding ``moment``; intervals are aligned to the Unix epoch."""
+        seconds = int(moment.timestamp()) // self.interval_seconds * self.interval_seconds
+        return datetime.fromtimestamp(seconds, UTC)
+
+    def is_closed(self, interval_end: datetime, now: datetime) -> bool:
+        return interval_end + timedelta(seconds=self.grace_seconds) <= now
+
+
+@dataclass(frozen=True)
+class AccountToDigest:
+    account_id: str
+    account_name: str
+    records_digest_events: bool
+
+
+@dataclass
+class DigestRun:
+    written: list[SignedDigest] = field(default_factory=list)
+
+
+async def accounts_to_digest(db: Database) -> list[AccountToDigest]:
+    """Every account: each has its own chain, from the interval of its first recorded event on."""
+    async with db.transaction() as session:
+        rows = await session.execute(text("SELECT id, name, digest_events FROM accounts ORDER BY id"))
+        return [AccountToDigest(str(r.id), str(r.name), bool(r.digest_events)) for r in rows]
+
+
+async def write_due_digests(
+    db: Database,
+    queue: ArqRedis | None,
+    signing_key: SigningKey,
+    schedule: DigestSchedule,
+    *,
+    now: datetime | None = None,
+) -> DigestRun:
+    """Write every closed, undigested interval of every account (up to ``MAX_DIGESTS_PER_RUN`` each)."""
+    moment = now or datetime.now(UTC)
+    run = DigestRun()
+    for account in await accounts_to_digest(db):
+        for _ in range(MAX_DIGESTS_PER_RUN):
+            async with unit_of_work(db, queue) as unit:
+                digest = await write_next_digest(unit.session, account, signing_key, schedule, moment)
+                if digest is None:
+                    break
+                if account.records_digest_events:
+                    batch = await record_events(
+                        unit.session,
+                        [digest_event(digest)],
+                        account_id=account.account_id,
+                        account_name=account.account_name,
+                        recorded_by=None,
+                    )
+                    unit.enqueue_after_commit(batch.delivery_ids)
+            run.written.append(digest)
+    return run
+
+
+def digest_event(digest: SignedDigest) -> EventDraft:
+    """The ``audit_trail.digest`` event that carries a digest to the webhook, and so to the receiver's copy."""
+    return EventDraft(
+        action=DIGEST_ACTION,
+        actor=DIGEST_ACTOR,
+        timestamp_ms=now_ms(),
+        event_type=EventType.CREATE,
+        data=digest.event_data(),
+        affected_resource=Resource(ResourceType.AUDIT_TRAIL_DIGEST.value, digest.digest_id),
+    )
+
+
+async def write_next_digest(
+    session: AsyncSession,
+    account: AccountToDigest,
+    signing_key: SigningKey,
+    schedule: DigestSchedule,
+    now: datetime,
+) -> SignedDigest | None:
+    """Sign and store the account's next interval if it has closed; None when there is none due."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('digest:' || :account_id))"), {"account_id": account.account_id}
+    )
+    last = (await session.execute(_LAST_DIGEST, {"account_id": account.account_id})).one_or_none()
+    if last is not None:
+        start, sequence, previous_hash = last.interval_end, int(last.sequence) + 1, bytes(last.digest_hash)
+    else:
+        # The chain starts with the interval of the account's first event: before it there is nothing
+        # to protect, and an event later inserted with an earlier time is reported as UNEXPECTED.
+        first = (await session.execute(_FIRST_RECORDING_TIME, {"account_id": account.account_id})).scalar_one()
+        if first is None:
+            return None
+        start, sequence, previous_hash = schedule.interval_containing(first), 1, None
+    end = start + timedelta(seconds=schedule.interval_seconds)
+    if not schedule.is_closed(end, now):
+        return None
+    leaves = await leaves_recorded_in(session, account.account_id, start, end)
+    statement = DigestStatement(
+        account_id=account.account_id,
+        account=account.account_name,
+        sequence=sequence,
+        interval_start=start,
+        interval_end=end,
+        event_count=len(leaves),
+        merkle_root=merkle_root(leaves),
+        previous_digest_hash=previous_hash,
+        key_id=signing_key.public.key_id,
+    )
+    digest = SignedDigest(
+        digest_id=new_id(), statement=statement, signature=signing_key.sign(statement.signed_bytes()), leaves=leaves
+    )
+    await session.execute(
+        _INSERT_DIGEST,
+        {
+            "id": digest.digest_id,
+            "account_id": account.account_id,
+            "sequence": sequence,
+            "interval_start": start,
+            "interval_end": end,
+            "event_count": len(leaves),
+            "merkle_root": statement.merkle_root,
+            "previous_digest_hash": previous_hash,
+            "key_id": statement.key_id,
+            "signature": digest.signature,
+            "digest_hash": digest.digest_hash,
+            "leaves": pack_leaves(leaves),
+        },
+    )
+    return digest
+
+
+async def leaves_recorded_in(
+    session: AsyncSession, account_id: str, start: datetime, end: datetime
+) -> list[tuple[str, bytes]]:
+    """(id, event hash) of every event recorded in ``[start, end)``, in tree order; rows from before
+    migration 0007 have no stored hash and are hashed from their body here.
+
+    Read through the session's own asyncpg connection (same transaction): an interval may hold a
+    million rows, and SQLAlchemy's row objects cost more than the query.
+    """
+    connection = await session.connection()
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None
+    rows = await raw.fetch(_EVENTS_RECORDED_IN_RAW, account_id, start, end, timeout=LEAVES_FETCH_TIMEOUT_SECONDS)
+    leaves = [
+        (event_id, stored if stored is not None else event_hash(event_id, body)) for event_id, stored, body in rows
+    ]
+    leaves.sort()
+    return leaves
