@@ -28,6 +28,7 @@ from ulid import ULID
 from api import __version__
 from api.console.routes import console_routes
 from api.errors import AppError, InvalidRequest, PayloadTooLarge
+from api.export import export_routes
 from api.graphql.context import RequestContext
 from api.graphql.schema import build_schema
 from api.logging import configure_logging
@@ -224,6 +225,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        *export_routes(lambda: holder.services, graphql_app.schema),
         *console_routes(settings),
     ]
     return Starlette(

@@ -116,6 +116,13 @@ async def get_event(session: AsyncSession, account_id: str, event_id: str) -> Au
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def count_events(session: AsyncSession, account_id: str, filters: Filters, *, now: datetime) -> int:
+    """How many of the account's events match ``filters``."""
+    in_account = col(AuditEvent.account_id) == account_id
+    statement = select(func.count()).select_from(AuditEvent).where(in_account, filter_condition(filters, now=now))
+    return int((await session.execute(statement)).scalar_one())
+
+
 async def suggest_values(
     session: AsyncSession,
     account_id: str,
@@ -132,11 +139,7 @@ async def suggest_values(
     names = field_names if field_names else list(SEARCH_FIELDS)
     targets = [search_field(name) for name in dict.fromkeys(names)]
     in_account = col(AuditEvent.account_id) == account_id
-    filtered_count = (
-        await session.execute(
-            select(func.count()).select_from(AuditEvent).where(in_account, filter_condition(filters, now=moment))
-        )
-    ).scalar_one()
+    filtered_count = await count_events(session, account_id, filters, now=moment)
     fields: list[FieldValues] = []
     for target in targets:
         if target.kind is FieldKind.TIME:
@@ -144,7 +147,7 @@ async def suggest_values(
             continue
         condition = filter_condition(filters, now=moment, skip_field=target.name)
         fields.append(await _field_values(session, in_account, condition, target.name))
-    return Suggestions(filtered_count=int(filtered_count), fields=fields)
+    return Suggestions(filtered_count=filtered_count, fields=fields)
 
 
 async def _field_values(
