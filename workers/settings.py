@@ -23,6 +23,7 @@ from api.settings import Settings
 from workers.context import CONTEXT_KEY, WorkerContext
 from workers.delivery import deliver
 from workers.partitions import create_partitions_job
+from workers.replay import REPLAY_SECONDS, replay_job
 from workers.retention import retention_job
 from workers.sweeper import sweep
 
@@ -64,6 +65,7 @@ def worker_settings(settings: Settings) -> type[WorkerSettingsBase]:
             cron(create_partitions_job, minute=7, run_at_startup=True, unique=True),
             cron(retention_job, minute=23, unique=True, timeout=RETENTION_TIMEOUT_SECONDS),
             cron(sweep, second=sweep_seconds(settings.sweep_interval_seconds), run_at_startup=True, unique=True),
+            cron(replay_job, second=REPLAY_SECONDS, run_at_startup=True, unique=True),
         ]
         # REDIS_URL unset: arq's own default (localhost:6379), as for any arq worker.
         redis_settings = RedisSettings.from_dsn(settings.redis_url) if settings.redis_url else RedisSettings()

@@ -12,3 +12,4 @@ class ResourceType(enum.StrEnum):
     """An API key acting as a user: what a login is recorded on, as in Spacelift."""
     AUDIT_TRAIL_WEBHOOK = "AUDIT_TRAIL_WEBHOOK"
     AUDIT_TRAIL_DELIVERY = "AUDIT_TRAIL_DELIVERY"
+    AUDIT_TRAIL_REPLAY = "AUDIT_TRAIL_REPLAY"

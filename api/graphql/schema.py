@@ -16,12 +16,13 @@ from api.graphql.accounts import AccountsMutation, AccountsQuery
 from api.graphql.audit import AuditMutation, AuditQuery
 from api.graphql.errors import ErrorCodes
 from api.graphql.fast_inputs import install_fast_inputs
+from api.graphql.replays import ReplaysMutation, ReplaysQuery
 from api.graphql.request_scope import RequestScope
 from api.graphql.webhooks import WebhooksMutation, WebhooksQuery
 from api.settings import Settings
 
-Query = merge_types("Query", (AccountsQuery, AuditQuery, WebhooksQuery))
-Mutation = merge_types("Mutation", (AccountsMutation, AuditMutation, WebhooksMutation))
+Query = merge_types("Query", (AccountsQuery, AuditQuery, WebhooksQuery, ReplaysQuery))
+Mutation = merge_types("Mutation", (AccountsMutation, AuditMutation, WebhooksMutation, ReplaysMutation))
 
 
 class AuditTrailSchema(strawberry.Schema):

@@ -33,6 +33,14 @@ from api.webhooks.delivery import (
 )
 from api.webhooks.delivery_log import DeliveryPage, delivery_cursor, get_delivery, list_deliveries
 from api.webhooks.queue import connect_queue, enqueue_deliveries, enqueue_overdue, enqueue_retry
+from api.webhooks.replay import (
+    ReplayProgress,
+    ReplayRequest,
+    advance_replays,
+    cancel_replay,
+    list_replays,
+    start_replay,
+)
 from api.webhooks.retry_policy import AttemptOutcome, NextStep, RetryPolicy
 from api.webhooks.sender import Sender
 from api.webhooks.signing import check_signatures
@@ -43,10 +51,14 @@ __all__ = [
     "DeliveryAttemptResult",
     "DeliveryPage",
     "NextStep",
+    "ReplayProgress",
+    "ReplayRequest",
     "RetryPolicy",
     "Sender",
     "UnitOfWork",
     "WebhookSettings",
+    "advance_replays",
+    "cancel_replay",
     "check_signatures",
     "claim_lease_seconds",
     "configure",
@@ -68,12 +80,14 @@ __all__ = [
     "get_delivery",
     "get_live_webhook",
     "list_deliveries",
+    "list_replays",
     "prepare_redelivery",
     "prepare_test",
     "redeliver",
     "set_headers",
     "set_webhook",
     "set_webhook_enabled",
+    "start_replay",
     "unit_of_work",
     "verify_on_save",
 ]
