@@ -1,4 +1,4 @@
-"""Exporting an account's events as NDJSON (the stored webhook bodies) or CSV, streamed in keyset batches.
+"""Exporting an account's events as NDJSON (the stored webhook bodies) or CSV, streamed from a server-side cursor.
 
 ``stream`` reads the rows the search selects, ``formats`` encodes them, ``route`` is ``/export``.
 """

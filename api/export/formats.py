@@ -11,7 +11,7 @@ import enum
 import io
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class ExportFormat(enum.StrEnum):
@@ -32,30 +32,15 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ExportRow(Protocol):
-    """The columns an export reads (``api.export.stream.EXPORT_COLUMNS``)."""
+    """One row of ``api.export.stream.EXPORT_COLUMNS``, read by position (an asyncpg record)."""
 
-    @property
-    def id(self) -> str: ...
-    @property
-    def created_at(self) -> datetime: ...
-    @property
-    def action(self) -> str: ...
-    @property
-    def event_type(self) -> str: ...
-    @property
-    def actor(self) -> str: ...
-    @property
-    def affected_resource_type(self) -> str | None: ...
-    @property
-    def affected_resource_id(self) -> str | None: ...
-    @property
-    def related_resource_type(self) -> str | None: ...
-    @property
-    def related_resource_id(self) -> str | None: ...
-    @property
-    def remote_ip(self) -> str | None: ...
-    @property
-    def body(self) -> str: ...
+    def __getitem__(self, index: int, /) -> Any: ...
+
+
+# The positions of EXPORT_COLUMNS (api/export/stream.py).
+(ID, CREATED_AT, ACTION, EVENT_TYPE, ACTOR, AFFECTED_TYPE, AFFECTED_ID, RELATED_TYPE, RELATED_ID, REMOTE_IP, BODY) = (
+    range(11)
+)
 
 
 def neutralise_formula(cell: str) -> str:
@@ -72,8 +57,8 @@ def resources_cell(row: ExportRow) -> str:
     """``affected=STACK:prod-eu;related=SPACE:root``, leaving out a resource the event does not have."""
     parts = []
     for role, resource_type, resource_id in (
-        ("affected", row.affected_resource_type, row.affected_resource_id),
-        ("related", row.related_resource_type, row.related_resource_id),
+        ("affected", row[AFFECTED_TYPE], row[AFFECTED_ID]),
+        ("related", row[RELATED_TYPE], row[RELATED_ID]),
     ):
         if resource_type is not None:
             parts.append(f"{role}={resource_type}:{resource_id or ''}")
@@ -89,14 +74,14 @@ def csv_chunk(rows: Sequence[ExportRow]) -> bytes:
     """RFC 4180 lines (CRLF, quotes doubled) of ``rows``, every cell neutralised."""
     return _csv_lines(
         [
-            row.id,
-            iso_utc(row.created_at),
-            row.action,
-            row.event_type,
-            row.actor,
+            row[ID],
+            iso_utc(row[CREATED_AT]),
+            row[ACTION],
+            row[EVENT_TYPE],
+            row[ACTOR],
             resources_cell(row),
-            row.remote_ip or "",
-            row.body,
+            row[REMOTE_IP] or "",
+            row[BODY],
         ]
         for row in rows
     )
@@ -112,7 +97,7 @@ def _csv_lines(rows: Iterable[Sequence[str]]) -> bytes:
 
 def ndjson_chunk(rows: Sequence[ExportRow]) -> bytes:
     """One stored webhook body per line: the bytes the webhook received, so one format everywhere."""
-    return "".join(f"{row.body}\n" for row in rows).encode()
+    return "".join([f"{row[BODY]}\n" for row in rows]).encode()
 
 
 def encode_chunk(export_format: ExportFormat, rows: Sequence[ExportRow]) -> bytes:
