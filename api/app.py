@@ -28,6 +28,7 @@ from ulid import ULID
 from api import __version__
 from api.console.routes import console_routes
 from api.errors import AppError, InvalidRequest, PayloadTooLarge
+from api.export import export_routes
 from api.graphiql import HEADERS as GRAPHIQL_HEADERS
 from api.graphiql import graphiql_page, graphiql_routes
 from api.graphql.context import RequestContext
@@ -235,6 +236,7 @@ def create_app(settings: Settings | None = None, *, resolve: Resolver = resolve_
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        *export_routes(lambda: holder.services, graphql_app.schema),
         *console_routes(settings),
         *(graphiql_routes() if settings.graphiql else []),
         *metrics_routes(settings, lambda: holder.services.db),

@@ -9,10 +9,13 @@ Every command that needs the database uses ``DATABASE_URL``/``REDIS_URL`` when s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -20,6 +23,7 @@ import typer
 from arq.connections import ArqRedis
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,9 +33,11 @@ from api.accounts import keys as key_store
 from api.accounts.bootstrap import ensure_first_account
 from api.audit.facts import Audited
 from api.audit.retention import DEFAULT_BATCH_SIZE, RetentionReport, apply_retention
+from api.audit.search import count_events
 from api.db import Database
 from api.embedded import EmbeddedExtraMissing, EmbeddedServers, start_servers
 from api.errors import AppError
+from api.export.formats import ExportFormat
 from api.migrate import upgrade_database
 from api.observability import prepare_multiprocess_dir
 from api.settings import Settings
@@ -351,6 +357,50 @@ def retention_run(
     if not report.deleted_events:
         out.print("deleted 0 events row by row", highlight=False)
     out.print(f"deleted {report.deleted_deliveries} webhook deliveries", highlight=False)
+
+
+@app.command("export")
+def export_events(
+    account: Annotated[str, typer.Option(help="The account whose events to export.")],
+    export_format: Annotated[ExportFormat, typer.Option("--format", help="ndjson: the webhook bodies; csv.")] = (
+        ExportFormat.NDJSON
+    ),
+    start: Annotated[datetime | None, typer.Option("--from", help="Oldest time, inclusive (ISO 8601, UTC).")] = None,
+    end: Annotated[datetime | None, typer.Option("--to", help="Newest time, inclusive (ISO 8601, UTC).")] = None,
+    filters: Annotated[
+        list[str] | None, typer.Option("--filter", help="field=value, as the search's predicates; repeatable.")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Export an account's events, newest first, as the search selects them (NDJSON or CSV)."""
+    from api.export import ExportQuery, prepared
+    from api.export.to_file import filters_from_options, write_export
+
+    def utc(moment: datetime | None) -> datetime | None:
+        return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+    sink_opened = open(output, "wb") if output else contextlib.nullcontext(sys.stdout.buffer)  # noqa: SIM115  # closed by the with below
+    with backing_servers() as (settings, _), sink_opened as sink:
+
+        async def run(db: Database) -> int:
+            async with db.transaction() as session:
+                found = await account_store.find_account(session, account)
+                if found is None:
+                    raise AppError(f"no account named {account!r}")
+                query = prepared(
+                    ExportQuery(
+                        account_id=found.id,
+                        filters=filters_from_options(filters or [], utc(start), utc(end)),
+                        batch_size=settings.export_batch_size,
+                    )
+                )
+                total = await count_events(session, found.id, query.filters, now=query.now or datetime.now(UTC))
+            with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
+                task = progress.add_task(f"exporting {account}", total=total)
+                return await write_export(db, query, export_format, sink, lambda rows: progress.advance(task, rows))
+
+        written = run_with_database(settings, run)
+    err.print(f"exported {written} events" + (f" to {output}" if output else ""), highlight=False)
 
 
 @app.command("export-schema")

@@ -165,6 +165,37 @@ class WebhookDelivery(SQLModel, table=True):
     created_at: datetime = _tz(default_factory=utcnow)
     updated_at: datetime = _tz(default_factory=utcnow)
     delivered_at: datetime | None = _tz(default=None)
+    replay_id: str | None = None
+    """The replay that re-sent this event, None for the event's own delivery."""
+
+
+class ReplayStatus(enum.StrEnum):
+    RUNNING = "RUNNING"
+    """Enqueuing batches, or some of its deliveries are still pending."""
+    FINISHED = "FINISHED"
+    CANCELLED = "CANCELLED"
+
+
+class WebhookReplay(SQLModel, table=True):
+    """A re-delivery of a time range of stored events to the account's webhook, enqueued in batches."""
+
+    __tablename__ = "webhook_replays"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=ID_LENGTH)
+    account_id: str = Field(foreign_key="accounts.id")
+    webhook_id: str = Field(foreign_key="webhooks.id")
+    range_from: datetime = _tz()
+    range_to: datetime = _tz()
+    filters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    status: str = ReplayStatus.RUNNING.value
+    total: int
+    enqueued: int = 0
+    after_created_at: datetime | None = _tz(default=None)
+    after_id: str | None = None
+    """The keyset position of the last event enqueued (None: none yet)."""
+    created_at: datetime = _tz(default_factory=utcnow)
+    updated_at: datetime = _tz(default_factory=utcnow)
+    finished_at: datetime | None = _tz(default=None)
 
 
 class WebhookDeliveryAttempt(SQLModel, table=True):

@@ -28,6 +28,7 @@ from workers.digests import digest_job
 from workers.failed_logins import flush_failed_logins, record_failed_login_job
 from workers.metrics_server import WorkerMetricsServer
 from workers.partitions import create_partitions_job
+from workers.replay import REPLAY_SECONDS, replay_job
 from workers.retention import retention_job
 from workers.sweeper import sweep
 from workers.webhook_health import auto_disable_job
@@ -89,6 +90,7 @@ def worker_settings(settings: Settings) -> type[WorkerSettingsBase]:
             ),
             cron(auto_disable_job, second=30, unique=True),
             cron(flush_failed_logins, second=sweep_seconds(settings.sweep_interval_seconds), unique=True),
+            cron(replay_job, second=REPLAY_SECONDS, run_at_startup=True, unique=True),
         ]
         # REDIS_URL unset: arq's own default (localhost:6379), as for any arq worker.
         redis_settings = RedisSettings.from_dsn(settings.redis_url) if settings.redis_url else RedisSettings()

@@ -116,6 +116,13 @@ async def get_event(session: AsyncSession, account_id: str, event_id: str) -> Au
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def count_events(session: AsyncSession, account_id: str, filters: Filters, *, now: datetime) -> int:
+    """How many of the account's events match ``filters``."""
+    in_account = col(AuditEvent.account_id) == account_id
+    statement = select(func.count()).select_from(AuditEvent).where(in_account, filter_condition(filters, now=now))
+    return int((await session.execute(statement)).scalar_one())
+
+
 async def suggest_values(
     session: AsyncSession,
     account_id: str,

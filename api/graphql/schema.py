@@ -21,12 +21,15 @@ from api.graphql.errors import ErrorCodes
 from api.graphql.fast_inputs import install_fast_inputs
 from api.graphql.integrity import IntegrityMutation, IntegrityQuery
 from api.graphql.observed import Observed
+from api.graphql.replays import ReplaysMutation, ReplaysQuery
 from api.graphql.request_scope import RequestScope
 from api.graphql.webhooks import WebhooksMutation, WebhooksQuery
 from api.settings import Settings
 
-Query = merge_types("Query", (AccountsQuery, AuditQuery, WebhooksQuery, IntegrityQuery))
-Mutation = merge_types("Mutation", (AccountsMutation, AuditMutation, WebhooksMutation, IntegrityMutation))
+Query = merge_types("Query", (AccountsQuery, AuditQuery, WebhooksQuery, IntegrityQuery, ReplaysQuery))
+Mutation = merge_types(
+    "Mutation", (AccountsMutation, AuditMutation, WebhooksMutation, IntegrityMutation, ReplaysMutation)
+)
 
 
 class AuditTrailSchema(strawberry.Schema):

@@ -36,6 +36,14 @@ from api.webhooks.delivery import (
 from api.webhooks.delivery_log import DeliveryPage, delivery_cursor, get_delivery, list_attempts, list_deliveries
 from api.webhooks.explain import explain_attempt
 from api.webhooks.queue import connect_queue, enqueue_deliveries, enqueue_overdue, enqueue_retry
+from api.webhooks.replay import (
+    ReplayProgress,
+    ReplayRequest,
+    advance_replays,
+    cancel_replay,
+    list_replays,
+    start_replay,
+)
 from api.webhooks.retry_policy import AttemptOutcome, NextStep, RetryPolicy
 from api.webhooks.sender import Sender
 from api.webhooks.signing import check_signatures
@@ -47,11 +55,15 @@ __all__ = [
     "DeliveryPage",
     "EndpointGuard",
     "NextStep",
+    "ReplayProgress",
+    "ReplayRequest",
     "Resolver",
     "RetryPolicy",
     "Sender",
     "UnitOfWork",
     "WebhookSettings",
+    "advance_replays",
+    "cancel_replay",
     "check_signatures",
     "claim_lease_seconds",
     "configure",
@@ -75,6 +87,7 @@ __all__ = [
     "get_live_webhook",
     "list_attempts",
     "list_deliveries",
+    "list_replays",
     "prepare_redelivery",
     "prepare_test",
     "redeliver",
@@ -82,6 +95,7 @@ __all__ = [
     "set_headers",
     "set_webhook",
     "set_webhook_enabled",
+    "start_replay",
     "unit_of_work",
     "verify_on_save",
 ]

@@ -46,10 +46,13 @@ class World:
     other_entry_id: str = ""
     own_delivery_id: str = ""
     other_delivery_id: str = ""
+    own_replay_id: str = ""
+    other_replay_id: str = ""
     spare_key_ids: list[str] | None = None
 
 
 WEBHOOK = "{ enabled endpoint }"
+REPLAY = "mutation($input: AuditTrailReplayInput!) { auditTrailReplay(input: $input) { id status } }"
 DELIVERY = "{ id status }"
 OPERATIONS = [
     Operation("viewer", "viewer", "{ viewer { id role account { name } } }", is_query=True),
@@ -157,6 +160,27 @@ OPERATIONS = [
         f" auditTrailWebhookDeleteHeaders(input: $input) {WEBHOOK} }}",
         lambda world: {"input": {"keys": ["X-Matrix"]}},
     ),
+    Operation("auditTrailReplays", "auditTrailReplays", "{ auditTrailReplays { id status } }", is_query=True),
+    Operation(
+        "auditTrailCancelReplay(other)",
+        "auditTrailCancelReplay",
+        "mutation($id: ID!) { auditTrailCancelReplay(id: $id) { id status } }",
+        lambda world: {"id": world.other_replay_id},
+        other_account=True,
+    ),
+    # Cancel before start: the own account's replay from prepare_world runs until ADMIN cancels it.
+    Operation(
+        "auditTrailCancelReplay(own)",
+        "auditTrailCancelReplay",
+        "mutation($id: ID!) { auditTrailCancelReplay(id: $id) { id status } }",
+        lambda world: {"id": world.own_replay_id},
+    ),
+    Operation(
+        "auditTrailReplay",
+        "auditTrailReplay",
+        REPLAY,
+        lambda world: {"input": {"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"}},
+    ),
     Operation(
         "auditTrailDeleteWebhook", "auditTrailDeleteWebhook", f"mutation {{ auditTrailDeleteWebhook {WEBHOOK} }}"
     ),
@@ -212,10 +236,15 @@ async def prepare_world(stack: Stack, client: httpx.AsyncClient, endpoint: str) 
             client, "{ auditTrailWebhook { deliveries(first: 1) { edges { node { id eventId } } } } }", token=admin
         )
         [edge] = deliveries.json()["data"]["auditTrailWebhook"]["deliveries"]["edges"]
+        # A replay of a range without events: it stays RUNNING while no worker runs here.
+        empty_range = {"input": {"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"}}
+        replay = (await stack.gql(client, REPLAY, empty_range, token=admin)).json()["data"]["auditTrailReplay"]
         if tenant is own:
             world.own_delivery_id, world.own_entry_id = edge["node"]["id"], edge["node"]["eventId"]
+            world.own_replay_id = replay["id"]
         else:
             world.other_delivery_id, world.other_entry_id = edge["node"]["id"], edge["node"]["eventId"]
+            world.other_replay_id = replay["id"]
     return world
 
 

@@ -4,6 +4,7 @@
 import { gql } from "./api.js";
 import { eventTypeBadge, h, notice, replace, timeElement } from "./dom.js";
 import { DetailsPanel } from "./details.js";
+import { downloadExport } from "./export.js";
 import { closeMenu, showMenu } from "./menu.js";
 import { TimeRangePicker } from "./timerange.js";
 import {
@@ -67,10 +68,24 @@ export class LogsView {
       h("section", { class: "logs-main", "aria-labelledby": "logs-title" },
         h("div", { class: "toolbar" },
           h("h1", { id: "logs-title", class: "visually-hidden", text: "Logs" }),
-          this.filtersToggle, searchForm, this.picker.element),
+          this.filtersToggle, searchForm, this.picker.element, this.exportButton()),
         this.chips, this.summary, this.results),
       this.details.element,
     );
+  }
+
+  /** "Export": what the current filters show, newest first, as CSV or NDJSON. */
+  exportButton() {
+    const button = h("button", { type: "button", class: "button", "aria-haspopup": "menu", "aria-expanded": "false", text: "Export" });
+    const save = (format) => {
+      const input = { predicates: predicatesOf(this.state, this.now), fullTextSearch: this.state.text || null };
+      downloadExport(input, format).catch((error) => this.app.fail(error));
+    };
+    button.addEventListener("click", () => showMenu(button, [
+      { label: "CSV (spreadsheets)", onSelect: () => save("csv") },
+      { label: "NDJSON (webhook bodies)", onSelect: () => save("ndjson") },
+    ], "Export"));
+    return button;
   }
 
   destroy() {
