@@ -210,10 +210,8 @@ async def wait_until_a_statement_waits_for_a_lock(db: Database, timeout: float =
 async def test_two_concurrent_batches_with_the_same_external_id_store_one_event(api: Api) -> None:
     service = await api.key("acme", Role.SERVICE)
     async with api.db.transaction() as session:
-        first = await ingest_events(
-            session, [incoming("race-1", "stack.create"), incoming("only-first", "stack.lock")], limits(),
-            **as_recorder(service),
-        )  # fmt: skip
+        events = [incoming("race-1", "stack.create"), incoming("only-first", "stack.lock")]
+        first = await ingest_events(session, events, limits(), **as_recorder(service))
         # The second batch claims race-1 while the first holds it uncommitted: it must wait.
         second_batch = asyncio.create_task(
             ingest(api.db, service, [incoming("only-second", "stack.unlock"), incoming("race-1", "stack.delete")])

@@ -61,10 +61,8 @@ async def test_a_back_dated_event_shows_when_it_was_recorded_in_the_entry_the_bo
 
 async def test_the_services_own_events_are_recorded_at_their_timestamp(api: Api) -> None:
     reader = await api.key("acme", Role.READER)
-    [login] = (
-        await api.gql(SEARCH, {"input": {"predicates": [predicate("action", stringMatches=["account.login"])]}},
-                      token=reader.jwt)
-    ).ok()["searchAuditTrailEntries"]["edges"]  # fmt: skip
+    logins = {"predicates": [predicate("action", stringMatches=["account.login"])]}
+    [login] = (await api.gql(SEARCH, {"input": logins}, token=reader.jwt)).ok()["searchAuditTrailEntries"]["edges"]
     assert login["node"]["recordedAt"] == login["node"]["timestamp"]
 
 
@@ -73,15 +71,15 @@ async def test_recorded_at_finds_back_dated_events_that_created_at_does_not(api:
     reader = await api.key("acme", Role.READER)
     events = [event(action="stack.backdated", timestamp=int(time.time() * 1000) - 3 * DAY_MS)]
     (await api.gql(RECORD, {"events": events}, token=service.jwt)).ok()
-    last_hour = {"timeInLast": {"number": 1, "unit": "HOURS"}}
+    last_hour = {"number": 1, "unit": "HOURS"}
     three_days_ago = int(time.time()) - 3 * 86_400
 
-    recently_recorded = await search_actions(api, reader, predicate("recordedAt", **last_hour))
-    recently_created = await search_actions(api, reader, predicate("createdAt", **last_hour))
+    recently_recorded = await search_actions(api, reader, predicate("recordedAt", timeInLast=last_hour))
+    recently_created = await search_actions(api, reader, predicate("createdAt", timeInLast=last_hour))
     recorded_long_ago = await search_actions(
         api, reader, predicate("recordedAt", timeInRange={"start": three_days_ago - 60, "end": three_days_ago + 60})
     )
-    excluded = await search_actions(api, reader, predicate("recordedAt", exclude=True, **last_hour))
+    excluded = await search_actions(api, reader, predicate("recordedAt", exclude=True, timeInLast=last_hour))
 
     assert "stack.backdated" in recently_recorded
     assert "stack.backdated" not in recently_created
@@ -113,12 +111,14 @@ async def test_suggestions_count_under_a_recorded_at_range_and_list_the_field(ap
     reader = await api.key("acme", Role.READER)
     events = [event(action=f"stack.e{n}", timestamp=int(time.time() * 1000) - 2 * DAY_MS) for n in range(3)]
     (await api.gql(RECORD, {"events": events}, token=service.jwt)).ok()
-    range_of_created = {"timeInRange": {"start": int(time.time()) - 3 * 86_400, "end": int(time.time()) - 86_400}}
+    days_back = {"start": int(time.time()) - 3 * 86_400, "end": int(time.time()) - 86_400}
 
-    by_created = await api.gql(SUGGEST, {"input": {"predicates": [predicate("createdAt", **range_of_created)]}},
-                               token=reader.jwt)  # fmt: skip
-    by_recorded = await api.gql(SUGGEST, {"input": {"predicates": [predicate("recordedAt", **range_of_created)]}},
-                                token=reader.jwt)  # fmt: skip
+    by_created = await api.gql(
+        SUGGEST, {"input": {"predicates": [predicate("createdAt", timeInRange=days_back)]}}, token=reader.jwt
+    )
+    by_recorded = await api.gql(
+        SUGGEST, {"input": {"predicates": [predicate("recordedAt", timeInRange=days_back)]}}, token=reader.jwt
+    )
 
     assert by_created.ok()["searchAuditTrailEntriesSuggestions"]["filteredCount"] == 3
     suggestions = by_recorded.ok()["searchAuditTrailEntriesSuggestions"]

@@ -62,7 +62,7 @@ class AuditTrailEntry:
     )
     recorded_at: float = strawberry.field(
         description="Milliseconds since the epoch: when the service recorded the event. An ingested event's"
-        " `timestamp` is what its sender claims; this is the service's clock (also `context.recordedAt` in the body)."
+        " `timestamp` is what its sender claims; this is the service's clock, also `context.recordedAt` in its body."
     )
     external_id: str | None = strawberry.field(
         description="The id the sender gave an ingested event (also `context.externalId` in the body), or null."
