@@ -174,7 +174,10 @@ async def ingest_events(
     missing = sorted(batch.known_external_ids - stored.keys())
     if missing:
         # Retention removed them between the claim and this read; nothing of this batch is kept.
-        raise Conflict(f"the events stored under externalId {', '.join(map(repr, missing))} expired meanwhile; retry")
+        raise Conflict(
+            f"{len(missing)} events stored under these externalIds (the first: {missing[0]!r}) expired while this"
+            " batch was recorded; nothing was stored, retry the batch"
+        )
     written = iter(batch.events)
     entries: list[NewEvent | AuditEvent] = []
     for draft in drafts:
