@@ -12,7 +12,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint typecheck pytest bench soak schema lock clean
+.PHONY: run listen test lint typecheck pytest bench soak schema lock clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -36,8 +36,14 @@ $(DEV_STAMP): $(UV_STAMP) uv.lock pyproject.toml
 	@$(UV) sync --quiet --locked --extra dev || { echo "$(LOCK_HINT)"; exit 1; }
 	@touch $@
 
+# make run [PORT=8000] [HOST=127.0.0.1] [DATA_DIR=.audittrail]
 run: $(RUN_STAMP)
-	$(BIN)/audittrail serve
+	$(if $(DATA_DIR),AUDITTRAIL_DATA_DIR='$(DATA_DIR)' )$(BIN)/audittrail serve$(if $(HOST), --host '$(HOST)')$(if $(PORT), --port '$(PORT)')
+
+# make listen SECRET=... [PORT=9000]: a local webhook receiver that prints each delivery.
+listen: $(RUN_STAMP)
+	@test -n '$(SECRET)' || { echo "make listen needs SECRET=<the webhook secret>"; exit 2; }
+	$(BIN)/audittrail listen --secret '$(SECRET)'$(if $(PORT), --port '$(PORT)')$(if $(LISTEN_ARGS), $(LISTEN_ARGS))
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check api workers receivers tests $(wildcard bench)

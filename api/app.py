@@ -28,11 +28,13 @@ from ulid import ULID
 from api import __version__
 from api.console.routes import console_routes
 from api.errors import AppError, InvalidRequest, PayloadTooLarge
+from api.graphiql import graphiql_page, graphiql_routes
 from api.graphql.context import RequestContext
 from api.graphql.schema import build_schema
 from api.logging import configure_logging
 from api.services import Services
 from api.settings import Settings, get_settings
+from api.webhooks import Resolver, resolve_addresses
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +44,11 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None)
         self._services_of = services_of
         self._max_query_bytes = settings.max_query_bytes
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """GraphiQL from this service's own files (strawberry's page loads it from a CDN)."""
+        return graphiql_page()
 
     async def get_context(self, request: Request, response: object) -> RequestContext:  # type: ignore[override]  # starlette request only
         request_id = request.headers.get("x-request-id") or str(ULID())
@@ -178,15 +185,16 @@ async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """The ASGI app; ``uvicorn --factory api.app:create_app`` and the tests both call this."""
+def create_app(settings: Settings | None = None, *, resolve: Resolver = resolve_addresses) -> Starlette:
+    """The ASGI app; ``uvicorn --factory api.app:create_app`` and the tests both call this (a test may
+    give the webhook sender a DNS resolver of its own)."""
     settings = settings or get_settings()
     configure_logging(settings)
     holder = ServicesHolder()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        services = await Services.start(settings)
+        services = await Services.start(settings, resolve=resolve)
         holder.set(services)
         try:
             yield
@@ -225,6 +233,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/readyz", readyz),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         *console_routes(settings),
+        *(graphiql_routes() if settings.graphiql else []),
     ]
     return Starlette(
         routes=routes,

@@ -1,5 +1,7 @@
 """The ``audittrail`` command: serve, worker, migrate, accounts, keys, retention, export-schema, listen.
 
+What it changes (accounts, keys, retention runs) is audited as ``cli::<OS user>`` (``api.operator``).
+
 Every command that needs the database uses ``DATABASE_URL``/``REDIS_URL`` when set and starts
 (or joins) the embedded servers under the data dir when not.
 """
@@ -9,28 +11,30 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from arq.connections import ArqRedis
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api import operator, serving
 from api.accounts import accounts as account_store
 from api.accounts import keys as key_store
 from api.accounts.bootstrap import ensure_first_account
+from api.audit.facts import Audited
 from api.audit.retention import DEFAULT_BATCH_SIZE, RetentionReport, apply_retention
 from api.db import Database
 from api.embedded import EmbeddedExtraMissing, EmbeddedServers, start_servers
 from api.errors import AppError
 from api.migrate import upgrade_database
 from api.settings import Settings
+from api.webhooks import connect_queue
 
 # No local variables in crash reports: they may hold secrets (a webhook's, a key's) and end up in logs.
 app = typer.Typer(
@@ -102,6 +106,21 @@ def run_with_session(settings: Settings, work: Callable[[AsyncSession], Awaitabl
     return run_with_database(settings, in_transaction)
 
 
+def run_with_queue(settings: Settings, change: Callable[[Database, ArqRedis], Awaitable[T]]) -> T:
+    """Like ``run_with_database``, with the queue the recorded events' deliveries are enqueued on."""
+    assert settings.redis_url is not None
+    redis_url = settings.redis_url
+
+    async def with_queue(db: Database) -> T:
+        queue = await connect_queue(redis_url)
+        try:
+            return await change(db, queue)
+        finally:
+            await queue.aclose()
+
+    return run_with_database(settings, with_queue)
+
+
 @app.command()
 def migrate() -> None:
     """Apply database migrations (safe to run again)."""
@@ -121,7 +140,11 @@ def serve(
     """Run the API (and the delivery worker beside it) until Ctrl-C."""
     import uvicorn
 
-    with backing_servers() as (settings, _):
+    problem = serving.port_problem(host, port)
+    if problem is not None:
+        err.print(f"[red]error:[/red] {problem}", highlight=False)
+        raise typer.Exit(1)
+    with backing_servers() as (settings, servers):
         assert settings.database_url is not None
         upgrade_database(settings.database_url)
         created = run_with_session(
@@ -131,15 +154,20 @@ def serve(
             out.print("[bold]Created account 'default' and its first ADMIN API key (shown only this once):[/bold]")
             out.print(f"  key id:     {created.key.id}")
             out.print(f"  key secret: {created.secret}", highlight=False)
+        else:
+            another = f"{serving.own_command()} keys create --account default --role ADMIN --name NAME"
+            out.print(f"Another key: {another}", highlight=False, soft_wrap=True)
+        if servers.postgres is not None or servers.redis is not None:
+            out.print(f"Data dir: {settings.data_dir.resolve()}", highlight=False, soft_wrap=True)
         if not settings.commit_sha:
-            os.environ["AUDITTRAIL_COMMIT_SHA"] = _checkout_commit()  # for debugInfo, in every child process
-        worker = _start_worker_process() if with_worker else None
+            os.environ["AUDITTRAIL_COMMIT_SHA"] = serving.checkout_commit()  # for debugInfo, in every child process
+        worker = serving.start_worker_process() if with_worker else None
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - display only
         out.print(f"Console:  http://{shown_host}:{port}/", highlight=False)
         out.print(f"GraphiQL: http://{shown_host}:{port}/graphql", highlight=False)
         # uvicorn re-raises the signal it stopped on once it has shut down; SIGTERM's default action
         # would then kill us before the worker and the embedded servers are stopped.
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        signal.signal(signal.SIGTERM, serving.exit_on_sigterm)
         try:
             uvicorn.run(
                 "api.app:create_app",
@@ -154,42 +182,7 @@ def serve(
             )
         finally:
             if worker is not None:
-                _stop_process(worker)
-
-
-def _checkout_commit() -> str:
-    """The commit of the git checkout this code runs from, or "" (an installed package, no git)."""
-    try:
-        found = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    commit = found.stdout.strip()
-    return commit if found.returncode == 0 and len(commit) == 40 else ""
-
-
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(0)
-
-
-def _start_worker_process() -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "api.cli", "worker"], start_new_session=True)
-
-
-def _stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+                serving.stop_process(worker)
 
 
 @app.command()
@@ -210,11 +203,33 @@ def accounts_create(name: Annotated[str, typer.Argument(help="Subdomain-style na
         err.print(f"[red]error:[/red] {error.message}")
         raise typer.Exit(2) from None
     with backing_servers() as (settings, _):
-        account = run_with_session(
+        days = settings.default_retention_days
+        account = run_with_queue(
             settings,
-            lambda session: account_store.create_account(session, name, retention_days=settings.default_retention_days),
+            lambda db, queue: operator.run_audited(
+                db,
+                queue,
+                operator.CREATE_ACCOUNT,
+                {"name": name},
+                lambda session: account_store.create(session, name=name, retention_days=days),
+                account_of=lambda created: created.id,
+            ),
         )
         out.print(f"created account {account.name} ({account.id})")
+
+
+@accounts_app.command("list")
+def accounts_list() -> None:
+    """List accounts with their retention."""
+
+    async def rows(session: AsyncSession) -> list[tuple[str, str, str]]:
+        return [(a.name, a.id, str(a.retention_days)) for a in await account_store.list_accounts(session)]
+
+    with backing_servers() as (settings, _):
+        table = Table("name", "id", "retention days")
+        for row in run_with_session(settings, rows):
+            table.add_row(*row)
+        out.print(table)
 
 
 @keys_app.command("create")
@@ -230,12 +245,18 @@ def keys_create(
         err.print(f"[red]error:[/red] {error.message}")
         raise typer.Exit(2) from None
 
-    async def create(session: AsyncSession) -> key_store.CreatedKey:
+    async def create(session: AsyncSession) -> Audited[key_store.CreatedKey]:
         found = await account_store.get_account(session, account)
-        return await key_store.create_key(session, found.id, name, parsed_role)
+        return await key_store.create(session, found.id, name=name, role=parsed_role)
 
+    args = {"account": account, "name": name, "role": parsed_role.value}
     with backing_servers() as (settings, _):
-        created = run_with_session(settings, create)
+        created = run_with_queue(
+            settings,
+            lambda db, queue: operator.run_audited(
+                db, queue, operator.CREATE_KEY, args, create, account_of=lambda new: new.key.account_id
+            ),
+        )
         out.print(f"key id:     {created.key.id}")
         out.print(f"key secret: {created.secret}", highlight=False)
         out.print("The secret is shown only now; store it safely.")
@@ -270,7 +291,17 @@ def keys_list(account: Annotated[str | None, typer.Option(help="Only this accoun
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id.")]) -> None:
     """Revoke an API key; its tokens stop working at once."""
     with backing_servers() as (settings, _):
-        key = run_with_session(settings, lambda session: key_store.revoke_key(session, key_id))
+        key = run_with_queue(
+            settings,
+            lambda db, queue: operator.run_audited(
+                db,
+                queue,
+                operator.REVOKE_KEY,
+                {"id": key_id},
+                lambda session: key_store.revoke_any(session, key_id=key_id),
+                account_of=lambda revoked: revoked.account_id,
+            ),
+        )
         out.print(f"revoked key {key.id} ({key.name})")
 
 
@@ -283,11 +314,12 @@ def listen(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     count: Annotated[int | None, typer.Option(min=1, help="Exit after this many deliveries.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per delivery, with its body.")] = False,
+    headers: Annotated[bool, typer.Option("--headers", help="Print each delivery's request headers too.")] = False,
 ) -> None:
     """Receive webhook deliveries locally: print each one and whether its signatures verify."""
     from api.listen import run_listener
 
-    exit_code = run_listener(host=host, port=port, secret=secret, count=count, as_json=as_json)
+    exit_code = run_listener(host=host, port=port, secret=secret, count=count, as_json=as_json, show_headers=headers)
     raise typer.Exit(exit_code)
 
 
@@ -300,10 +332,12 @@ def retention_run(
     with backing_servers() as (settings, _):
         default_days = settings.default_retention_days
 
-        async def run(db: Database) -> RetentionReport:
-            return await apply_retention(db, default_retention_days=default_days, batch_size=batch_size)
+        async def run(db: Database, queue: ArqRedis) -> RetentionReport:
+            applied = await apply_retention(db, default_retention_days=default_days, batch_size=batch_size)
+            await operator.record_retention_run(db, queue, applied, batch_size=batch_size)
+            return applied
 
-        report = run_with_database(settings, run)
+        report = run_with_queue(settings, run)
     out.print(f"partitions older than {report.cutoff_for_partitions:%Y-%m-%d %H:%M} UTC can go", highlight=False)
     out.print(f"dropped partitions: {', '.join(report.dropped_partitions) or 'none'}", highlight=False)
     if report.skipped_partitions:

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -37,7 +38,12 @@ class EmbeddedExtraMissing(RuntimeError):
 
 def _import_embedded(module_name: str, server: str) -> ModuleType:
     try:
-        return importlib.import_module(module_name)
+        with warnings.catch_warnings():
+            # pgserver asks platformdirs for a runtime dir at import; without XDG_RUNTIME_DIR (ssh,
+            # containers, cron) platformdirs falls back to /tmp/runtime-<uid> and warns on every
+            # command, though the fallback is only where pgserver keeps its lock file.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set", category=UserWarning)
+            return importlib.import_module(module_name)
     except ModuleNotFoundError as error:
         raise EmbeddedExtraMissing(
             f"{server} needs the package {module_name.split('.')[0]!r}, which is not installed: install "

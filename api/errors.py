@@ -14,6 +14,11 @@ class AppError(Exception):
         super().__init__(message)
         self.message = message
 
+    @property
+    def extensions(self) -> dict[str, object]:
+        """What the client gets in ``extensions`` beside ``code`` (a retry hint)."""
+        return {}
+
 
 class BadInput(AppError):
     code = "BAD_USER_INPUT"
@@ -21,6 +26,18 @@ class BadInput(AppError):
 
 class Unauthenticated(AppError):
     code = "UNAUTHENTICATED"
+
+
+class TooManyFailedLogins(Unauthenticated):
+    """Logins refused unchecked for a while: this address failed too often (for this key)."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"unauthorized: too many failed logins; retry in {retry_after_seconds} seconds")
+        self.retry_after_seconds = retry_after_seconds
+
+    @property
+    def extensions(self) -> dict[str, object]:
+        return {"retryAfterSeconds": self.retry_after_seconds}
 
 
 class Forbidden(AppError):

@@ -145,6 +145,10 @@ class Webhook(SQLModel, table=True):
     last_delivery_at: datetime | None = _tz(default=None)
     last_success_at: datetime | None = _tz(default=None)
     consecutive_failures: int = 0
+    failing_since: datetime | None = _tz(default=None)
+    """When the current run of failed attempts began; NULL while the last attempt succeeded."""
+    auto_disabled_at: datetime | None = _tz(default=None)
+    """When the worker disabled it for failing too long; cleared when it is enabled again."""
 
 
 class WebhookDelivery(SQLModel, table=True):
@@ -168,6 +172,22 @@ class WebhookDelivery(SQLModel, table=True):
     created_at: datetime = _tz(default_factory=utcnow)
     updated_at: datetime = _tz(default_factory=utcnow)
     delivered_at: datetime | None = _tz(default=None)
+
+
+class WebhookDeliveryAttempt(SQLModel, table=True):
+    """One attempt of a delivery as it went; written with the attempt's outcome (``api.webhooks.attempts``)."""
+
+    __tablename__ = "webhook_delivery_attempts"
+
+    delivery_id: str = Field(foreign_key="webhook_deliveries.id", primary_key=True, max_length=ID_LENGTH)
+    attempt: int = Field(primary_key=True)
+    recorded_at: datetime = _tz(default_factory=utcnow)
+    status_code: int | None = None
+    error: str | None = None
+    latency_ms: int = 0
+    request_headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    response_headers: dict[str, str] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    response_snippet: str | None = None
 
 
 class RevokedToken(SQLModel, table=True):

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from arq.connections import ArqRedis
 
+from api.accounts.login_guard import LoginGuard
 from api.accounts.tokens import TokenSigner
 from api.db import Database
 from api.settings import Settings
-from api.webhooks import RetryPolicy, Sender, connect_queue
+from api.webhooks import Resolver, RetryPolicy, Sender, connect_queue, resolve_addresses
 
 
 @dataclass
@@ -27,15 +28,18 @@ class Services:
     verify_sender: Sender
     """Verify-on-save: the same client with ``AUDITTRAIL_VERIFY_TIMEOUT_SECONDS``."""
     retry_policy: RetryPolicy
+    login_guard: LoginGuard
+    """Failed-login limits and reports, on the queue's Redis connection."""
 
     @classmethod
-    async def start(cls, settings: Settings) -> Services:
-        """The database pool, the queue (usable once Redis answers), the sender and the retry policy."""
+    async def start(cls, settings: Settings, *, resolve: Resolver = resolve_addresses) -> Services:
+        """The database pool, the queue (usable once Redis answers), the sender and the retry policy;
+        ``resolve`` is how the sender asks DNS (the system's, or a test's)."""
         if not settings.database_url or not settings.redis_url:
             raise RuntimeError("DATABASE_URL and REDIS_URL must be set (the CLI sets them for embedded servers)")
         db = Database(settings.database_url, timeouts=settings.database_timeouts)
         queue = await connect_queue(settings.redis_url)
-        sender = Sender.from_settings(settings)
+        sender = Sender.from_settings(settings, resolve=resolve)
         signing_key = settings.resolved_secret_key()
         return cls(
             settings=settings,
@@ -46,6 +50,7 @@ class Services:
             sender=sender,
             verify_sender=sender.with_timeout(settings.verify_timeout_seconds),
             retry_policy=RetryPolicy.from_settings(settings),
+            login_guard=LoginGuard(queue, db, settings.login_limits),
         )
 
     async def close(self) -> None:

@@ -8,12 +8,14 @@ the embedded server for it under ``AUDITTRAIL_DATA_DIR`` (see ``api.embedded``).
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.accounts.login_limits import LoginLimits
 from api.db import DatabaseTimeouts
 
 DEFAULT_RETRY_SCHEDULE = (5, 30, 120, 600, 1800, 3600, 10800, 21600, 43200, 86400)
@@ -37,7 +39,8 @@ class Settings(BaseSettings):
     commit_sha: str = ""
     database_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     database_acquire_timeout_seconds: float = Field(default=30.0, gt=0)
-    database_statement_timeout_seconds: float = Field(default=10.0, gt=0)
+    database_statement_timeout_seconds: float = Field(default=4.0, gt=0)
+    worker_database_statement_timeout_seconds: float = Field(default=60.0, gt=0)
     readyz_timeout_seconds: float = Field(default=2.0, gt=0)
     jwt_lifetime_seconds: int = Field(default=36_000, ge=60)
     graphiql: bool = True
@@ -50,6 +53,11 @@ class Settings(BaseSettings):
     max_query_bytes: int = Field(default=100_000, ge=1_000)
     max_request_bytes: int = Field(default=8_000_000, ge=10_000)
     trusted_proxies: list[str] = Field(default_factory=list)
+    login_failures_per_address: int = Field(default=20, ge=1)
+    login_address_window_seconds: int = Field(default=300, ge=1)
+    login_failures_per_key: int = Field(default=10, ge=1)
+    login_key_window_seconds: int = Field(default=900, ge=1)
+    login_limiter_timeout_seconds: float = Field(default=2.0, gt=0)
 
     allow_private_endpoints: bool | None = None
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -57,6 +65,8 @@ class Settings(BaseSettings):
     retry_schedule_seconds: list[float] = Field(default_factory=lambda: [float(s) for s in DEFAULT_RETRY_SCHEDULE])
     retry_after_cap_seconds: float = Field(default=3600.0, gt=0)
     sweep_interval_seconds: int = Field(default=5, ge=1)
+    webhook_auto_disable_after_seconds: float = Field(default=5 * 86400, ge=0)
+    """A webhook whose every attempt failed for this long is disabled (0: never)."""
     worker_poll_delay_seconds: float = Field(default=0.05, gt=0)
     worker_max_jobs: int = Field(default=50, ge=1)
 
@@ -73,6 +83,22 @@ class Settings(BaseSettings):
             connect_seconds=self.database_connect_timeout_seconds,
             acquire_seconds=self.database_acquire_timeout_seconds,
             statement_seconds=self.database_statement_timeout_seconds,
+        )
+
+    @property
+    def worker_database_timeouts(self) -> DatabaseTimeouts:
+        """The worker's: no client waits on it, and retention and digests run long statements."""
+        return replace(self.database_timeouts, statement_seconds=self.worker_database_statement_timeout_seconds)
+
+    @property
+    def login_limits(self) -> LoginLimits:
+        """The failed-login limits as the one value the login guard takes."""
+        return LoginLimits(
+            per_address=self.login_failures_per_address,
+            address_window_seconds=self.login_address_window_seconds,
+            per_key=self.login_failures_per_key,
+            key_window_seconds=self.login_key_window_seconds,
+            redis_timeout_seconds=self.login_limiter_timeout_seconds,
         )
 
     @property

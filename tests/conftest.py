@@ -50,12 +50,15 @@ def settings(servers: EmbeddedServers, tmp_path_factory: pytest.TempPathFactory)
         # Verify-on-save answers a mutation: room for a loaded CI machine (a late answer fails the save).
         verify_timeout_seconds=5.0,
         sweep_interval_seconds=1,
+        # The same room for statements: TRUNCATE between tests and requests of a loaded machine.  The
+        # 4 s default is what tests/reliability (its own processes, default settings) holds to.
+        database_statement_timeout_seconds=15.0,
     )
 
 
 @pytest.fixture(scope="session")
 async def db(settings: Settings) -> AsyncIterator[Database]:
-    database = Database(settings.database_url or "", pool_size=4)
+    database = Database(settings.database_url or "", pool_size=4, timeouts=settings.database_timeouts)
     yield database
     await database.dispose()
 

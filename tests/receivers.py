@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -65,6 +66,8 @@ class Receiver:
     script: list[Reply] = field(default_factory=list)
     default: Reply = field(default_factory=Reply)
     reply_for: Callable[[ReceivedRequest], Reply] | None = None
+    tls: ssl.SSLContext | None = None
+    """Answers HTTPS with this server context when set."""
     requests: list[ReceivedRequest] = field(default_factory=list)
     port: int = 0
     _server: asyncio.Server | None = None
@@ -75,7 +78,7 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}/hook"
 
     async def start(self) -> Receiver:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

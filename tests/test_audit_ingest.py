@@ -139,7 +139,7 @@ async def test_a_service_key_cannot_record_the_services_own_actions(api: Api, ac
 
 async def test_ingested_context_cannot_set_the_keys_the_service_writes(api: Api) -> None:
     service = await api.key("acme", Role.SERVICE)
-    for key in ("mutation", "requestId", "userAgent", "recordedBy", "recordedAt", "externalId"):
+    for key in ("mutation", "requestId", "userAgent", "command", "recordedBy", "recordedAt", "externalId"):
         forged = await api.gql(RECORD, {"events": [event(context={key: "apiKeyDelete"})]}, token=service.jwt)
         assert forged.codes == ["FORBIDDEN"], key
         assert f"context may not set {key}" in forged.errors[0]["message"]

@@ -6,6 +6,9 @@ import asyncio
 import random
 from datetime import timedelta
 
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
 from api.models import EventType, Role
 from tests.helpers import Api
 from tests.test_audit_support import SEARCH, ago, draft, predicate, seed
@@ -108,3 +111,28 @@ async def test_suggestions_count_values_under_the_other_filters(api: Api) -> Non
     assert actor_source["possibleValuesString"] == {"values": ["github"], "counts": [3]}
     unknown = await api.gql(SUGGEST, {"input": {"field": "colour"}}, token=reader.jwt)
     assert unknown.codes == ["BAD_USER_INPUT"]
+
+
+async def test_the_whole_sidebar_is_one_statement(api: Api) -> None:
+    """Every field's values and the total come back in one round trip, not 1 + N sequential ones."""
+    reader = await api.key("acme", Role.READER)
+    await seed(
+        api.db, reader.account_id, [draft("stack.create", "github::alice"), draft("stack.delete", "gitlab::bob")]
+    )
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "audit_events" in statement:
+            statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        result = (await api.gql(SUGGEST, {"input": {}}, token=reader.jwt)).ok()
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    fields = {f["name"]: f for f in result["searchAuditTrailEntriesSuggestions"]["fields"]}
+    sources = fields["actorSource"]["possibleValuesString"]
+    # Three events: the two seeded and the key's own creation.
+    assert result["searchAuditTrailEntriesSuggestions"]["filteredCount"] == 3
+    assert dict(zip(sources["values"], sources["counts"], strict=True)) == {"github": 1, "gitlab": 1, "api": 1}
+    assert len(fields) > 5 and len(statements) == 1, statements

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from api.models import DeliveryStatus
+from api.webhooks.addresses import is_public_address
 from api.webhooks.crypto import decrypt_headers, decrypt_text, encrypt_headers, encrypt_text
 from api.webhooks.retry_policy import AttemptOutcome, RetryPolicy, parse_retry_after
 from api.webhooks.signing import check_signatures, sign_delivery
-from api.webhooks.validation import is_public_address
 
 SCHEDULE = (5.0, 30.0, 120.0)
 POLICY = RetryPolicy(schedule_seconds=SCHEDULE, retry_after_cap_seconds=3600)
@@ -73,6 +73,24 @@ def test_public_and_private_addresses() -> None:
     assert is_public_address(ipaddress.ip_address("2606:2800:220:1:248:1893:25c8:1946"))
     for private in ("127.0.0.1", "10.0.0.1", "169.254.169.254", "::1", "fe80::1", "::ffff:10.0.0.1", "224.0.0.1"):
         assert not is_public_address(ipaddress.ip_address(private)), private
+
+
+def test_ipv6_forms_are_judged_by_the_ipv4_address_they_carry() -> None:
+    carrying_public = ["2002:808:808::", "64:ff9b::808:808", "2001:0:4136:e378:8000:63bf:f7f7:f7f7", "::8.8.8.8"]
+    for address in carrying_public:
+        assert is_public_address(ipaddress.ip_address(address)), address
+    carrying_private = [
+        "2002:a9fe:a9fe::",  # 6to4 of 169.254.169.254
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b:1::808:808",  # local-use NAT64: never public
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo, client 127.0.0.1 (inverted)
+        "2001:0:a00:1:8000:63bf:f7f7:f7f7",  # Teredo, server 10.0.0.1
+        "::ffff:169.254.169.254",
+        "::10.0.0.1",  # IPv4-compatible
+        "::",
+    ]
+    for address in carrying_private:
+        assert not is_public_address(ipaddress.ip_address(address)), address
 
 
 def test_secrets_round_trip_through_encryption_and_are_not_stored_plain() -> None:

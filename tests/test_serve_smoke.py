@@ -82,6 +82,8 @@ def test_serve_bootstraps_serves_and_stops_cleanly_then_reuses_its_data(tmp_path
         wait_ready(port, first, log_path)
         output = log_path.read_text()
         assert f"GraphiQL: http://127.0.0.1:{port}/graphql" in output
+        assert f"Data dir: {data_dir.resolve()}" in output
+        assert "Warning" not in output, "the embedded servers' start says nothing but what a user needs"
         key_id = re.search(r"key id:\s+(\S+)", output)
         secret = re.search(r"key secret:\s+(\S+)", output)
         assert key_id and secret, output
@@ -101,7 +103,9 @@ def test_serve_bootstraps_serves_and_stops_cleanly_then_reuses_its_data(tmp_path
     second = start_serve(data_dir, port, log_path)
     try:
         wait_ready(port, second, log_path)
-        assert log_path.read_text().count("key secret:") == 1, "a second start must not create another key"
+        output = log_path.read_text()
+        assert output.count("key secret:") == 1, "a second start must not create another key"
+        assert "Another key: audittrail keys create --account default --role ADMIN --name NAME" in output
         assert "data" in login(port, key_id.group(1), secret.group(1))
         children = psutil.Process(second.pid).children(recursive=True)
     finally:
@@ -109,3 +113,18 @@ def test_serve_bootstraps_serves_and_stops_cleanly_then_reuses_its_data(tmp_path
         assert stop_process(second, signal.SIGTERM, timeout=60) == 0
     assert servers_using(data_dir) == []
     assert [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line_and_starts_nothing(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        log_path = tmp_path / "serve.log"
+        process = start_serve(data_dir, port, log_path)
+        exit_code = process.wait(timeout=60)
+    output = log_path.read_text()
+    assert exit_code == 1
+    assert output == f"error: port {port} is in use; choose another with --port (make run PORT={port + 1})\n"
+    assert not data_dir.exists(), "nothing starts before the port is known to be free"

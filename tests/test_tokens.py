@@ -14,6 +14,7 @@ from api.models import Role
 from api.settings import Settings
 from tests.conftest import TEST_SECRET_KEY
 from tests.helpers import Api, GraphQLResult
+from tests.support.polling import poll
 
 VIEWER = "{ viewer { id } }"
 
@@ -116,21 +117,28 @@ async def test_logout_ends_that_token_only_and_is_audited(api: Api) -> None:
     assert revoked == 1
 
 
-async def test_logins_are_account_login_on_the_user_and_failures_keep_their_action(api: Api) -> None:
+async def test_logins_are_account_login_on_the_user_and_failures_keep_their_action(api: Api, worker: None) -> None:
     key = await api.key("acme", Role.READER)
     wrong = await api.gql('mutation($id: ID!) { apiKeyUser(id: $id, secret: "wrong") { jwt } }', {"id": key.id})
     assert wrong.codes == ["UNAUTHENTICATED"]
     assert wrong.errors[0]["message"] == "unauthorized: invalid API key id or secret"
-    async with api.db.transaction() as session:
-        rows = (
-            await session.execute(
+
+    async def audited_rows() -> list[tuple[object, ...]]:
+        async with api.db.transaction() as session:
+            rows = await session.execute(
                 text(
                     "SELECT action, event_type, actor, affected_resource_type, related_resource_type FROM audit_events"
                     " ORDER BY id"
                 )
             )
-        ).all()
-    assert [tuple(row) for row in rows] == [
+            return [tuple(row) for row in rows]
+
+    async def failure_recorded() -> bool:
+        return len(await audited_rows()) == 2
+
+    # The worker records the failure (the request itself writes nothing for it).
+    await poll(failure_recorded, what="the failed login's event")
+    assert await audited_rows() == [
         ("account.login", "CREATE", f"api::{key.id}", "USER", "API_KEY"),
         ("api_key.login_failed", "CREATE", f"api::{key.id}", "USER", "API_KEY"),
     ]

@@ -151,6 +151,29 @@ async def test_failed_verification_saves_nothing(api: Api, failure: str) -> None
     assert await count_rows(api, "audit_events", WEBHOOK_EVENTS) == 0
 
 
+async def test_a_refused_signature_says_what_the_receiver_answered_and_that_the_secret_differs(api: Api) -> None:
+    admin = await api.key("acme", Role.ADMIN)
+    refusal = Reply(status=401, body=b'{"error":\n  "invalid signature for X-Signature-256"}')
+    async with running_receiver(default=refusal) as receiver:
+        result = await api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)
+
+    assert result.codes == ["WEBHOOK_VERIFICATION_FAILED"]
+    message = result.errors[0]["message"]
+    assert """answered HTTP 401 with '{"error": "invalid signature for X-Signature-256"}'""" in message
+    assert "when its secret differs from the one given here" in message
+    assert WEBHOOK_SECRET not in message
+
+
+async def test_a_server_error_on_verification_gets_no_secret_hint(api: Api) -> None:
+    admin = await api.key("acme", Role.ADMIN)
+    async with running_receiver(default=Reply(status=500, body=b"")) as receiver:
+        result = await api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)
+
+    message = result.errors[0]["message"]
+    assert "answered HTTP 500; the endpoint must answer" in message
+    assert "secret" not in message
+
+
 async def test_failed_verification_of_an_update_keeps_the_previous_webhook(api: Api, receiver: Receiver) -> None:
     admin = await api.key("acme", Role.ADMIN)
     (await api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()

@@ -113,6 +113,19 @@ async def test_test_webhook_sends_a_signed_test_payload_now_and_reports_it(api: 
     assert orjson.loads(receiver.requests[-1].body)["action"] == "audit_trail_webhook.test"
 
 
+async def test_test_webhook_sends_to_a_disabled_webhook_and_leaves_it_disabled(api: Api, receiver: Receiver) -> None:
+    admin = await api.key("acme", Role.ADMIN)
+    (await api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
+    (await api.gql(DISABLE, token=admin.jwt)).ok()
+
+    delivery = (await api.gql(TEST, token=admin.jwt)).ok()["auditTrailTestWebhook"]
+
+    assert delivery["status"] == "DELIVERED" and delivery["lastStatusCode"] == 200
+    assert orjson.loads(receiver.requests[-1].body)["action"] == "audit_trail_webhook.test"
+    webhook = (await api.gql(WEBHOOK_QUERY, token=admin.jwt)).ok()["auditTrailWebhook"]
+    assert webhook["enabled"] is False
+
+
 async def test_test_webhook_reports_a_failing_endpoint(api: Api) -> None:
     admin = await api.key("acme", Role.ADMIN)
     async with running_receiver(script=[Reply(status=200)], default=Reply(status=502, body=b"bad gateway")) as bad:

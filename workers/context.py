@@ -39,7 +39,7 @@ class WorkerContext:
             db=Database(
                 settings.database_url,
                 pool_size=max(5, settings.worker_max_jobs // 5),
-                timeouts=settings.database_timeouts,
+                timeouts=settings.worker_database_timeouts,
             ),
             queue=queue,
             sender=Sender.from_settings(settings),

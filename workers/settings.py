@@ -18,13 +18,16 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from api import webhooks
+from api.accounts.failed_logins import RECORD_FAILED_LOGIN_JOB
 from api.logging import configure_logging
 from api.settings import Settings
 from workers.context import CONTEXT_KEY, WorkerContext
 from workers.delivery import deliver
+from workers.failed_logins import flush_failed_logins, record_failed_login_job
 from workers.partitions import create_partitions_job
 from workers.retention import retention_job
 from workers.sweeper import sweep
+from workers.webhook_health import auto_disable_job
 
 log = structlog.get_logger(__name__)
 
@@ -59,11 +62,14 @@ def worker_settings(settings: Settings) -> type[WorkerSettingsBase]:
             # An attempt still running at the end of its lease may be claimed and sent by another
             # worker; nothing is gained by letting it go on.
             func(deliver, timeout=webhooks.claim_lease_seconds(settings.webhook_timeout_seconds)),
+            func(record_failed_login_job, name=RECORD_FAILED_LOGIN_JOB),
         ]
         cron_jobs: Sequence[CronJob] | None = [
             cron(create_partitions_job, minute=7, run_at_startup=True, unique=True),
             cron(retention_job, minute=23, unique=True, timeout=RETENTION_TIMEOUT_SECONDS),
             cron(sweep, second=sweep_seconds(settings.sweep_interval_seconds), run_at_startup=True, unique=True),
+            cron(auto_disable_job, second=30, unique=True),
+            cron(flush_failed_logins, second=sweep_seconds(settings.sweep_interval_seconds), unique=True),
         ]
         # REDIS_URL unset: arq's own default (localhost:6379), as for any arq worker.
         redis_settings = RedisSettings.from_dsn(settings.redis_url) if settings.redis_url else RedisSettings()

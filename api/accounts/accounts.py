@@ -39,6 +39,12 @@ async def create_account(session: AsyncSession, name: str, *, retention_days: in
     return account
 
 
+async def create(session: AsyncSession, *, name: str, retention_days: int) -> Audited[Account]:
+    """``audittrail accounts create``: a new tenant, recorded in its own trail."""
+    account = await create_account(session, name, retention_days=retention_days)
+    return Audited(account, AuditFacts(affected_resource=Resource(ResourceType.ACCOUNT, account.id)))
+
+
 async def find_account(session: AsyncSession, name: str) -> Account | None:
     """The account called ``name``, or None (the CLI names accounts; the API never does)."""
     result = await session.execute(select(Account).where(col(Account.name) == name))

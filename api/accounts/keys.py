@@ -66,6 +66,13 @@ async def revoke(session: AsyncSession, account_id: str, *, key_id: str) -> Audi
     return Audited(key, AuditFacts(affected_resource=Resource(ResourceType.API_KEY, key.id)))
 
 
+async def revoke_any(session: AsyncSession, *, key_id: str) -> Audited[ApiKey]:
+    """``audittrail keys revoke``: any account's key, its last ADMIN key too (an operator with the
+    database at hand can always create another)."""
+    key = await revoke_key(session, key_id)
+    return Audited(key, AuditFacts(affected_resource=Resource(ResourceType.API_KEY, key.id)))
+
+
 async def _has_live_admin(session: AsyncSession, account_id: str) -> bool:
     """Whether an unrevoked ADMIN key is left; the account row is locked so two concurrent revocations
     of the last two ADMIN keys cannot both pass."""
@@ -97,15 +104,23 @@ async def revoke_key(session: AsyncSession, key_id: str, account_id: str | None 
     return key
 
 
-async def check_key_secret(session: AsyncSession, key_id: str, secret: str) -> ApiKey:
-    """The key if the secret matches and it is live; one vague error otherwise (no key probing)."""
-    key = await session.get(ApiKey, key_id) if could_be_id(key_id) else None
-    expected = key.secret_hash if key is not None else sha256_hex(secrets.token_urlsafe(32))
+UNKNOWN_KEY_HASH = sha256_hex(secrets.token_urlsafe(32))
+"""What a secret given for an unknown key id is compared with, so that both refusals cost the same."""
+
+
+def check_key_secret(key: ApiKey | None, secret: str) -> ApiKey:
+    """The key if the secret matches and it is live; one vague error otherwise (no key probing).  An
+    unknown key (``None``) is refused after the same hash and comparison as a wrong secret."""
+    expected = key.secret_hash if key is not None else UNKNOWN_KEY_HASH
     matches = hmac.compare_digest(expected, sha256_hex(secret))
     if key is None or not matches or key.revoked_at is not None:
         raise Unauthenticated("unauthorized: invalid API key id or secret")
-    await session.execute(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=utcnow()))
     return key
+
+
+async def mark_key_used(session: AsyncSession, key_id: str) -> None:
+    """``last_used_at`` of a key that just logged in."""
+    await session.execute(update(ApiKey).where(col(ApiKey.id) == key_id).values(last_used_at=utcnow()))
 
 
 async def find_key_with_account(session: AsyncSession, key_id: str) -> tuple[ApiKey, Account] | None:

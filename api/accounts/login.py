@@ -10,16 +10,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from api.accounts.keys import check_key_secret, find_key_with_account
+from api.accounts.keys import check_key_secret, find_key_with_account, mark_key_used
 from api.accounts.tokens import IssuedToken, TokenSigner
 from api.audit.actors import key_actor
-from api.audit.facts import Audited, AuditedFailure, AuditFacts, Principal, Refused
+from api.audit.facts import Audited, AuditFacts, Principal
 from api.audit.record import Resource
 from api.audit.resources import ResourceType
 from api.errors import Unauthenticated
-from api.models import Account, ApiKey, EventType, RevokedToken
-
-FAILED_LOGIN_ACTION = "api_key.login_failed"
+from api.models import Account, ApiKey, RevokedToken
 
 
 @dataclass(frozen=True)
@@ -31,35 +29,25 @@ class LoggedIn:
 async def log_in(
     session: AsyncSession, *, key_id: str, secret: str, signer: TokenSigner, audience: str
 ) -> Audited[LoggedIn]:
-    """A token for the key, for the API at ``audience``; a wrong secret for an existing key is refused
-    and recorded in its account."""
+    """A token for the key, for the API at ``audience``.  An unknown key id and a wrong secret are refused
+    alike, after the same read and the same hash comparison, and neither writes anything here: the login
+    guard around the call (``api.accounts.login_guard``) has the failure recorded."""
     found = await find_key_with_account(session, key_id)
-    try:
-        key = await check_key_secret(session, key_id, secret)
-    except Unauthenticated as refusal:
-        if found is None:
-            raise  # an unknown key has no account to record the attempt in
-        failed_key, account = found
-        failure = AuditedFailure(
-            action=FAILED_LOGIN_ACTION,
-            event_type=EventType.CREATE,
-            principal=_key_principal(failed_key, account),
-            facts=_login_facts(failed_key.id),
-        )
-        raise Refused(refusal, failure) from None
+    key = check_key_secret(found[0] if found is not None else None, secret)
     assert found is not None  # check_key_secret refuses keys that do not exist
+    await mark_key_used(session, key.id)
+    principal = key_principal(key, found[1])
     return Audited(
-        LoggedIn(key=key, token=signer.issue(key, audience=audience)),
-        replace(_login_facts(key.id), acting_as=_key_principal(key, found[1])),
+        LoggedIn(key=key, token=signer.issue(key, audience=audience)), replace(login_facts(key.id), acting_as=principal)
     )
 
 
-def _key_principal(key: ApiKey, account: Account) -> Principal:
+def key_principal(key: ApiKey, account: Account) -> Principal:
     """A key acting as itself in its account: who a login, failed or not, is recorded for."""
     return Principal(account_id=account.id, account_name=account.name, actor=key_actor(key.id), key_id=key.id)
 
 
-def _login_facts(key_id: str) -> AuditFacts:
+def login_facts(key_id: str) -> AuditFacts:
     """A login is recorded on the USER the key acts as, with the key as the related resource."""
     return AuditFacts(
         affected_resource=Resource(ResourceType.USER, key_id), related_resource=Resource(ResourceType.API_KEY, key_id)
@@ -83,7 +71,7 @@ async def log_out(
         .values(jti=token_id, key_id=key_id, expires_at=datetime.fromtimestamp(valid_until, UTC))
         .on_conflict_do_nothing(index_elements=["jti"])
     )
-    return Audited(LoggedOut(key=key), _login_facts(key_id))
+    return Audited(LoggedOut(key=key), login_facts(key_id))
 
 
 async def forget_expired_logouts(session: AsyncSession) -> int:

@@ -5,7 +5,13 @@ from __future__ import annotations
 KEY_SOURCE = "api"
 """The source of an API key acting itself (Spacelift's name for it)."""
 
+CLI_SOURCE = "cli"
+"""The source of an operator acting through the ``audittrail`` command, as the OS user running it."""
+
 SEPARATOR = "::"
+
+SYSTEM_ACTOR = "system::audittrail"
+"""The service itself acting on no one's request (the worker disabling a failing webhook)."""
 
 RECORDED_BY = "recordedBy"
 """The ``context`` key naming the key that recorded an ingested event (the service's own events have none)."""
@@ -14,6 +20,11 @@ RECORDED_BY = "recordedBy"
 def key_actor(key_id: str) -> str:
     """The actor of an API key acting itself."""
     return f"{KEY_SOURCE}{SEPARATOR}{key_id}"
+
+
+def cli_actor(os_user: str) -> str:
+    """The actor of an operator's CLI command."""
+    return f"{CLI_SOURCE}{SEPARATOR}{os_user}"
 
 
 def split_actor(actor: str) -> tuple[str, str]:

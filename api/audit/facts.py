@@ -1,8 +1,7 @@
 """What an audited change tells the audit mechanism about itself: returned, never set on a context.
 
 A domain function behind an audited mutation returns ``Audited(result, facts)``; the mechanism
-(``api.graphql.audited``) records the event from those facts in the same transaction.  A failure
-that must itself be audited (a wrong key secret) raises an error carrying ``AuditedFailure``.
+(``api.graphql.audited``) records the event from those facts in the same transaction.
 """
 
 from __future__ import annotations
@@ -11,8 +10,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from api.audit.record import Resource
-from api.errors import AppError
-from api.models import EventType, Webhook
+from api.models import Webhook
 
 T = TypeVar("T")
 
@@ -52,22 +50,3 @@ class Audited(Generic[T]):
 
     result: T
     facts: AuditFacts
-
-
-@dataclass(frozen=True)
-class AuditedFailure:
-    """A refusal that is recorded too, in a transaction of its own (the change itself rolled back)."""
-
-    action: str
-    event_type: EventType
-    principal: Principal
-    facts: AuditFacts
-
-
-class Refused(Exception):
-    """``error`` for the client, after ``failure`` has been recorded as an event of its own."""
-
-    def __init__(self, error: AppError, failure: AuditedFailure) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.failure = failure

@@ -30,7 +30,9 @@ SERVICE_NAMESPACES = ("api_key", "account", "audit_trail", "audit_trail_webhook"
 """Actions the service records itself: an ingested event in one of these could pass for the service's own."""
 RECORDED_AT = "recordedAt"
 """The ``context`` key holding when the service recorded an ingested event (ms), beside its claimed ``timestamp``."""
-SERVICE_CONTEXT_KEYS = frozenset({"mutation", "requestId", "userAgent", RECORDED_BY, RECORDED_AT, EXTERNAL_ID})
+SERVICE_CONTEXT_KEYS = frozenset(
+    {"mutation", "requestId", "userAgent", "command", RECORDED_BY, RECORDED_AT, EXTERNAL_ID}
+)
 """``context`` keys the service writes: on an ingested event they could forge a mutation's provenance."""
 MAX_ACTION_LENGTH = 128
 MAX_ACTOR_LENGTH = 256

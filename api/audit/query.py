@@ -95,10 +95,19 @@ SEARCH_TEXT: ColumnElement[str] = literal_column(
 
 @dataclass(frozen=True)
 class TimeInRange:
-    """Unix seconds, both ends inclusive at the precision ``createdAt`` is shown with."""
+    """Both ends inclusive, either may be open.  A range given in whole seconds ends at the last
+    microsecond of its end second, so an event shown at that second is inside it."""
 
-    start: int | None = None
-    end: int | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @classmethod
+    def of_seconds(cls, start: int | None, end: int | None) -> TimeInRange:
+        """The range of ``start`` to ``end`` unix seconds (Spacelift's form), each second whole."""
+        return cls(
+            start=datetime.fromtimestamp(start, UTC) if start is not None else None,
+            end=datetime.fromtimestamp(end + 1, UTC) - timedelta(microseconds=1) if end is not None else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -256,14 +265,16 @@ def _time_bounds(
     if constraint.time_in_range is not None:
         start, end = constraint.time_in_range.start, constraint.time_in_range.end
         if start is None and end is None:
-            raise BadInput("timeInRange needs a start, an end or both (unix seconds)")
+            raise BadInput(
+                "timeInRange needs a start, an end or both (start/end in unix seconds, startAt/endAt ISO 8601)"
+            )
         if start is not None and end is not None and start > end:
-            raise BadInput(f"timeInRange start ({start}) must not be after its end ({end})")
+            raise BadInput(f"timeInRange start ({start.isoformat()}) must not be after its end ({end.isoformat()})")
         conditions: list[ColumnElement[bool]] = []
         if start is not None:
-            conditions.append(column >= datetime.fromtimestamp(start, UTC))
+            conditions.append(column >= start)
         if end is not None:
-            conditions.append(column < datetime.fromtimestamp(end + 1, UTC))
+            conditions.append(column <= end)
         return and_(*conditions)
     if constraint.time_in_last is not None:
         return column >= time_before(now, constraint.time_in_last)

@@ -6,8 +6,7 @@ resolver calls ``CREATE_KEY.run(info, args, work)`` with one domain function.  T
 opens the transaction, checks the caller's role inside it, runs the domain function, records the
 event from the facts it returned (and the deliveries the event owes) in that same transaction,
 verifies the webhook when the facts ask for it, commits, and only then wakes the worker.  A domain
-function that raises leaves nothing behind; one that raises ``Refused`` has its refusal recorded
-in a transaction of its own.
+function that raises leaves nothing behind (a failed login is recorded by the login guard instead).
 """
 
 from __future__ import annotations
@@ -22,9 +21,9 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types.base import StrawberryObjectDefinition
 
-from api.audit.facts import Audited, AuditedFailure, AuditFacts, Principal, Refused
-from api.audit.record import EventDraft, RecordedBatch, now_ms, record_events
-from api.audit.sanitize import sanitize_args
+from api.audit.changes import Change, record_change
+from api.audit.facts import Audited, AuditFacts, Principal
+from api.audit.record import RecordedBatch
 from api.graphql.context import AppInfo, RequestContext
 from api.models import EventType, Role
 from api.webhooks import UnitOfWork, claim_lease_seconds, unit_of_work, verify_on_save
@@ -68,15 +67,11 @@ class AuditedMutation:
     async def run_anonymous(self, info: AppInfo, args: Mapping[str, Any], work: AnonymousWork[T]) -> Recorded[T]:
         """Run ``work``, which names who acts (``facts.acting_as``), and record the event."""
         context = info.context
-        try:
-            async with unit_of_work(context.services.db, context.services.queue) as unit:
-                done = await work(unit.session)
-                if done.facts.acting_as is None:
-                    raise RuntimeError(f"{self.action}: an anonymous mutation must name who acted")
-                return await self._record(context, unit, done.facts.acting_as, info.field_name, args, done)
-        except Refused as refused:
-            await self._record_refusal(context, refused.failure, info.field_name, args)
-            raise refused.error from None
+        async with unit_of_work(context.services.db, context.services.queue) as unit:
+            done = await work(unit.session)
+            if done.facts.acting_as is None:
+                raise RuntimeError(f"{self.action}: an anonymous mutation must name who acted")
+            return await self._record(context, unit, done.facts.acting_as, info.field_name, args, done)
 
     async def _record(
         self,
@@ -99,21 +94,6 @@ class AuditedMutation:
             unit.enqueue_after_commit(batch.delivery_ids)
         return Recorded(result=done.result, delivery_id=delivery_id)
 
-    async def _record_refusal(
-        self, context: RequestContext, failure: AuditedFailure, mutation: str, args: Mapping[str, Any]
-    ) -> None:
-        async with unit_of_work(context.services.db, context.services.queue) as unit:
-            batch = await _record_event(
-                context,
-                unit.session,
-                failure.principal,
-                (failure.action, failure.event_type),
-                mutation,
-                args,
-                failure.facts,
-            )
-            unit.enqueue_after_commit(batch.delivery_ids)
-
 
 async def _record_event(
     context: RequestContext,
@@ -125,30 +105,19 @@ async def _record_event(
     facts: AuditFacts,
 ) -> RecordedBatch:
     action, event_type = action_and_type
-    draft = EventDraft(
+    change = Change(
         action=action,
         event_type=event_type,
-        actor=principal.actor,
-        timestamp_ms=now_ms(),
+        principal=principal,
+        facts=facts,
         context={"mutation": mutation, "requestId": context.request_id, "userAgent": context.user_agent},
-        data={"args": audit_args(args)} if facts.records_args else {},
+        args=audit_args(args),
         remote_ip=context.remote_ip,
-        affected_resource=facts.affected_resource,
-        related_resource=facts.related_resource,
     )
-    return await record_events(
-        session,
-        [draft],
-        account_id=principal.account_id,
-        account_name=principal.account_name,
-        recorded_by=principal.key_id,
-        forced_webhook_id=facts.final_payload_webhook_id,
-        # A delivery its caller sends right after commit is not due before then: the sweeper leaves it
-        # alone for one lease, and takes it up if the caller dies first.
-        deliveries_due_in_seconds=claim_lease_seconds(context.services.sender.timeout_seconds)
-        if facts.sends_delivery_now
-        else 0.0,
-    )
+    # A delivery its caller sends right after commit is not due before then: the sweeper leaves it
+    # alone for one lease, and takes it up if the caller dies first.
+    due_in_seconds = claim_lease_seconds(context.services.sender.timeout_seconds) if facts.sends_delivery_now else 0.0
+    return await record_change(session, change, deliveries_due_in_seconds=due_in_seconds)
 
 
 def plain_args(value: Any) -> Any:
@@ -170,9 +139,9 @@ def plain_args(value: Any) -> Any:
 
 
 def audit_args(args: Mapping[str, Any]) -> dict[str, Any]:
-    """``data.args``: an ``input`` argument is flattened, as in Spacelift's payloads."""
-    plain = plain_args(dict(args))
+    """``data.args`` before sanitizing: an ``input`` argument is flattened, as in Spacelift's payloads."""
+    plain: dict[str, Any] = plain_args(dict(args))
     flattened = plain.pop("input", None)
     if isinstance(flattened, dict):
         plain = {**flattened, **plain}
-    return sanitize_args(plain)
+    return plain

@@ -29,6 +29,14 @@ _VARIABLE_PATH = re.compile(r"^(Variable '\$\w+' has invalid value(?: at (?:\.\w
 # PostgreSQL refuses NUL in text (22021) and the \u0000 escape in jsonb (22P05).  Only what a request
 # sent can hold one, so the refusal is the caller's bad input, whichever string or JSON value it was in;
 # the transaction has been rolled back, nothing was written.
+# A 32-bit Int field given a millisecond timestamp (13 digits today): say what the value looks like
+# and what takes it, since the number itself is cut from the message.
+_INT_OVERFLOW = re.compile(r"Int cannot represent non 32-bit signed integer value: (-?\d+)")
+_SMALLEST_MILLISECONDS = 100_000_000_000  # 1973 in milliseconds; year 5138 in seconds
+MILLISECONDS_HINT = (
+    " The value looks like milliseconds: timeInRange's start and end take unix seconds;"
+    " give startAt/endAt (ISO 8601, e.g. 2026-11-26T08:00:00Z) for times below the second or past 2038."
+)
 UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
 UNSTORABLE_TEXT_MESSAGE = "text may not contain the NUL character (\\u0000): it cannot be stored"
 
@@ -51,9 +59,9 @@ class ErrorCodes(SchemaExtension):
         if original is None:
             code = (error.extensions or {}).get("code") or InvalidRequest.code
             message = error.message if error.path else self._without_values(error.message)
-            return self._copy(error, message, code)
+            return self._copy(error, message + _milliseconds_hint(error.message), code)
         if isinstance(original, AppError):
-            return self._copy(error, original.message, original.code)
+            return self._copy(error, original.message, original.code, original.extensions)
         if isinstance(original, GraphQLError):
             inner = self._with_code(original)
             where = _VARIABLE_PATH.match(error.message)
@@ -78,7 +86,9 @@ class ErrorCodes(SchemaExtension):
         return message
 
     @staticmethod
-    def _copy(error: GraphQLError, message: str, code: str) -> GraphQLError:
+    def _copy(
+        error: GraphQLError, message: str, code: str, extensions: dict[str, object] | None = None
+    ) -> GraphQLError:
         return GraphQLError(
             message,
             nodes=error.nodes,
@@ -86,8 +96,13 @@ class ErrorCodes(SchemaExtension):
             positions=error.positions,
             path=error.path,
             original_error=None,
-            extensions={**(error.extensions or {}), "code": code},
+            extensions={**(error.extensions or {}), **(extensions or {}), "code": code},
         )
+
+
+def _milliseconds_hint(message: str) -> str:
+    overflow = _INT_OVERFLOW.search(message)
+    return MILLISECONDS_HINT if overflow and abs(int(overflow.group(1))) >= _SMALLEST_MILLISECONDS else ""
 
 
 def is_unavailable(error: BaseException) -> bool:

@@ -14,6 +14,7 @@ from strawberry.types import ExecutionContext
 
 from api.graphql.accounts import AccountsMutation, AccountsQuery
 from api.graphql.audit import AuditMutation, AuditQuery
+from api.graphql.compiled_completion import CompiledCompletionContext
 from api.graphql.errors import ErrorCodes
 from api.graphql.fast_inputs import install_fast_inputs
 from api.graphql.request_scope import RequestScope
@@ -51,6 +52,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
+        execution_context_class=CompiledCompletionContext,
     )
     install_fast_inputs()
     return schema

@@ -1,11 +1,13 @@
 """The account's webhook: configuration, verify-on-save, attempts made now or by the worker, the
 delivery log and the worker's wake-ups.  Callers use the verbs named here: ``webhooks.redeliver(...)``.
 
-Behind them: ``config`` (set, enable, disable, delete), ``validation``, ``crypto`` (secrets at rest),
-``signing``, ``attempts`` (the claim and record SQL), ``sender`` (HTTP), ``retry_policy``,
+Behind them: ``config`` (set, enable, disable, delete), ``validation``, ``addresses`` (which addresses
+an endpoint may reach), ``crypto`` (secrets at rest), ``signing``, ``attempts`` (the claim and record
+SQL), ``sender`` (HTTP) and ``pinning`` (its connections go to the judged address), ``retry_policy``,
 ``delivery`` (one attempt: claim, send, record), ``delivery_log`` and ``queue`` (Redis wake-ups).
 """
 
+from api.webhooks.addresses import EndpointGuard, Resolver, resolve_addresses
 from api.webhooks.attempts import claim_lease_seconds, find_due_deliveries
 from api.webhooks.config import (
     WebhookSettings,
@@ -31,7 +33,8 @@ from api.webhooks.delivery import (
     redeliver,
     verify_on_save,
 )
-from api.webhooks.delivery_log import DeliveryPage, delivery_cursor, get_delivery, list_deliveries
+from api.webhooks.delivery_log import DeliveryPage, delivery_cursor, get_delivery, list_attempts, list_deliveries
+from api.webhooks.explain import explain_attempt
 from api.webhooks.queue import connect_queue, enqueue_deliveries, enqueue_overdue, enqueue_retry
 from api.webhooks.retry_policy import AttemptOutcome, NextStep, RetryPolicy
 from api.webhooks.sender import Sender
@@ -42,7 +45,9 @@ __all__ = [
     "AttemptOutcome",
     "DeliveryAttemptResult",
     "DeliveryPage",
+    "EndpointGuard",
     "NextStep",
+    "Resolver",
     "RetryPolicy",
     "Sender",
     "UnitOfWork",
@@ -62,15 +67,18 @@ __all__ = [
     "enqueue_deliveries",
     "enqueue_overdue",
     "enqueue_retry",
+    "explain_attempt",
     "final_payload_to",
     "find_due_deliveries",
     "find_live_webhook",
     "get_delivery",
     "get_live_webhook",
+    "list_attempts",
     "list_deliveries",
     "prepare_redelivery",
     "prepare_test",
     "redeliver",
+    "resolve_addresses",
     "set_headers",
     "set_webhook",
     "set_webhook_enabled",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import orjson
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -63,9 +64,10 @@ _CLAIM = text(
 
 # Guarded by the attempt number and status: a late result of an attempt whose lease ran out (and
 # that was claimed again), or of one settled meanwhile (its webhook deleted), must not overwrite it.
-# The webhook's health is updated in the same statement (one round trip).  A success that changes
-# nothing the API shows (whole seconds, no failures to reset) leaves the webhook row alone: every
-# concurrent delivery of a busy webhook would otherwise queue on that one row's lock until commit.
+# The attempt's history row and the webhook's health are written by the same statement (one round
+# trip).  A success that changes nothing the API shows (whole seconds, no failures to reset) leaves
+# the webhook row alone: every concurrent delivery of a busy webhook would otherwise queue on that
+# one row's lock until commit.
 _RECORD = text(
     """
     WITH recorded AS (
@@ -81,11 +83,19 @@ _RECORD = text(
             updated_at = now()
         WHERE id = :delivery_id AND attempts = :attempt AND status = 'PENDING'
         RETURNING id, webhook_id
+    ), history AS (
+        INSERT INTO webhook_delivery_attempts (
+            delivery_id, attempt, status_code, error, latency_ms, request_headers, response_headers, response_snippet)
+        SELECT id, :attempt, :status_code, :error, :latency_ms,
+               CAST(:request_headers AS jsonb), CAST(:response_headers AS jsonb), :response_snippet
+        FROM recorded
+        RETURNING 1
     ), health AS (
         UPDATE webhooks
         SET last_delivery_at = now(),
             last_success_at = CASE WHEN :is_success THEN now() ELSE last_success_at END,
-            consecutive_failures = CASE WHEN :is_success THEN 0 ELSE consecutive_failures + 1 END
+            consecutive_failures = CASE WHEN :is_success THEN 0 ELSE consecutive_failures + 1 END,
+            failing_since = CASE WHEN :is_success THEN NULL ELSE coalesce(failing_since, now()) END
         WHERE id = (SELECT webhook_id FROM recorded)
           AND NOT (:is_success AND consecutive_failures = 0
                    AND coalesce(last_success_at >= date_trunc('second', now())
@@ -145,6 +155,10 @@ async def record_attempt(
                 "latency_ms": outcome.latency_ms,
                 "response_snippet": outcome.response_snippet,
                 "is_success": outcome.is_success,
+                "request_headers": orjson.dumps(outcome.request_headers).decode(),
+                "response_headers": None
+                if outcome.response_headers is None
+                else orjson.dumps(outcome.response_headers).decode(),
             },
         )
     ).one_or_none()

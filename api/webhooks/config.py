@@ -19,6 +19,7 @@ from api.audit.resources import ResourceType
 from api.digests import sha256_hex
 from api.errors import NotFound
 from api.models import Webhook, utcnow
+from api.webhooks.addresses import EndpointGuard
 from api.webhooks.attempts import cancel_pending_deliveries
 from api.webhooks.crypto import decrypt_headers, encrypt_headers, encrypt_text
 from api.webhooks.validation import origin_of, validate_custom_headers, validate_endpoint, validate_secret
@@ -85,7 +86,7 @@ async def configure(
     *,
     wanted: WebhookSettings,
     service_secret_key: str,
-    private_endpoints_allowed: bool,
+    endpoint_guard: EndpointGuard,
 ) -> Audited[Webhook]:
     """``auditTrailSetWebhook``: an enabled webhook must accept this very event before it commits."""
     webhook = await set_webhook(
@@ -93,7 +94,7 @@ async def configure(
         account_id,
         wanted,
         service_secret_key=service_secret_key,
-        private_endpoints_allowed=private_endpoints_allowed,
+        endpoint_guard=endpoint_guard,
     )
     return Audited(webhook, replace(_facts(webhook), verify_webhook=webhook if webhook.enabled else None))
 
@@ -135,7 +136,7 @@ async def set_webhook(
     wanted: WebhookSettings,
     *,
     service_secret_key: str,
-    private_endpoints_allowed: bool,
+    endpoint_guard: EndpointGuard,
 ) -> Webhook:
     """Create the account's webhook or replace the settings of the existing one (same row, same log).
 
@@ -144,7 +145,7 @@ async def set_webhook(
     collector's credentials: when the endpoint moves to another origin (scheme, host, port) they
     are dropped unless this same call gives them again, so they never follow it silently.
     """
-    endpoint = await validate_endpoint(wanted.endpoint, private_allowed=private_endpoints_allowed)
+    endpoint = await validate_endpoint(wanted.endpoint, endpoint_guard)
     secret = validate_secret(wanted.secret) if wanted.secret else None
     headers = validate_custom_headers(wanted.custom_headers) if wanted.custom_headers is not None else None
     await _lock_account_webhooks(session, account_id)
@@ -215,6 +216,8 @@ async def set_webhook_enabled(session: AsyncSession, account_id: str, *, is_enab
 async def _switch(session: AsyncSession, webhook: Webhook, *, is_enabled: bool) -> None:
     webhook.enabled = is_enabled
     webhook.updated_at = utcnow()
+    if is_enabled:
+        webhook.auto_disabled_at = None
     await session.flush()
 
 

@@ -97,16 +97,33 @@ async def verify_on_save(session: AsyncSession, sender: Sender, *, delivery_id: 
     claimed = await _claim_now(session, sender, delivery_id)
     outcome = await sender.send(claimed)
     if not outcome.is_success:
-        answer = (
-            f"answered HTTP {outcome.status_code}"
-            if outcome.status_code is not None
-            else f"could not be reached ({outcome.error})"
-        )
-        raise WebhookVerificationFailed(
-            f"webhook verification failed: {claimed.endpoint} {answer}; the endpoint must answer the signed"
-            " payload with a 2xx status. Nothing was changed."
-        )
+        raise WebhookVerificationFailed(verification_failure(claimed.endpoint, outcome))
     await record_attempt(session, claimed, outcome, DELIVERED)
+
+
+VERIFY_SNIPPET_CHARS = 200
+SIGNATURE_REFUSED_STATUSES = (401, 403)
+
+
+def verification_failure(endpoint: str, outcome: AttemptOutcome) -> str:
+    """Why verify-on-save failed, with what the receiver said: its own words usually name the cause."""
+    if outcome.status_code is None:
+        answer = f"could not be reached ({outcome.error})"
+    else:
+        answer = f"answered HTTP {outcome.status_code}"
+        snippet = " ".join((outcome.response_snippet or "").split())[:VERIFY_SNIPPET_CHARS]
+        if snippet:
+            answer += f" with {snippet!r}"
+    message = (
+        f"webhook verification failed: {endpoint} {answer}; the endpoint must answer the signed payload with a"
+        " 2xx status. Nothing was changed."
+    )
+    if outcome.status_code in SIGNATURE_REFUSED_STATUSES:
+        message += (
+            " A receiver that checks signatures answers this when its secret differs from the one given here:"
+            " give both the same secret."
+        )
+    return message
 
 
 async def _claim_now(session: AsyncSession, sender: Sender, delivery_id: str) -> ClaimedAttempt:

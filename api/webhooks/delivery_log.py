@@ -1,4 +1,4 @@
-"""The delivery log: one delivery, or a webhook's deliveries newest first, keyset-paged."""
+"""The delivery log: one delivery and its attempts, or a webhook's deliveries newest first, keyset-paged."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from api.errors import NotFound
-from api.models import DeliveryStatus, WebhookDelivery, could_be_id, shown_id
+from api.models import DeliveryStatus, WebhookDelivery, WebhookDeliveryAttempt, could_be_id, shown_id
 from api.paging import Cursor, Direction, decode_cursor, encode_cursor
 
 
@@ -56,3 +56,13 @@ async def list_deliveries(
     query = query.order_by(col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc()).limit(first + 1)
     rows = list((await session.execute(query)).scalars())
     return DeliveryPage(deliveries=rows[:first], has_next_page=len(rows) > first)
+
+
+async def list_attempts(session: AsyncSession, delivery_id: str) -> list[WebhookDeliveryAttempt]:
+    """Every recorded attempt of a delivery, first to last (the caller has checked the delivery's account)."""
+    query = (
+        select(WebhookDeliveryAttempt)
+        .where(col(WebhookDeliveryAttempt.delivery_id) == delivery_id)
+        .order_by(col(WebhookDeliveryAttempt.attempt))
+    )
+    return list((await session.execute(query)).scalars())

@@ -4,7 +4,7 @@ receiver's ``Retry-After``) delay."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal
@@ -30,6 +30,10 @@ class AttemptOutcome:
     retry_after_seconds: float | None = None
     is_retryable_error: bool = True
     """For a failure without a status code: False when trying again cannot help (refused endpoint)."""
+    request_headers: dict[str, str] = field(default_factory=dict)
+    """The headers sent, custom header values redacted; empty when nothing was sent."""
+    response_headers: dict[str, str] | None = None
+    """The endpoint's answer's headers (storable, bounded, redacted); None without an answer."""
 
     @property
     def is_success(self) -> bool:

@@ -84,6 +84,16 @@ class SignatureCheck:
     def all_ok(self) -> bool:
         return self.sha1_ok and self.sha256_ok and self.standard_ok
 
+    @property
+    def failed(self) -> list[str]:
+        """The headers whose signature did not verify, by their names."""
+        checks = (
+            ("X-Signature", self.sha1_ok),
+            ("X-Signature-256", self.sha256_ok),
+            ("webhook-signature", self.standard_ok),
+        )
+        return [name for name, ok in checks if not ok]
+
 
 def check_signatures(*, secret: str, body_bytes: bytes, headers: Mapping[str, str]) -> SignatureCheck:
     """A receiver's side: do the received signature headers match ``body_bytes``?  (Case-insensitive

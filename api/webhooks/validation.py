@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import re
-import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from api.errors import BadInput
+from api.webhooks.addresses import EndpointGuard
 
 MAX_ENDPOINT_LENGTH = 2048
 MAX_SECRET_LENGTH = 256
@@ -53,12 +51,6 @@ HOP_BY_HOP_HEADERS = frozenset(
         "upgrade",
     }
 )
-# Cloud metadata services: refused like private addresses, named so the message is clear.
-METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
-
-
-class UnresolvableHost(BadInput):
-    """The endpoint's host has no address now: refused on save, retried at send time."""
 
 
 @dataclass(frozen=True)
@@ -99,43 +91,12 @@ def origin_of(endpoint: str) -> tuple[str, str, int]:
     return urlsplit(endpoint).scheme, parsed.host.lower(), parsed.port
 
 
-def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """False for loopback, private, link-local (cloud metadata), multicast, reserved and unspecified."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_global and not (address.is_multicast or address.is_reserved or address.is_unspecified)
-
-
-async def resolve_addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    """Every address ``host`` stands for (itself when it is one); UnresolvableHost when DNS has none."""
-    try:
-        return [ipaddress.ip_address(host)]
-    except ValueError:
-        pass
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
-        raise UnresolvableHost(f"endpoint host {host!r} does not resolve") from None
-    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
-
-
-async def check_endpoint_is_public(endpoint: Endpoint) -> None:
-    """Refuse an endpoint whose host is or resolves to a non-public address (SSRF)."""
-    if endpoint.host.lower().rstrip(".") in METADATA_HOSTS:
-        raise BadInput(f"endpoint host {endpoint.host!r} is a cloud metadata service; it is not allowed")
-    for address in await resolve_addresses(endpoint.host, endpoint.port):
-        if not is_public_address(address):
-            raise BadInput(
-                f"endpoint host {endpoint.host!r} resolves to {address}, a private, loopback or link-local"
-                " address; only public addresses are allowed (setting AUDITTRAIL_ALLOW_PRIVATE_ENDPOINTS)"
-            )
-
-
-async def validate_endpoint(endpoint: str, *, private_allowed: bool) -> str:
-    """The endpoint, checked for shape and, unless private targets are allowed, for where it points."""
+async def validate_endpoint(endpoint: str, guard: EndpointGuard) -> str:
+    """The endpoint, checked for shape and, unless private targets are allowed, for where it points
+    (the guard's judgement again when a delivery connects: DNS may change meanwhile)."""
     parsed = parse_endpoint(endpoint)
-    if not private_allowed:
-        await check_endpoint_is_public(parsed)
+    if not guard.private_allowed:
+        await guard.addresses_for(parsed.host, parsed.port)
     return parsed.url
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import orjson
 from playwright.async_api import expect
 
-from api.models import Role
+from api.audit.record import EventDraft, now_ms, record_events
+from api.models import EventType, Role
 from tests.console.conftest import Console
 from tests.console.test_logs import save_screenshots
 from tests.helpers import Key
-from tests.receivers import SET_WEBHOOK, Receiver, Reply, webhook_input
+from tests.receivers import SET_WEBHOOK, WEBHOOK_QUERY, Receiver, Reply, webhook_input
 
 
 async def open_configuration(console: Console) -> Key:
@@ -93,10 +94,11 @@ async def test_disable_enable_and_delete(console: Console, receiver: Receiver, w
     await card.get_by_role("button", name="Disable").click()
     await expect(card.get_by_text("Disabled", exact=True)).to_be_visible()
     await receiver.wait_for(3)
-    await card.get_by_role("button", name="Enable").click()
-    await expect(card.get_by_text("Enabled", exact=True)).to_be_visible()
+    # A disabled webhook takes a test (the API sends it whatever the state): try before enabling.
     await card.get_by_role("button", name="Send test").click()
     await expect(page.get_by_text("Test payload delivered: HTTP 200")).to_be_visible()
+    await card.get_by_role("button", name="Enable").click()
+    await expect(card.get_by_text("Enabled", exact=True)).to_be_visible()
 
     await card.get_by_role("button", name="Delete").click()
     dialog = page.get_by_role("dialog", name="Delete the webhook?")
@@ -108,8 +110,8 @@ async def test_disable_enable_and_delete(console: Console, receiver: Receiver, w
     assert [action for action in receiver.actions() if action != "account.login"] == [
         "audit_trail_webhook.set",
         "audit_trail_webhook.disable",
-        "audit_trail_webhook.enable",
         "audit_trail_webhook.test",
+        "audit_trail_webhook.enable",
         "audit_trail_webhook.delete",
     ]
 
@@ -147,3 +149,56 @@ async def test_a_webhook_set_up_without_a_secret_says_it_is_unsigned(console: Co
     await expect(page.get_by_text("The webhook is set up.")).to_be_visible()
     await expect(page.locator(".unsigned")).to_have_text("Unsigned: deliveries carry no signature")
     assert receiver.requests[0].header("X-Signature-256") is None
+
+
+async def test_a_delivery_opens_its_attempts_and_redeliver_stays_in_view(console: Console, receiver: Receiver) -> None:
+    admin = await console.api.key("acme", Role.ADMIN)
+    header_value = "collector-token-4d2f"
+    with_header = webhook_input(
+        receiver.url, customHeaders={"entries": [{"key": "X-Collector-Token", "value": header_value}]}
+    )
+    set_up = (await console.api.gql(SET_WEBHOOK, {"input": with_header}, token=admin.jwt)).ok()
+    assert set_up["auditTrailSetWebhook"]["enabled"]
+    # The verification was attempt 1 (HTTP 200); a redelivery now meets a long failure: attempt 2.
+    receiver.default = Reply(status=500, body=b"upstream collector failed: " + b"x" * 3000)
+    webhook = (await console.api.gql(WEBHOOK_QUERY, {}, token=admin.jwt)).ok()["auditTrailWebhook"]
+    [set_delivery] = [
+        e["node"] for e in webhook["deliveries"]["edges"] if e["node"]["action"] == "audit_trail_webhook.set"
+    ]
+    redeliver = "mutation($id: ID!) { auditTrailRedeliver(id: $id) { status } }"
+    (await console.api.gql(redeliver, {"id": set_delivery["id"]}, token=admin.jwt)).ok()
+
+    await console.sign_in(admin)
+    page = console.page
+    await page.get_by_role("link", name="Configuration").click()
+    log = page.locator("section.deliveries")
+    row = log.locator("tbody tr", has_text="audit_trail_webhook.set")
+    await expect(row).to_contain_text("500")
+    await expect(row).to_contain_text("Not retried: retry on failure is off")
+    await expect(row.get_by_role("button", name="Redeliver")).to_be_in_viewport(ratio=1)
+    # The console's own sign-in is owed to the webhook and no worker runs here: queued.
+    await expect(log.locator("tbody tr", has_text="account.login")).to_contain_text("Queued")
+
+    await row.get_by_role("button", name="Attempts of audit_trail_webhook.set").click()
+    drawer = page.get_by_role("dialog", name="Delivery of audit_trail_webhook.set")
+    await expect(drawer).to_be_visible()
+    newest, oldest = drawer.locator("section.attempt").nth(0), drawer.locator("section.attempt").nth(1)
+    await expect(newest).to_contain_text("Attempt 2")
+    await expect(newest).to_contain_text("HTTP 500")
+    await expect(newest).to_contain_text("upstream collector failed")
+    await expect(oldest).to_contain_text("HTTP 200")
+    await expect(newest.locator(".header-table tr", has_text="X-Collector-Token")).to_contain_text("[REDACTED]")
+    await expect(page.get_by_text(header_value)).to_have_count(0)
+    await expect(drawer.get_by_label("Request body")).to_contain_text('"action": "audit_trail_webhook.set"')
+    await save_screenshots(console, "delivery-drawer", narrow=False)
+
+    # The log refreshes by itself while the tab is open.
+    draft = EventDraft(action="refresh.seen", event_type=EventType.UPDATE, actor="github::alice", timestamp_ms=now_ms())
+    async with console.api.db.transaction() as session:
+        await record_events(session, [draft], account_id=admin.account_id, account_name="acme", recorded_by=admin.id)
+    await expect(log.locator("tbody tr", has_text="refresh.seen")).to_contain_text("Queued", timeout=15_000)
+
+    await drawer.get_by_role("link", name="Open in Logs").click()
+    details = page.get_by_role("dialog", name="Event details")
+    await expect(details).to_be_visible()
+    await expect(details).to_contain_text(set_delivery["eventId"])

@@ -153,12 +153,13 @@ class Stack:
     def api_is_alive(self) -> bool:
         return self.api_process is not None and self.api_process.poll() is None
 
-    def start_worker(self, name: str) -> subprocess.Popen[bytes]:
-        """``audittrail worker`` in a process of its own (a session of its own: SIGKILL hits it alone)."""
+    def start_worker(self, name: str, **settings: str) -> subprocess.Popen[bytes]:
+        """``audittrail worker`` in a process of its own (a session of its own: SIGKILL hits it alone),
+        with ``settings`` (``AUDITTRAIL_...`` variables) over the suite's."""
         with (self.logs / f"worker-{name}.log").open("ab") as log:
             return subprocess.Popen(
                 [str(AUDITTRAIL), "worker"],
-                env=self.environment(),
+                env=self.environment(**settings),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

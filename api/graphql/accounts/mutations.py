@@ -7,11 +7,13 @@ from functools import partial
 import strawberry
 
 from api.accounts import keys
+from api.accounts.failed_logins import LoginAttempt
 from api.accounts.login import log_in, log_out
+from api.audit.record import now_ms
 from api.graphql.accounts.inputs import ApiKeyCreateInput
 from api.graphql.accounts.types import ApiKey, ApiKeyWithSecret, User
 from api.graphql.audited import AuditedMutation
-from api.graphql.context import AppInfo
+from api.graphql.context import AppInfo, RequestContext
 from api.graphql.permissions import ADMIN_ONLY, ANY_ROLE
 from api.models import EventType, Role
 
@@ -19,6 +21,17 @@ LOGIN = AuditedMutation("account.login", EventType.CREATE, roles=())
 CREATE_KEY = AuditedMutation("api_key.create", EventType.CREATE, roles=ADMIN_ONLY)
 DELETE_KEY = AuditedMutation("api_key.delete", EventType.DELETE, roles=ADMIN_ONLY)
 LOGOUT = AuditedMutation("account.logout", EventType.DELETE, roles=ANY_ROLE)
+
+
+def login_attempt(context: RequestContext, key_id: str) -> LoginAttempt:
+    """A login as its event tells it, should it fail."""
+    return LoginAttempt(
+        key_id=key_id,
+        remote_ip=context.remote_ip,
+        request_id=context.request_id,
+        user_agent=context.user_agent,
+        timestamp_ms=now_ms(),
+    )
 
 
 @strawberry.type
@@ -29,8 +42,9 @@ class AccountsMutation:
         login = partial(
             log_in, key_id=str(id), secret=secret, signer=context.services.tokens, audience=context.audience
         )
-        # The secret is never part of the audit record, not even as a hash.
-        logged_in = await LOGIN.run_anonymous(info, {"id": id}, login)
+        async with context.services.login_guard.checking(login_attempt(context, str(id))):
+            # The secret is never part of the audit record, not even as a hash.
+            logged_in = await LOGIN.run_anonymous(info, {"id": id}, login)
         return User.from_login(logged_in.result)
 
     @strawberry.mutation(description="End the token this request carries; the API key itself stays valid.")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 
 from api.audit.ingest import IncomingEvent
 from api.audit.query import Constraint, Filters, Predicate, TimeInLast, TimeInRange, TimeUnit
 from api.audit.record import Resource, RunRef
 from api.audit.search import PageRequest
+from api.errors import BadInput
 from api.graphql.audit.types import AuditTrailEventType
 from api.graphql.scalars import JSON
 from api.models import EventType
@@ -18,10 +21,35 @@ SearchQueryOrderDirection = strawberry.enum(Direction, name="SearchQueryOrderDir
 QueryTimeUnit = strawberry.enum(TimeUnit, name="QueryTimeUnit")
 
 
-@strawberry.input(description="Unix seconds; either end may be left open, both ends are inclusive.")
+@strawberry.input(
+    description="Both ends inclusive, either may be left open. Each end in unix seconds (start, end) or as an"
+    " ISO 8601 date-time with its offset (startAt, endAt: past 2038, below the second); one form per end."
+)
 class QueryTimeInRange:
     start: int | None = None
     end: int | None = None
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+
+    def to_range(self) -> TimeInRange:
+        """The domain range; BAD_USER_INPUT when an end is given twice or a date-time has no offset."""
+        in_seconds = TimeInRange.of_seconds(self.start, self.end)
+        return TimeInRange(
+            start=_one_end("start", in_seconds.start, self.start_at),
+            end=_one_end("end", in_seconds.end, self.end_at),
+        )
+
+
+def _one_end(name: str, from_seconds: datetime | None, given_at: datetime | None) -> datetime | None:
+    if given_at is None:
+        return from_seconds
+    if from_seconds is not None:
+        raise BadInput(f"timeInRange takes {name} (unix seconds) or {name}At (ISO 8601), not both")
+    if given_at.utcoffset() is None:
+        raise BadInput(
+            f"timeInRange {name}At needs its offset (2026-11-26T08:00:00Z or +01:00), got {given_at.isoformat()}"
+        )
+    return given_at
 
 
 @strawberry.input
@@ -47,7 +75,7 @@ class QueryFieldConstraint:
             boolean_equals=self.boolean_equals,
             enum_equals=self.enum_equals,
             string_matches=self.string_matches,
-            time_in_range=TimeInRange(time_in_range.start, time_in_range.end) if time_in_range else None,
+            time_in_range=time_in_range.to_range() if time_in_range else None,
             time_in_last=TimeInLast(time_in_last.number, TimeUnit(time_in_last.unit)) if time_in_last else None,
         )
 

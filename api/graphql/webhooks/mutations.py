@@ -41,7 +41,7 @@ class WebhooksMutation:
             webhooks.configure,
             wanted=input.to_settings(),
             service_secret_key=services.signing_key,
-            private_endpoints_allowed=services.settings.private_endpoints_allowed,
+            endpoint_guard=services.sender.guard,
         )
         saved = await SET_WEBHOOK.run(info, {"input": input}, configure)
         return AuditTrailWebhook.from_row(saved.result)

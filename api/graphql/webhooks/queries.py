@@ -6,8 +6,9 @@ import strawberry
 
 from api.graphql.context import AppInfo
 from api.graphql.permissions import AdminOnly
-from api.graphql.webhooks.types import AuditTrailWebhook
+from api.graphql.webhooks.types import AuditTrailDelivery, AuditTrailWebhook
 from api.webhooks.config import find_live_webhook
+from api.webhooks.delivery_log import get_delivery
 
 
 @strawberry.type
@@ -21,3 +22,13 @@ class WebhooksQuery:
         async with info.context.reading() as session:
             webhook = await find_live_webhook(session, identity.account_id)
         return AuditTrailWebhook.from_row(webhook) if webhook is not None else None
+
+    @strawberry.field(
+        description="One delivery of the account's webhooks (a deleted one's too) with its attempts. ADMIN only.",
+        permission_classes=[AdminOnly],
+    )
+    async def audit_trail_delivery(self, info: AppInfo, id: strawberry.ID) -> AuditTrailDelivery:
+        identity = await info.context.identity()
+        async with info.context.reading() as session:
+            delivery = await get_delivery(session, identity.account_id, str(id))
+        return AuditTrailDelivery.from_row(delivery)

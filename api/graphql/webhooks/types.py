@@ -7,11 +7,51 @@ import strawberry
 from api.graphql.context import AppInfo
 from api.graphql.pagination import PageInfo
 from api.graphql.scalars import unix_seconds
-from api.models import DeliveryStatus, Webhook, WebhookDelivery
+from api.models import DeliveryStatus, Webhook, WebhookDelivery, WebhookDeliveryAttempt
 from api.paging import check_page_size
-from api.webhooks.delivery_log import delivery_cursor, list_deliveries
+from api.webhooks import explain_attempt
+from api.webhooks.delivery_log import delivery_cursor, list_attempts, list_deliveries
 
 AuditTrailDeliveryStatus = strawberry.enum(DeliveryStatus, name="AuditTrailDeliveryStatus")
+
+
+@strawberry.type(description="One HTTP header.")
+class AuditTrailHeader:
+    name: str
+    value: str
+
+
+def _headers(headers: dict[str, str] | None) -> list[AuditTrailHeader] | None:
+    return None if headers is None else [AuditTrailHeader(name=n, value=v) for n, v in headers.items()]
+
+
+@strawberry.type(description="One attempt of a delivery: what was sent and what the endpoint answered.")
+class AuditTrailDeliveryAttempt:
+    attempt: int = strawberry.field(description="1 for the first attempt.")
+    recorded_at: int = strawberry.field(description="Unix seconds when the attempt ended.")
+    status_code: int | None = strawberry.field(description="The endpoint's HTTP status; null when it did not answer.")
+    error: str | None = strawberry.field(description="Why there was no answer (or why nothing was sent).")
+    latency_ms: int
+    request_headers: list[AuditTrailHeader] = strawberry.field(
+        description="The headers sent, custom header values redacted. The body is the event's `body`."
+    )
+    response_headers: list[AuditTrailHeader] | None = strawberry.field(
+        description="The answer's headers (at most 50); null without an answer."
+    )
+    response_snippet: str | None = strawberry.field(description="The first KiB of the answer.")
+
+    @classmethod
+    def from_row(cls, row: WebhookDeliveryAttempt) -> AuditTrailDeliveryAttempt:
+        return cls(
+            attempt=row.attempt,
+            recorded_at=unix_seconds(row.recorded_at) or 0,
+            status_code=row.status_code,
+            error=row.error,
+            latency_ms=row.latency_ms,
+            request_headers=_headers(row.request_headers) or [],
+            response_headers=_headers(row.response_headers),
+            response_snippet=row.response_snippet,
+        )
 
 
 @strawberry.type(description="One event owed to the webhook, and how its sending went.")
@@ -22,7 +62,11 @@ class AuditTrailDelivery:
     status: AuditTrailDeliveryStatus  # type: ignore[valid-type]  # strawberry enum wrapper
     attempts: int = strawberry.field(description="Attempts made so far, the first one included.")
     last_status_code: int | None
-    last_error: str | None
+    last_error: str | None = strawberry.field(description="The last attempt's error as it was raised.")
+    last_attempt_summary: str | None = strawberry.field(
+        description="The last attempt's failure in plain words (why a 4xx is not retried, what a refused connection"
+        " means); null after a success."
+    )
     last_latency_ms: int | None
     response_snippet: str | None = strawberry.field(description="The first KiB of the endpoint's last response.")
     next_attempt_at: int | None = strawberry.field(
@@ -30,6 +74,12 @@ class AuditTrailDelivery:
     )
     created_at: int = strawberry.field(description="Unix seconds.")
     delivered_at: int | None = strawberry.field(description="Unix seconds.")
+
+    @strawberry.field(description="Every attempt, first to last (one query per delivery: select it on one).")
+    async def attempt_history(self, info: AppInfo) -> list[AuditTrailDeliveryAttempt]:
+        async with info.context.reading() as session:
+            rows = await list_attempts(session, str(self.id))
+        return [AuditTrailDeliveryAttempt.from_row(row) for row in rows]
 
     @classmethod
     def from_row(cls, row: WebhookDelivery) -> AuditTrailDelivery:
@@ -41,6 +91,7 @@ class AuditTrailDelivery:
             attempts=row.attempts,
             last_status_code=row.last_status_code,
             last_error=row.last_error,
+            last_attempt_summary=explain_attempt(status_code=row.last_status_code, error=row.last_error),
             last_latency_ms=row.last_latency_ms,
             response_snippet=row.response_snippet,
             next_attempt_at=unix_seconds(row.next_attempt_at) if row.status == DeliveryStatus.PENDING else None,
@@ -83,6 +134,12 @@ class AuditTrailWebhook:
     last_delivery_at: int | None = strawberry.field(description="Unix seconds of the last attempt, successful or not.")
     last_success_at: int | None = strawberry.field(description="Unix seconds of the last 2xx answer.")
     consecutive_failures: int = strawberry.field(description="Failed attempts since the last success.")
+    failing_since: int | None = strawberry.field(
+        description="Unix seconds when the current run of failures began; null while healthy."
+    )
+    auto_disabled_at: int | None = strawberry.field(
+        description="Unix seconds when the service disabled it for failing too long; null once enabled again."
+    )
 
     @classmethod
     def from_row(cls, row: Webhook) -> AuditTrailWebhook:
@@ -101,7 +158,15 @@ class AuditTrailWebhook:
             last_delivery_at=unix_seconds(row.last_delivery_at),
             last_success_at=unix_seconds(row.last_success_at),
             consecutive_failures=row.consecutive_failures,
+            failing_since=unix_seconds(row.failing_since),
+            auto_disabled_at=unix_seconds(row.auto_disabled_at),
         )
+
+    @strawberry.field(
+        description="Attempts a delivery gets in all under this configuration (1 without retryOnFailure)."
+    )
+    def max_attempts(self, info: AppInfo) -> int:
+        return info.context.services.retry_policy.max_attempts(retry_on_failure=self.retry_on_failure)
 
     @strawberry.field(description="The delivery log, newest first.")
     async def deliveries(

@@ -1,14 +1,21 @@
-// The delivery log of the webhook: one row per event owed to the endpoint, with a Redeliver button.
+// The delivery log of the webhook: one row per event owed to the endpoint, with a Redeliver button;
+// a row opens the delivery's drawer with every attempt.
 
 import { gql } from "./api.js";
+import { DeliveryDrawer } from "./delivery_drawer.js";
 import { h, notice, relativeTime, replace, timeElement } from "./dom.js";
 
-const DELIVERY_FIELDS = `id eventId action status attempts lastStatusCode lastError lastLatencyMs responseSnippet nextAttemptAt createdAt deliveredAt`;
+const DELIVERY_FIELDS = `id eventId action status attempts lastStatusCode lastError lastAttemptSummary lastLatencyMs responseSnippet nextAttemptAt createdAt deliveredAt`;
 const DELIVERIES = `query Deliveries($first: Int, $after: String, $status: AuditTrailDeliveryStatus) { auditTrailWebhook {
   deliveries(first: $first, after: $after, status: $status) { edges { node { ${DELIVERY_FIELDS} } } pageInfo { endCursor hasNextPage } } } }`;
 const REDELIVER = `mutation Redeliver($id: ID!) { auditTrailRedeliver(id: $id) { ${DELIVERY_FIELDS} } }`;
 const PAGE_SIZE = 25;
 const STATUS_LABELS = { PENDING: "Pending", DELIVERED: "Delivered", FAILED: "Failed" };
+const RETRIED_CLIENT_ERRORS = new Set([408, 429]);
+
+function nextAttemptText(seconds) {
+  return seconds * 1000 <= Date.now() ? "due now" : relativeTime(seconds);
+}
 
 export class DeliveryLog {
   constructor(app, { onChange }) {
@@ -19,22 +26,27 @@ export class DeliveryLog {
       Object.entries(STATUS_LABELS).map(([value, label]) => h("option", { value, text: label })));
     this.status = h("div", { class: "page-status" });
     this.body = h("div", { class: "delivery-body" });
+    this.drawer = new DeliveryDrawer({ fail: (error) => this.app.fail(error), navigate: (params) => this.app.navigate(params) });
     this.element = h("section", { class: "deliveries", "aria-labelledby": "deliveries-title", hidden: true },
       h("div", { class: "section-head" },
         h("h2", { id: "deliveries-title", text: "Delivery log" }),
         h("div", { class: "actions" },
           h("label", { for: "delivery-status", text: "Status" }), this.statusFilter,
           h("button", { type: "button", class: "button quiet", text: "Refresh", onclick: () => this.load() }))),
-      this.status, this.body);
+      this.status, this.body, this.drawer.element);
   }
 
-  show(hasWebhook) {
-    this.element.hidden = !hasWebhook;
-    if (hasWebhook) this.load({ keepStatus: true });
+  /** Show the log of `webhook` (none: hidden); a `quiet` refresh leaves a log paged further alone. */
+  async show(webhook, { quiet = false } = {}) {
+    this.webhook = webhook;
+    this.element.hidden = !webhook;
+    if (!webhook || (quiet && this.pagedFurther)) return;
+    await this.load({ keepStatus: true });
   }
 
   async load({ keepStatus = false, after = null } = {}) {
     if (!keepStatus) this.status.replaceChildren();
+    this.pagedFurther = Boolean(after);
     const variables = { first: PAGE_SIZE, after, status: this.statusFilter.value || null };
     try {
       const { auditTrailWebhook: webhook } = await gql(DELIVERIES, variables);
@@ -69,19 +81,45 @@ export class DeliveryLog {
       : null);
   }
 
+  /** What a status means for this delivery, in words: queued, retrying (n of max), why it failed. */
+  statusDetail(delivery) {
+    const max = this.webhook?.maxAttempts;
+    if (delivery.status === "PENDING") {
+      if (delivery.attempts === 0) return "Queued";
+      const next = delivery.nextAttemptAt ? `, next ${nextAttemptText(delivery.nextAttemptAt)}` : "";
+      return `Retrying - attempt ${delivery.attempts + 1}${max ? ` of ${max}` : ""}${next}`;
+    }
+    if (delivery.status === "FAILED") {
+      const code = delivery.lastStatusCode;
+      if (code && code >= 400 && code < 500 && !RETRIED_CLIENT_ERRORS.has(code)) {
+        return `HTTP ${code} is not retried: the endpoint refused this payload`;
+      }
+      if (this.webhook && !this.webhook.retryOnFailure) return "Not retried: retry on failure is off";
+      return `Gave up after ${delivery.attempts} attempt${delivery.attempts === 1 ? "" : "s"}`;
+    }
+    return delivery.attempts > 1 ? `after ${delivery.attempts} attempts` : "";
+  }
+
   row(delivery) {
     const redeliver = h("button", { type: "button", class: "button small", text: "Redeliver", "aria-label": `Redeliver ${delivery.action} (${delivery.id})` });
-    const row = h("tr", { dataset: { deliveryId: delivery.id } },
-      h("td", { "data-label": "Status" }, h("span", { class: `badge status-${delivery.status.toLowerCase()}`, text: STATUS_LABELS[delivery.status] })),
-      h("td", { "data-label": "Event" }, h("div", {}, h("code", { text: delivery.action }), h("span", { class: "muted block" }, timeElement(delivery.createdAt)))),
+    const opener = h("button", { type: "button", class: "link-button", "aria-label": `Attempts of ${delivery.action} (${delivery.id})` },
+      h("code", { class: "action", text: delivery.action }));
+    const row = h("tr", { class: "clickable", dataset: { deliveryId: delivery.id } },
+      h("td", { "data-label": "Status" }, h("span", { class: `badge status-${delivery.status.toLowerCase()}`, text: STATUS_LABELS[delivery.status] }),
+        h("span", { class: "muted block status-detail", text: this.statusDetail(delivery) })),
+      h("td", { "data-label": "Event" }, h("div", {}, opener, h("span", { class: "muted block" }, timeElement(delivery.createdAt)))),
       h("td", { "data-label": "Attempts", class: "num", text: String(delivery.attempts) }),
       h("td", { "data-label": "Last status", class: "num" }, delivery.lastStatusCode ?? h("span", { class: "muted", title: delivery.lastError || "", text: delivery.lastError ? "error" : "—" })),
       h("td", { "data-label": "Latency", class: "num", text: delivery.lastLatencyMs === null ? "—" : `${delivery.lastLatencyMs} ms` }),
-      h("td", { "data-label": "Next attempt" }, delivery.nextAttemptAt ? h("span", { title: new Date(delivery.nextAttemptAt * 1000).toISOString(), text: relativeTime(delivery.nextAttemptAt) }) : h("span", { class: "muted", text: "—" })),
+      h("td", { "data-label": "Next attempt" }, delivery.nextAttemptAt && delivery.attempts > 0 ? h("span", { title: new Date(delivery.nextAttemptAt * 1000).toISOString(), text: nextAttemptText(delivery.nextAttemptAt) }) : h("span", { class: "muted", text: "—" })),
       h("td", { "data-label": "Response", class: "snippet" }, delivery.responseSnippet || delivery.lastError
-        ? h("code", { title: delivery.responseSnippet || delivery.lastError, text: delivery.responseSnippet || delivery.lastError })
+        ? h("code", { title: delivery.responseSnippet || delivery.lastError, text: delivery.responseSnippet || delivery.lastAttemptSummary || delivery.lastError })
         : h("span", { class: "muted", text: "—" })),
       h("td", { class: "row-actions" }, redeliver));
+    row.addEventListener("click", (event) => {
+      if (event.target.closest("button") && !opener.contains(event.target)) return;  // Redeliver
+      this.drawer.open(delivery.id, opener);
+    });
     redeliver.addEventListener("click", async () => {
       redeliver.disabled = true;
       try {

@@ -81,6 +81,9 @@ export class LogsView {
 
   /** Show the filters of the URL `params`; reloads only when they changed. */
   update(params) {
+    const entryId = params.get("entry");  // a link to one event (the delivery drawer's "Open in Logs")
+    if (entryId && entryId !== this.linkedEntry) this.details.open(entryId, null);
+    this.linkedEntry = entryId;
     const state = readFilters(params);
     const key = writeFilters(state).toString();
     if (key === this.stateKey) return;

@@ -7,7 +7,8 @@ import { DeliveryLog } from "./deliveries.js";
 import { WebhookForm } from "./webhook_form.js";
 
 const WEBHOOK_FIELDS = `enabled endpoint includeRuns retryOnFailure signed secretSHA customHeaderNames createdAt updatedAt
-  lastDeliveryAt lastSuccessAt consecutiveFailures`;
+  lastDeliveryAt lastSuccessAt consecutiveFailures maxAttempts failingSince autoDisabledAt`;
+const REFRESH_MS = 5000;
 const WEBHOOK = `query Webhook { auditTrailWebhook { ${WEBHOOK_FIELDS} } }`;
 const ENABLE = `mutation Enable { auditTrailEnableWebhook { ${WEBHOOK_FIELDS} } }`;
 const DISABLE = `mutation Disable { auditTrailDisableWebhook { ${WEBHOOK_FIELDS} } }`;
@@ -31,6 +32,12 @@ export class ConfigView {
       this.status, this.webhookArea, this.deliveries.element);
     this.deleteDialog = this.buildDeleteDialog();
     this.element.append(this.deleteDialog);
+    // Health and the log refresh together while the tab is open (relative times tick with them),
+    // except while a form or the delete dialog is open, or the page is hidden.
+    this.timer = setInterval(() => {
+      if (document.hidden || this.editing || this.deleteDialog.open || this.loading) return;
+      this.load({ keepStatus: true, quiet: true });
+    }, REFRESH_MS);
   }
 
   update() {
@@ -40,20 +47,26 @@ export class ConfigView {
     }
   }
 
-  destroy() {}
+  destroy() {
+    clearInterval(this.timer);
+  }
 
-  async load({ keepStatus = false } = {}) {
+  async load({ keepStatus = false, quiet = false } = {}) {
     if (!keepStatus) this.status.replaceChildren();
+    this.loading = true;
     try {
       const { auditTrailWebhook: webhook } = await gql(WEBHOOK);
+      if (quiet && this.editing) return;  // a form opened while the refresh was in flight
       this.webhook = webhook;
       this.renderWebhook();
-      this.deliveries.show(Boolean(webhook));
+      await this.deliveries.show(webhook, { quiet });
     } catch (error) {
-      if (this.app.fail(error)) return;
+      if (this.app.fail(error) || quiet) return;
       replace(this.webhookArea, h("div", { class: "state state-error", role: "alert" },
         h("h2", { text: "The webhook could not be loaded" }), h("p", { text: error.message }),
         h("button", { type: "button", class: "button", text: "Try again", onclick: () => this.load() })));
+    } finally {
+      this.loading = false;
     }
   }
 
@@ -62,6 +75,7 @@ export class ConfigView {
   }
 
   renderWebhook() {
+    this.editing = false;
     const webhook = this.webhook;
     if (!webhook) {
       replace(this.webhookArea, h("section", { class: "card empty-webhook", "aria-labelledby": "no-webhook-title" },
@@ -77,13 +91,16 @@ export class ConfigView {
     const toggle = webhook.enabled
       ? h("button", { type: "button", class: "button", text: "Disable", onclick: (event) => this.run(event.target, DISABLE, "The webhook is disabled. It received a final payload and gets nothing more.") })
       : h("button", { type: "button", class: "button", text: "Enable", onclick: (event) => this.run(event.target, ENABLE, "The webhook is enabled; the endpoint accepted the verification payload.") });
-    replace(this.webhookArea, h("section", { class: "card webhook", "aria-labelledby": "webhook-title" },
+    const autoDisabled = !webhook.enabled && webhook.autoDisabledAt
+      ? notice("error", `Disabled automatically ${new Date(webhook.autoDisabledAt * 1000).toISOString().replace(".000", "")}: every attempt had failed for days. Fix the endpoint, then Enable (it is verified first); Redeliver sends what it missed.`)
+      : null;
+    replace(this.webhookArea, autoDisabled, h("section", { class: "card webhook", "aria-labelledby": "webhook-title" },
       h("div", { class: "card-head" },
         h("h2", { id: "webhook-title" }, "Endpoint ", h("span", { class: `badge ${webhook.enabled ? "badge-ok" : "badge-off"}`, text: webhook.enabled ? "Enabled" : "Disabled" })),
         h("div", { class: "actions" },
           h("button", { type: "button", class: "button", text: "Edit", onclick: () => this.showForm(webhook) }),
           toggle,
-          h("button", { type: "button", class: "button", text: "Send test", disabled: !webhook.enabled, title: webhook.enabled ? null : "Enable the webhook to send a test", onclick: (event) => this.sendTest(event.target) }),
+          h("button", { type: "button", class: "button", text: "Send test", title: webhook.enabled ? null : "Sends a test even while disabled: try the endpoint before enabling", onclick: (event) => this.sendTest(event.target) }),
           h("button", { type: "button", class: "button danger", text: "Delete", onclick: () => this.deleteDialog.showModal() }))),
       h("p", { class: "endpoint mono", text: webhook.endpoint }),
       h("dl", { class: "fields two-columns" },
@@ -115,6 +132,7 @@ export class ConfigView {
       onCancel: () => this.renderWebhook(),
     });
     this.status.replaceChildren();
+    this.editing = true;
     replace(this.webhookArea, form.element);
     form.focus();
   }

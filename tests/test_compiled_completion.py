@@ -1,0 +1,124 @@
+"""The compiled completion answers exactly as graphql-core does, and is really taken."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import pytest
+import strawberry
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types import ExecutionResult
+
+from api.graphql.compiled_completion import CompiledCompletionContext
+from api.graphql.scalars import JSON
+
+COMPILED_LISTS: list[int] = []
+
+
+class CountingContext(CompiledCompletionContext):
+    """Counts the lists completed by a compiled function (the proof the fast path ran)."""
+
+    def complete_list_value(self, return_type: Any, field_details_list: Any, *args: Any) -> Any:
+        if self._completer(return_type, field_details_list) is not None:
+            COMPILED_LISTS.append(1)
+        return super().complete_list_value(return_type, field_details_list, *args)
+
+
+@strawberry.enum
+class Kind(enum.Enum):
+    CREATE = "CREATE"
+    DELETE = "DELETE"
+
+
+@strawberry.type
+class Resource:
+    resource_type: str
+    resource_id: str | None
+
+
+@strawberry.type
+class Node:
+    id: strawberry.ID
+    kind: Kind
+    count: int
+    score: float
+    tags: list[str]
+    data: JSON  # type: ignore[valid-type]  # strawberry scalar wrapper
+    resource: Resource | None
+    required_name: str
+
+    @strawberry.field
+    def shout(self) -> str:
+        return self.required_name.upper()
+
+
+@strawberry.type
+class Edge:
+    cursor: str
+    node: Node
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def edges(self, broken: bool = False) -> list[Edge]:
+        nodes = [
+            Node(
+                id=strawberry.ID(f"n{i}"),
+                kind=Kind.CREATE if i % 2 else Kind.DELETE,
+                count=i,
+                score=i / 3,
+                tags=[f"t{i}", "x"],
+                data={"a": [i, None, {"b": "c"}]},
+                resource=Resource(resource_type="STACK", resource_id=None) if i % 3 else None,
+                required_name=f"name-{i}",
+            )
+            for i in range(5)
+        ]
+        if broken:
+            nodes[3].required_name = None  # type: ignore[assignment]  # a resolver breaking its own type
+        return [Edge(cursor=f"c{i}", node=node) for i, node in enumerate(nodes)]
+
+
+def run(context_class: type[StrawberryGraphQLCoreExecutionContext], document: str, **variables: Any) -> ExecutionResult:
+    schema = strawberry.Schema(query=Query, execution_context_class=context_class)
+    return schema.execute_sync(document, variable_values=variables)
+
+
+DOCUMENTS = [
+    "{ edges { cursor node { id kind count score tags data requiredName } } }",
+    "{ edges { c: cursor cursor node { __typename i: id resource { resourceType resourceId } } } }",
+    "fragment N on Node { id kind resource { ...R } } fragment R on Resource { resourceType }"
+    " { edges { node { ...N ... on Node { count } } } }",
+    "query($skip: Boolean!) { edges { cursor @skip(if: $skip) node { id @include(if: $skip) count } } }",
+]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_the_compiled_completion_answers_as_graphql_core(document: str) -> None:
+    variables = {"skip": True} if "$skip" in document else {}
+    COMPILED_LISTS.clear()
+    compiled = run(CountingContext, document, **variables)
+    plain = run(StrawberryGraphQLCoreExecutionContext, document, **variables)
+    assert compiled.errors is None and plain.errors is None
+    assert compiled.data == plain.data
+    assert COMPILED_LISTS, "the edges list was completed field by field, not by the compiled function"
+
+
+def test_a_field_with_a_resolver_keeps_the_list_on_graphql_cores_path() -> None:
+    COMPILED_LISTS.clear()
+    result = run(CountingContext, "{ edges { node { id shout } } }")
+    assert result.errors is None and result.data is not None
+    assert result.data["edges"][0]["node"]["shout"] == "NAME-0"
+    assert not COMPILED_LISTS
+
+
+def test_a_null_where_the_type_forbids_it_is_reported_at_its_path_as_graphql_core_does() -> None:
+    document = "{ edges(broken: true) { cursor node { id requiredName } } }"
+    compiled = run(CompiledCompletionContext, document)
+    plain = run(StrawberryGraphQLCoreExecutionContext, document)
+    assert compiled.data == plain.data
+    assert compiled.errors is not None and plain.errors is not None
+    assert [(e.message, e.path) for e in compiled.errors] == [(e.message, e.path) for e in plain.errors]
+    assert compiled.errors[0].path == ["edges", 3, "node", "requiredName"]
