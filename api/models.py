@@ -110,10 +110,21 @@ class AuditEvent(SQLModel, table=True):
     remote_ip: str | None = None
     recorded_by: str | None = None
     recorded_at: datetime | None = _tz(default=None)
-    """The service's clock when the row was written (the database's default); NULL before migration 0005."""
+    """The service's clock when the event was recorded (``record_events`` writes it); NULL before migration 0005."""
     body: str = Field(sa_column=Column(Text, nullable=False))
     event_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     """SHA-256 of id and body (``api.audit.hashing``), written by the insert; NULL before migration 0007."""
+
+
+class AuditEventExternalId(SQLModel, table=True):
+    """The id a client gave an ingested event, unique per account: what makes a retried batch a no-op."""
+
+    __tablename__ = "audit_event_external_ids"
+
+    account_id: str = Field(primary_key=True, max_length=ID_LENGTH)
+    external_id: str = Field(primary_key=True)
+    event_id: str = Field(max_length=ID_LENGTH)
+    event_created_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 
 class Webhook(SQLModel, table=True):

@@ -31,8 +31,8 @@ async def insert_one(request: Request) -> JSONResponse:
     assert pool is not None
     event_id = str(ULID())
     await pool.execute(
-        "INSERT INTO audit_events (id, created_at, account_id, action, actor, actor_source, body)"
-        " VALUES ($1, now(), $2, 'bench.raw', 'bench::raw', 'bench', '{}')",
+        "INSERT INTO audit_events (id, created_at, account_id, action, actor, actor_source, event_type, body)"
+        " VALUES ($1, now(), $2, 'bench.raw', 'bench::raw', 'bench', 'UPDATE', '{}')",
         event_id,
         os.environ["BENCH_ACCOUNT_ID"],
     )

@@ -15,7 +15,7 @@ from tests.test_audit_support import event_count
 RECORD = (
     "mutation($events: [AuditTrailEventInput!]!) { auditTrailRecordEvents(events: $events) {"
     " id action eventType runStateChange actor { username source identity run { id stackId } }"
-    " affectedResource { resourceType resourceId } body data context remoteIP timestamp } }"
+    " affectedResource { resourceType resourceId } body data context remoteIP timestamp recordedAt } }"
 )
 
 
@@ -50,7 +50,7 @@ async def test_service_key_records_events_from_another_service(api: Api) -> None
         "account": "acme",
         "action": "stack.create",
         "actor": "github::alice",
-        "context": {"source": "vcs", "recordedBy": f"api::{service.id}"},
+        "context": {"source": "vcs", "recordedBy": f"api::{service.id}", "recordedAt": first["recordedAt"]},
         "data": {"branch": "main"},
         "remoteIP": "203.0.113.7",
         "timestamp": timestamp,
@@ -139,7 +139,7 @@ async def test_a_service_key_cannot_record_the_services_own_actions(api: Api, ac
 
 async def test_ingested_context_cannot_set_the_keys_the_service_writes(api: Api) -> None:
     service = await api.key("acme", Role.SERVICE)
-    for key in ("mutation", "requestId", "userAgent", "command", "recordedBy"):
+    for key in ("mutation", "requestId", "userAgent", "command", "recordedBy", "recordedAt", "externalId"):
         forged = await api.gql(RECORD, {"events": [event(context={key: "apiKeyDelete"})]}, token=service.jwt)
         assert forged.codes == ["FORBIDDEN"], key
         assert f"context may not set {key}" in forged.errors[0]["message"]
@@ -154,7 +154,11 @@ async def test_every_ingested_event_says_which_key_recorded_it(api: Api) -> None
     )
     [entry] = recorded.ok()["auditTrailRecordEvents"]
     assert entry["recordedBy"] == f"api::{service.id}"
-    assert json.loads(entry["body"])["context"] == {"source": "vcs", "recordedBy": f"api::{service.id}"}
+    assert json.loads(entry["body"])["context"] == {
+        "source": "vcs",
+        "recordedBy": f"api::{service.id}",
+        "recordedAt": entry["recordedAt"],
+    }
     own = await api.gql(
         '{ searchAuditTrailEntries(input: {predicates: [{field: "action",'
         ' constraint: {stringMatches: ["account.login"]}}]}) { edges { node { recordedBy } } } }',

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import text
@@ -165,3 +166,44 @@ async def test_the_hourly_job_forgets_logged_out_tokens_once_they_have_expired(a
         left = (await session.execute(text("SELECT count(*) FROM revoked_tokens"))).scalar_one()
     assert left == 1  # the one still within its lifetime stays refused
     assert (await api.gql("{ viewer { id } }", token=other)).codes == ["UNAUTHENTICATED"]
+
+
+async def claimed_external_ids(db: Database, account_id: str) -> set[str]:
+    async with db.transaction() as session:
+        rows = await session.execute(
+            text("SELECT external_id FROM audit_event_external_ids WHERE account_id = :a"), {"a": account_id}
+        )
+        return {str(row[0]) for row in rows}
+
+
+async def test_retention_deletes_an_expired_events_external_id_with_it(api: Api) -> None:
+    acme, globex = await api.account("acme"), await api.account("globex")
+    await retain(api.db, acme, 7)
+    await retain(api.db, globex, 60)  # keeps the partitions: acme's rows go one by one
+    await seed(
+        api.db,
+        acme,
+        [replace(draft(at=ago(days=10)), external_id="old"), replace(draft(at=ago(days=1)), external_id="recent")],
+    )
+    await seed(api.db, globex, [replace(draft(at=ago(days=10)), external_id="old")], "globex")
+
+    await apply_retention(api.db, batch_size=1)
+
+    assert await claimed_external_ids(api.db, acme) == {"recent"}
+    assert await claimed_external_ids(api.db, globex) == {"old"}
+
+
+async def test_a_dropped_partitions_external_ids_go_before_it(api: Api) -> None:
+    acme = await api.account("acme")
+    await retain(api.db, acme, 7)
+    day = ago(days=10).date()
+    async with api.db.transaction() as session:
+        await session.execute(text("SET LOCAL TIME ZONE 'UTC'"))
+        await session.execute(text("SELECT audit_events_ensure_partitions(:day, 1)"), {"day": day})
+    [old] = await seed(api.db, acme, [replace(draft(at=ago(days=10)), external_id="in-dropped-partition")])
+
+    report = await apply_retention(api.db)
+
+    assert f"audit_events_p{day:%Y%m%d}" in report.dropped_partitions
+    assert await surviving(api.db, "audit_events", "id", [old]) == set()
+    assert await claimed_external_ids(api.db, acme) == set()

@@ -1,7 +1,8 @@
 """Events recorded by other services: validated as a whole batch, then written in one statement.
 
 The batch is all-or-nothing: the first invalid item fails the call with its index in the
-message, and nothing is written.
+message, and nothing is written.  Events with an ``externalId`` stored before (a retried batch)
+are not written again: the call answers with the events stored then, in the batch's order.
 """
 
 from __future__ import annotations
@@ -17,16 +18,21 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit.actors import RECORDED_BY, key_actor, split_actor
-from api.audit.record import EventDraft, RecordedBatch, Resource, RunRef, record_events
-from api.errors import BadInput, Forbidden
-from api.models import EventType
+from api.audit.external_ids import EXTERNAL_ID, check_distinct, check_external_id, stored_events
+from api.audit.record import EventDraft, NewEvent, Resource, RunRef, record_events
+from api.errors import BadInput, Conflict, Forbidden
+from api.models import AuditEvent, EventType
 
 MAX_EVENTS_PER_CALL = 1000
 ACTION_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 RESOURCE_TYPE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*$")
 SERVICE_NAMESPACES = ("api_key", "account", "audit_trail", "audit_trail_webhook")
 """Actions the service records itself: an ingested event in one of these could pass for the service's own."""
-SERVICE_CONTEXT_KEYS = frozenset({"mutation", "requestId", "userAgent", "command", RECORDED_BY})
+RECORDED_AT = "recordedAt"
+"""The ``context`` key holding when the service recorded an ingested event (ms), beside its claimed ``timestamp``."""
+SERVICE_CONTEXT_KEYS = frozenset(
+    {"mutation", "requestId", "userAgent", "command", RECORDED_BY, RECORDED_AT, EXTERNAL_ID}
+)
 """``context`` keys the service writes: on an ingested event they could forge a mutation's provenance."""
 MAX_ACTION_LENGTH = 128
 MAX_ACTOR_LENGTH = 256
@@ -52,17 +58,30 @@ class IncomingEvent:
     data: Any = None
     remote_ip: str | None = None
     timestamp_ms: float | None = None
+    external_id: str | None = None
 
 
 @dataclass(frozen=True)
 class IngestLimits:
     now_ms: int
+    """The service's clock when the batch arrived: each event's default timestamp and its recording time."""
     retention_days: int
 
 
+@dataclass(frozen=True)
+class IngestedBatch:
+    entries: list[NewEvent | AuditEvent]
+    """One per event sent, in order: as written now, or as stored before under the same external id."""
+    written: int
+    """How many of them this batch wrote (a retried batch's known events are not written again)."""
+    delivery_ids: list[str]
+    """Deliveries of the events written now; enqueue them once the transaction has committed."""
+
+
 def validate_event(event: IncomingEvent, limits: IngestLimits, *, recorder: str, where: str = "event") -> EventDraft:
-    """``event`` as a draft ready to record, its ``context.recordedBy`` naming ``recorder``; or
-    BAD_USER_INPUT (FORBIDDEN for what only the service may write) naming ``where`` and what is allowed."""
+    """``event`` as a draft ready to record, its ``context`` saying who recorded it when (``recordedBy``,
+    ``recordedAt``) and under which ``externalId``; or BAD_USER_INPUT (FORBIDDEN for what only the
+    service may write) naming ``where`` and what is allowed."""
     namespace = event.action.split(".", 1)[0]
     if namespace in SERVICE_NAMESPACES:
         reserved = ", ".join(f"{name}.*" for name in SERVICE_NAMESPACES)
@@ -97,20 +116,26 @@ def validate_event(event: IncomingEvent, limits: IngestLimits, *, recorder: str,
     if forged:
         raise Forbidden(
             f"{where}.context may not set {', '.join(forged)}: the service writes those keys itself"
-            f" ({', '.join(sorted(SERVICE_CONTEXT_KEYS))})"
+            f" ({', '.join(sorted(SERVICE_CONTEXT_KEYS))}); give an event's id as its externalId field"
         )
+    external_id = check_external_id(event.external_id, where)
+    provenance: dict[str, Any] = {RECORDED_BY: recorder, RECORDED_AT: limits.now_ms}
+    if external_id is not None:
+        provenance[EXTERNAL_ID] = external_id
     return EventDraft(
         action=event.action,
         actor=event.actor,
         timestamp_ms=_check_timestamp(event.timestamp_ms, limits, where),
         event_type=event.event_type,
         run_state_change=event.run_state_change,
-        context={**context, RECORDED_BY: recorder},
+        context={**context, **provenance},
         data=_check_json_object(event.data, f"{where}.data", MAX_DATA_BYTES),
         remote_ip=_check_ip(event.remote_ip, where),
         affected_resource=event.affected_resource,
         related_resource=event.related_resource,
         run=event.run,
+        recorded_at_ms=limits.now_ms,
+        external_id=external_id,
     )
 
 
@@ -118,9 +143,11 @@ def validate_events(events: Sequence[IncomingEvent], limits: IngestLimits, *, re
     """All events as drafts, or BAD_USER_INPUT for the first one that is not valid."""
     if not 1 <= len(events) <= MAX_EVENTS_PER_CALL:
         raise BadInput(f"events must hold 1 to {MAX_EVENTS_PER_CALL} events per call, got {len(events)}")
-    return [
+    drafts = [
         validate_event(event, limits, recorder=recorder, where=f"events[{index}]") for index, event in enumerate(events)
     ]
+    check_distinct([draft.external_id for draft in drafts])
+    return drafts
 
 
 async def ingest_events(
@@ -131,16 +158,36 @@ async def ingest_events(
     account_id: str,
     account_name: str,
     recorded_by: str,
-) -> RecordedBatch:
+) -> IngestedBatch:
     """Validate the whole batch, then record it (and its deliveries) in one statement.
 
     Every event says who recorded it, ``context.recordedBy``, in the very body its receivers get:
-    a key recording on behalf of others cannot pass its events off as the service's own.
+    a key recording on behalf of others cannot pass its events off as the service's own.  An event
+    whose external id the account has stored before is answered with the stored event, whatever it
+    holds now (a retry's default timestamp differs from the first try's): the first write wins.
     """
     drafts = validate_events(events, limits, recorder=key_actor(recorded_by))
-    return await record_events(
+    batch = await record_events(
         session, drafts, account_id=account_id, account_name=account_name, recorded_by=recorded_by
     )
+    if not batch.known_external_ids:
+        return IngestedBatch(entries=list(batch.events), written=len(batch.events), delivery_ids=batch.delivery_ids)
+    # A statement of its own: its snapshot sees what a concurrent batch committed while the
+    # claim waited for it.
+    stored = await stored_events(session, account_id, batch.known_external_ids)
+    missing = sorted(batch.known_external_ids - stored.keys())
+    if missing:
+        # Retention removed them between the claim and this read; nothing of this batch is kept.
+        raise Conflict(
+            f"{len(missing)} events stored under these externalIds (the first: {missing[0]!r}) expired while this"
+            " batch was recorded; nothing was stored, retry the batch"
+        )
+    written = iter(batch.events)
+    entries: list[NewEvent | AuditEvent] = []
+    for draft in drafts:
+        known = draft.external_id if draft.external_id in batch.known_external_ids else None
+        entries.append(stored[known] if known is not None else next(written))
+    return IngestedBatch(entries=entries, written=len(batch.events), delivery_ids=batch.delivery_ids)
 
 
 def _check_resource(resource: Resource | None, where: str) -> None:

@@ -2,7 +2,9 @@
 
 One statement per batch: the events go in through ``unnest`` and the delivery rows are derived
 from them in the same statement, so ingestion of 1,000 events is one round trip, and no event
-can commit without the delivery its webhook is owed.
+can commit without the delivery its webhook is owed.  The same statement claims the client ids
+of ingested events (``audit_event_external_ids``); an event whose id is already claimed is not
+written, and the batch says which ids those were.
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ class EventDraft:
     affected_resource: Resource | None = None
     related_resource: Resource | None = None
     run: RunRef | None = None
+    recorded_at_ms: int | None = None
+    """When the service recorded it; None for the service's own events, recorded as they happen (at their timestamp)."""
+    external_id: str | None = None
+    """The client's id of an ingested event, unique per account: written once, whoever retries it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +83,20 @@ class NewEvent:
     data: dict[str, Any]
     remote_ip: str | None
     recorded_by: str | None
+    recorded_at: datetime
     body: str
 
 
 @dataclass(frozen=True)
 class RecordedBatch:
     events: list[NewEvent]
+    """The events written, in the order of their drafts (a draft whose external id was known is not)."""
     delivery_ids: list[str]
     """Deliveries written with the events; enqueue them once the transaction has committed."""
 
     delivery_id_by_event: dict[str, str]
+    known_external_ids: frozenset[str] = frozenset()
+    """External ids already claimed by an earlier (or concurrent, since committed) batch: not written again."""
 
 
 def event_id_at(timestamp_ms: int) -> str:
@@ -97,6 +107,11 @@ def event_id_at(timestamp_ms: int) -> str:
 def now_ms() -> int:
     """Milliseconds since the epoch, the unit of a payload's ``timestamp``."""
     return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def instant(epoch_ms: int) -> datetime:
+    """The ``timestamptz`` of milliseconds since the epoch: how times in bodies are stored in columns."""
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC)
 
 
 def build_event(draft: EventDraft, *, account_id: str, account_name: str, recorded_by: str | None) -> NewEvent:
@@ -113,7 +128,7 @@ def build_event(draft: EventDraft, *, account_id: str, account_name: str, record
     affected, related = draft.affected_resource, draft.related_resource
     return NewEvent(
         id=event_id_at(draft.timestamp_ms),
-        created_at=datetime.fromtimestamp(draft.timestamp_ms / 1000, UTC),
+        created_at=instant(draft.timestamp_ms),
         account_id=account_id,
         action=draft.action,
         actor=draft.actor,
@@ -130,6 +145,9 @@ def build_event(draft: EventDraft, *, account_id: str, account_name: str, record
         data=draft.data,
         remote_ip=draft.remote_ip,
         recorded_by=recorded_by,
+        # Python's clock, not the column's default now(): an ingested body carries the same value
+        # (``context.recordedAt``), and it is written in the very statement that stores the row.
+        recorded_at=instant(draft.timestamp_ms if draft.recorded_at_ms is None else draft.recorded_at_ms),
         body=body,
     )
 
@@ -144,23 +162,34 @@ _INSERT_EVENTS_AND_DELIVERIES = text(
             CAST(:related_types AS text[]), CAST(:related_ids AS text[]),
             CAST(:run_ids AS text[]), CAST(:run_stack_ids AS text[]),
             CAST(:contexts AS text[]), CAST(:datas AS text[]), CAST(:remote_ips AS text[]),
-            CAST(:bodies AS text[]), CAST(:delivery_ids AS varchar[]),
-            CAST(:event_hashes AS bytea[])
+            CAST(:recorded_ats AS timestamptz[]), CAST(:bodies AS text[]), CAST(:delivery_ids AS varchar[]),
+            CAST(:external_ids AS text[]), CAST(:event_hashes AS bytea[])
         ) AS t(id, created_at, action, actor, actor_source, event_type, run_state_change, affected_type,
-               affected_id, related_type, related_id, run_id, run_stack_id, context, data, remote_ip, body, delivery_id,
-               event_hash)
+               affected_id, related_type, related_id, run_id, run_stack_id, context, data, remote_ip, recorded_at,
+               body, delivery_id, external_id, event_hash)
+    ),
+    claimed AS (
+        -- A concurrent batch holding the same id makes this wait for its commit, then do nothing:
+        -- one of them writes the event.  Sorted, so two batches claim shared ids in one order and
+        -- cannot deadlock.
+        INSERT INTO audit_event_external_ids (account_id, external_id, event_id, event_created_at)
+        SELECT :account_id, external_id, id, created_at FROM incoming
+        WHERE external_id IS NOT NULL
+        ORDER BY external_id
+        ON CONFLICT DO NOTHING
+        RETURNING external_id, event_id
     ),
     inserted AS (
         INSERT INTO audit_events (
             id, created_at, account_id, action, actor, actor_source, event_type, run_state_change,
             affected_resource_type, affected_resource_id, related_resource_type, related_resource_id,
-            run_id, run_stack_id, context, data, remote_ip, recorded_by, body,
-            event_hash)
+            run_id, run_stack_id, context, data, remote_ip, recorded_by, recorded_at, body, event_hash)
         SELECT id, created_at, :account_id, action, actor, actor_source, event_type, run_state_change,
                affected_type, affected_id, related_type, related_id,
-               run_id, run_stack_id, context::jsonb, data::jsonb, remote_ip, :recorded_by, body,
+               run_id, run_stack_id, context::jsonb, data::jsonb, remote_ip, :recorded_by, recorded_at, body,
                event_hash
         FROM incoming
+        WHERE external_id IS NULL OR id IN (SELECT event_id FROM claimed)
         RETURNING id
     ),
     target AS (
@@ -172,15 +201,20 @@ _INSERT_EVENTS_AND_DELIVERIES = text(
           AND (id = :forced_webhook_id OR (enabled AND deleted_at IS NULL))
         ORDER BY id = :forced_webhook_id DESC
         LIMIT 1
+    ),
+    deliveries AS (
+        INSERT INTO webhook_deliveries (id, account_id, webhook_id, event_id, event_created_at, action, next_attempt_at)
+        SELECT incoming.delivery_id, :account_id, target.id, incoming.id, incoming.created_at, incoming.action,
+               now() + make_interval(secs => :due_in_seconds)
+        FROM incoming
+        JOIN inserted ON inserted.id = incoming.id
+        CROSS JOIN target
+        WHERE NOT incoming.run_state_change OR target.include_runs
+        RETURNING id, event_id
     )
-    INSERT INTO webhook_deliveries (id, account_id, webhook_id, event_id, event_created_at, action, next_attempt_at)
-    SELECT incoming.delivery_id, :account_id, target.id, incoming.id, incoming.created_at, incoming.action,
-           now() + make_interval(secs => :due_in_seconds)
-    FROM incoming
-    JOIN inserted ON inserted.id = incoming.id
-    CROSS JOIN target
-    WHERE NOT incoming.run_state_change OR target.include_runs
-    RETURNING id, event_id
+    SELECT id, event_id, NULL AS external_id FROM deliveries
+    UNION ALL
+    SELECT NULL, event_id, external_id FROM claimed
     """
 )
 
@@ -199,7 +233,10 @@ async def record_events(
     forced_webhook_id: str | None = None,
     deliveries_due_in_seconds: float = 0.0,
 ) -> RecordedBatch:
-    """Insert ``drafts`` and their deliveries in one statement inside the caller's transaction."""
+    """Insert ``drafts`` and their deliveries in one statement inside the caller's transaction.
+
+    A draft whose external id is already claimed is left out: ``known_external_ids`` names those.
+    """
     await session.flush()  # the caller's own writes (a webhook just saved) must be visible to the statement
     events = [
         build_event(draft, account_id=account_id, account_name=account_name, recorded_by=recorded_by)
@@ -228,15 +265,25 @@ async def record_events(
             "contexts": [_json_text(e.context) for e in events],
             "datas": [_json_text(e.data) for e in events],
             "remote_ips": [e.remote_ip for e in events],
+            "recorded_ats": [e.recorded_at for e in events],
             "bodies": [e.body for e in events],
             "delivery_ids": [new_id() for _ in events],
             # The integrity hash of each body exactly as stored (api/audit/hashing.py).
             "event_hashes": [event_hash(e.id, e.body) for e in events],
+            "external_ids": [draft.external_id for draft in drafts],
         },
     )
-    delivery_id_by_event = {str(row.event_id): str(row.id) for row in result}
+    delivery_id_by_event: dict[str, str] = {}
+    claimed: set[str] = set()
+    for row in result:
+        if row.external_id is None:
+            delivery_id_by_event[str(row.event_id)] = str(row.id)
+        else:
+            claimed.add(str(row.external_id))
+    known = frozenset(d.external_id for d in drafts if d.external_id is not None and d.external_id not in claimed)
     return RecordedBatch(
-        events=events,
+        events=[e for e, d in zip(events, drafts, strict=True) if d.external_id not in known] if known else events,
         delivery_ids=list(delivery_id_by_event.values()),
         delivery_id_by_event=delivery_id_by_event,
+        known_external_ids=known,
     )

@@ -4,7 +4,9 @@ Daily partitions hold every account's events, so a partition can be dropped only
 older than the *longest* retention of any account; that is the cheap bulk path.  What is left
 (accounts keeping less than the longest, the partial day at the edge, the default partition) is
 deleted row by row in bounded batches, one short transaction per batch.  Deliveries go before
-their events so that no delivery is ever left pointing at an event that is gone.
+their events so that no delivery is ever left pointing at an event that is gone; the external id
+an event was ingested under goes with it (in the same statement, or before its partition is
+dropped), so no id keeps answering for an event that is gone.
 """
 
 from __future__ import annotations
@@ -84,6 +86,19 @@ _DELETE_ACCOUNT_DELIVERIES = text(
     """
 )
 
+_DELETE_EXTERNAL_IDS_BEFORE = text(
+    """
+    WITH gone AS (
+        DELETE FROM audit_event_external_ids
+        WHERE ctid = ANY(ARRAY(
+            SELECT ctid FROM audit_event_external_ids WHERE event_created_at < :before LIMIT :batch_size
+        ))
+        RETURNING 1
+    )
+    SELECT count(*) FROM gone
+    """
+)
+
 # The repeated account/time condition on the DELETE lets the planner skip partitions that
 # cannot hold expired rows instead of probing every one of them for each id.
 _DELETE_ACCOUNT_EVENTS = text(
@@ -92,6 +107,9 @@ _DELETE_ACCOUNT_EVENTS = text(
         SELECT id, created_at FROM audit_events
         WHERE account_id = :account_id AND created_at < :before
         LIMIT :batch_size
+    ), unclaimed AS (
+        DELETE FROM audit_event_external_ids x USING doomed d
+        WHERE x.account_id = :account_id AND x.event_created_at = d.created_at AND x.event_id = d.id
     ), gone AS (
         DELETE FROM audit_events e USING doomed d
         WHERE e.account_id = :account_id AND e.created_at < :before
@@ -174,6 +192,7 @@ async def apply_retention(
         report.deleted_deliveries += await _delete_in_batches(
             db, _DELETE_DELIVERIES_BEFORE, {"before": end}, batch_size
         )
+        await _delete_in_batches(db, _DELETE_EXTERNAL_IDS_BEFORE, {"before": end}, batch_size)
         (report.dropped_partitions if await drop_partition(db, name) else report.skipped_partitions).append(name)
     for account in accounts:
         params = {"account_id": account.account_id, "before": moment - timedelta(days=account.retention_days)}

@@ -205,3 +205,36 @@ async def test_event_types_show_as_coloured_badges_with_runs_marked(console: Con
         for name in ("create", "update", "delete")
     }
     assert len(set(colours.values())) == 3, colours
+
+
+async def test_ingested_events_are_marked_with_their_recorder_and_recording_time(console: Console) -> None:
+    admin, entries = await seed_story(console)
+    await console.sign_in(admin)
+    page = console.page
+    await expect(rows(console)).to_have_count(6)
+    actors = page.locator("table.events tbody tr td:nth-child(4)")
+
+    # Newest first: both logins (the service's own), then the seeded events another service sent.
+    await expect(actors.nth(0).locator(".badge-ingested")).to_have_count(0)
+    await expect(actors.nth(2).locator(".badge-ingested")).to_have_text(f"ingested by api::{admin.id}")
+    await expect(page.locator("table.events .badge-ingested")).to_have_count(4)
+
+    await page.get_by_role("button", name=re.compile(r"^Details of stack\.create at ")).click()
+    panel = page.get_by_role("dialog", name="Event details")
+    await expect(panel.locator(".badge-ingested")).to_have_text(f"ingested by api::{admin.id}")
+    recorded_at = json.loads(entries[0]["body"])["context"]["recordedAt"]
+    recorded_row = panel.locator("dt", has_text="Recorded at").locator("xpath=following-sibling::dd[1]")
+    await expect(recorded_row).to_contain_text(utc_text(recorded_at))
+    await page.keyboard.press("Escape")
+
+    await page.get_by_role("button", name=re.compile(r"^Details of account\.login at ")).first.click()
+    await expect(panel).to_contain_text("the audit trail service itself")
+    await expect(panel.locator("dt", has_text="Recorded at")).to_have_count(0)
+
+
+def utc_text(epoch_ms: int) -> str:
+    """The console's UTC line of a moment (ISO 8601, milliseconds kept unless zero)."""
+    from datetime import UTC, datetime
+
+    shown = datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return shown.replace(".000Z", "Z")

@@ -180,6 +180,7 @@ def event_input() -> st.SearchStrategy[dict[str, Any]]:
             "data": JSON_VALUE,
             "remoteIP": st.ip_addresses().map(str) | st.text(max_size=50) | st.none(),
             "timestamp": st.floats(allow_nan=True, allow_infinity=True) | WILD_INT | st.none(),
+            "externalId": st.from_regex(r"\A[a-z0-9-]{1,8}\Z") | st.text(max_size=200) | st.none(),
         },
     )
 

@@ -176,6 +176,11 @@ class AuditTrailEventInput:
     data: JSON | None = None  # type: ignore[valid-type]  # strawberry scalar wrapper
     remote_ip: str | None = strawberry.field(default=None, name="remoteIP")
     timestamp: float | None = strawberry.field(default=None, description="Milliseconds since the epoch; now if unset.")
+    external_id: str | None = strawberry.field(
+        default=None,
+        description="Your id of the event (1-128 letters, digits or `._:@/+=-`), unique in the account: an event"
+        " whose externalId is already stored is not recorded again, and the stored entry is returned.",
+    )
 
     def to_incoming(self) -> IncomingEvent:
         return IncomingEvent(
@@ -190,4 +195,5 @@ class AuditTrailEventInput:
             data=self.data,
             remote_ip=self.remote_ip,
             timestamp_ms=self.timestamp,
+            external_id=self.external_id,
         )

@@ -25,7 +25,8 @@ SET_RETENTION = AuditedMutation("account.set_retention", EventType.UPDATE, roles
 @strawberry.type
 class AuditMutation:
     @strawberry.mutation(
-        description="Record up to 1,000 events from another service, all or nothing. SERVICE or ADMIN.",
+        description="Record up to 1,000 events from another service, all or nothing. SERVICE or ADMIN. Events"
+        " whose externalId the account already has are not recorded again: the stored entry is returned.",
         permission_classes=[Ingestors],
     )
     async def audit_trail_record_events(
@@ -45,8 +46,8 @@ class AuditMutation:
                 recorded_by=identity.key_id,
             )
             unit.enqueue_after_commit(batch.delivery_ids)
-        count_events_recorded("ingestion", len(batch.events))
-        return [AuditTrailEntry.from_event(event) for event in batch.events]
+        count_events_recorded("ingestion", batch.written)
+        return [AuditTrailEntry.from_event(event) for event in batch.entries]
 
     @strawberry.mutation(description="How many days the account's events are kept (1-3650). ADMIN only.")
     async def audit_trail_set_retention(self, info: AppInfo, days: int) -> Account:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 
 from api.audit.actors import RECORDED_BY, split_actor
+from api.audit.external_ids import EXTERNAL_ID
 from api.audit.query import ORDERABLE_FIELDS, FieldKind
 from api.audit.record import NewEvent
 from api.audit.search import FieldValues, Page, Suggestions
@@ -57,6 +60,13 @@ class AuditTrailEntry:
         description="The key that recorded an event ingested from another service (`api::<key id>`, also"
         " `context.recordedBy` in the body); null for the service's own events."
     )
+    recorded_at: float = strawberry.field(
+        description="Milliseconds since the epoch: when the service recorded the event. An ingested event's"
+        " `timestamp` is what its sender claims; this is the service's clock, also `context.recordedAt` in its body."
+    )
+    external_id: str | None = strawberry.field(
+        description="The id the sender gave an ingested event (also `context.externalId` in the body), or null."
+    )
     created_at: int = strawberry.field(description="Unix seconds.")
     updated_at: int = strawberry.field(description="Unix seconds; events never change, so equal to createdAt.")
     timestamp: float = strawberry.field(description="Milliseconds since the epoch.")
@@ -82,16 +92,24 @@ class AuditTrailEntry:
             data=event.data,
             context=event.context,
             remote_ip=event.remote_ip,
-            recorded_by=_recorder(event.context),
+            recorded_by=_context_text(event.context, RECORDED_BY),
+            # Rows older than migration 0005 have no recording time: they were recorded as created.
+            recorded_at=_epoch_ms(event.recorded_at or event.created_at),
+            external_id=_context_text(event.context, EXTERNAL_ID),
             created_at=created_at,
             updated_at=created_at,
-            timestamp=float(round(event.created_at.timestamp() * 1000)),
+            timestamp=_epoch_ms(event.created_at),
         )
 
 
-def _recorder(context: object) -> str | None:
-    recorder = context.get(RECORDED_BY) if isinstance(context, dict) else None
-    return recorder if isinstance(recorder, str) else None
+def _epoch_ms(moment: datetime) -> float:
+    return float(round(moment.timestamp() * 1000))
+
+
+def _context_text(context: object, key: str) -> str | None:
+    """A key the service writes into an ingested event's ``context`` (ingestion refuses them from senders)."""
+    value = context.get(key) if isinstance(context, dict) else None
+    return value if isinstance(value, str) else None
 
 
 @strawberry.type

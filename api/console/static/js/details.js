@@ -1,10 +1,10 @@
 // The details panel of one entry: every field, and the exact JSON body (pretty-printed, copyable).
 
 import { gql } from "./api.js";
-import { eventTypeBadge, h, notice, timeElement, utcTime } from "./dom.js";
+import { eventTypeBadge, h, ingestedBadge, notice, timeElement, utcTime } from "./dom.js";
 
 const ENTRY = `query Entry($id: ID!) { auditTrailEntry(id: $id) {
-  id action eventType runStateChange recordedBy actor { username source identity run { id stackId } }
+  id action eventType runStateChange recordedBy recordedAt externalId actor { username source identity run { id stackId } }
   affectedResource { resourceType resourceId } relatedResource { resourceType resourceId }
   body remoteIP createdAt updatedAt timestamp } }`;
 
@@ -49,6 +49,10 @@ export function indentJson(text, indent = "  ") {
 function resourceText(resource) {
   if (!resource) return null;
   return resource.resourceId ? `${resource.resourceType} / ${resource.resourceId}` : resource.resourceType;
+}
+
+function timeWithUtc(seconds) {
+  return h("span", {}, timeElement(seconds), h("span", { class: "muted block", text: utcTime(seconds) }));
 }
 
 function row(label, value) {
@@ -112,13 +116,14 @@ export class DetailsPanel {
     });
     this.body.replaceChildren(
       h("dl", { class: "fields" },
-        row("Time", h("span", {}, timeElement(seconds), h("span", { class: "muted block", text: utcTime(seconds) }))),
+        row("Time", timeWithUtc(seconds)),
         row("Action", h("code", { text: entry.action })),
         row("Event type", eventTypeBadge(entry.eventType, entry.runStateChange)),
         row("Actor", h("code", { text: entry.actor.username })),
-        row("Recorded by", entry.recordedBy
-          ? h("span", {}, h("code", { text: entry.recordedBy }), " ", h("span", { class: "badge badge-ingested", text: "Ingested" }))
-          : "the audit trail service itself"),
+        row("Recorded by", entry.recordedBy ? ingestedBadge(entry.recordedBy) : "the audit trail service itself"),
+        // An ingested event's time is what its sender claims; when the service's own clock differs, show both.
+        entry.recordedAt !== entry.timestamp ? row("Recorded at", timeWithUtc(entry.recordedAt / 1000)) : null,
+        entry.externalId ? row("External id", h("code", { text: entry.externalId })) : null,
         run ? row("Run", `${run.id} (stack ${run.stackId})`) : null,
         row("Affected resource", resourceText(entry.affectedResource)),
         row("Related resource", resourceText(entry.relatedResource)),

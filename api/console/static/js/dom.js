@@ -76,6 +76,15 @@ export function notice(kind, message) {
   return h("div", { class: `notice notice-${kind}`, role: kind === "error" ? "alert" : "status", text: message });
 }
 
+/**
+ * The mark of an event another service sent in (`recordedBy` is the key that did): its actor and
+ * time are what that service claims, not what the audit trail saw. Null for the service's own events.
+ */
+export function ingestedBadge(recordedBy) {
+  if (!recordedBy) return null;
+  return h("span", { class: "badge badge-ingested", title: "Recorded through auditTrailRecordEvents by this key", text: `ingested by ${recordedBy}` });
+}
+
 /** Spacelift's coloured CREATE / UPDATE / DELETE badge; a run state change says so beside it. */
 export function eventTypeBadge(eventType, runStateChange) {
   const badge = h("span", { class: `badge event-${eventType.toLowerCase()}`, text: eventType });

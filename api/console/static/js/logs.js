@@ -2,7 +2,7 @@
 // keyset paging, per-value menus and the details panel.
 
 import { gql } from "./api.js";
-import { eventTypeBadge, h, notice, replace, timeElement } from "./dom.js";
+import { eventTypeBadge, h, ingestedBadge, notice, replace, timeElement } from "./dom.js";
 import { DetailsPanel } from "./details.js";
 import { downloadExport } from "./export.js";
 import { closeMenu, showMenu } from "./menu.js";
@@ -14,7 +14,7 @@ import {
 const PAGE_SIZE = 50;
 const FACET_VALUES_SHOWN = 8;
 const SEARCH = `query Search($input: SearchInput!) { searchAuditTrailEntries(input: $input) {
-  edges { cursor node { id action eventType runStateChange actor { username } affectedResource { resourceType resourceId } remoteIP timestamp } }
+  edges { cursor node { id action eventType runStateChange actor { username } recordedBy affectedResource { resourceType resourceId } remoteIP timestamp } }
   pageInfo { endCursor hasNextPage } } }`;
 const SUGGESTIONS = `query Suggestions($input: SearchSuggestionsInput!) { searchAuditTrailEntriesSuggestions(input: $input) {
   filteredCount fields { name possibleValuesString { values counts } possibleValuesEnum { values counts } } } }`;
@@ -302,7 +302,7 @@ export class LogsView {
       h("td", { "data-label": "Time" }, opener),
       h("td", { "data-label": "Type" }, eventTypeBadge(entry.eventType, entry.runStateChange)),
       h("td", { "data-label": "Action" }, this.valueButton("action", entry.action, entry)),
-      h("td", { "data-label": "Actor" }, this.valueButton("actor", entry.actor.username, entry)),
+      h("td", { "data-label": "Actor" }, this.valueButton("actor", entry.actor.username, entry), ingestedBadge(entry.recordedBy)),
       h("td", { "data-label": "Affected resource" }, entry.affectedResource
         ? this.valueButton("affectedResource", entry.affectedResource, entry)
         : h("span", { class: "muted", text: "—" })),
