@@ -145,9 +145,10 @@ def build_event(draft: EventDraft, *, account_id: str, account_name: str, record
         data=draft.data,
         remote_ip=draft.remote_ip,
         recorded_by=recorded_by,
-        # Python's clock, not the column's default now(): an ingested body carries the same value
+        # The service's clock when recording, whatever time the event claims (digests cover events by
+        # it); Python's, not the column's default now(): an ingested body carries the same value
         # (``context.recordedAt``), and it is written in the very statement that stores the row.
-        recorded_at=instant(draft.timestamp_ms if draft.recorded_at_ms is None else draft.recorded_at_ms),
+        recorded_at=instant(now_ms() if draft.recorded_at_ms is None else draft.recorded_at_ms),
         body=body,
     )
 

@@ -122,7 +122,7 @@ export class DetailsPanel {
         row("Actor", h("code", { text: entry.actor.username })),
         row("Recorded by", entry.recordedBy ? ingestedBadge(entry.recordedBy) : "the audit trail service itself"),
         // An ingested event's time is what its sender claims; when the service's own clock differs, show both.
-        entry.recordedAt !== entry.timestamp ? row("Recorded at", timeWithUtc(entry.recordedAt / 1000)) : null,
+        entry.recordedBy && entry.recordedAt !== entry.timestamp ? row("Recorded at", timeWithUtc(entry.recordedAt / 1000)) : null,
         entry.externalId ? row("External id", h("code", { text: entry.externalId })) : null,
         run ? row("Run", `${run.id} (stack ${run.stackId})`) : null,
         row("Affected resource", resourceText(entry.affectedResource)),
