@@ -56,7 +56,7 @@ typecheck: $(DEV_STAMP)
 # The browser tests drive Debian's chromium (never a downloaded browser): install it when missing.
 pytest: $(DEV_STAMP)
 	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; else echo "note: /usr/bin/chromium is missing and we are not root: browser tests will be skipped (sudo apt-get install chromium)"; fi; }
-	$(BIN)/pytest -q -m "not soak"
+	$(BIN)/pytest -q -m "not soak" --durations=15
 
 test: lint typecheck pytest
 

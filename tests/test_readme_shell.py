@@ -1,5 +1,9 @@
 """Every ``sh`` block of the README runs when pasted in order on a fresh checkout, as a new user would.
 
+The ``sh`` blocks are the walkthrough; reference snippets that need data or files of the reader's
+own (an export, a copy to verify, compose) are ``bash`` blocks.  The test creates a venv from
+nothing (minutes), so it runs with ``make soak``, not ``make test``.
+
 The checkout is a copy of the repository's files (what ``git clone`` would give, plus the changes not
 committed yet) with no venv: ``make run`` creates it.  Two substitutions make the run possible on a
 shared machine and nothing else: free ports for 8000 and 9000, and the key id and secret ``make run``
@@ -15,6 +19,8 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from tests.support.processes import stop_process
 from tests.test_serve_smoke import free_port, servers_using
@@ -98,6 +104,7 @@ def test_the_readme_has_the_blocks_this_test_runs() -> None:
     assert all(any(marker in block for marker in NOT_RUN) or block.strip() for block in SH_BLOCKS)
 
 
+@pytest.mark.soak
 def test_every_readme_shell_block_runs_in_order_on_a_fresh_checkout(tmp_path: Path) -> None:
     checkout = fresh_checkout(tmp_path / "audittrail")
     api_port, listen_port = free_port(), free_port()

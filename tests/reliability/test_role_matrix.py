@@ -162,6 +162,39 @@ OPERATIONS = [
     ),
     Operation("auditTrailReplays", "auditTrailReplays", "{ auditTrailReplays { id status } }", is_query=True),
     Operation(
+        "auditTrailDelivery(own)",
+        "auditTrailDelivery",
+        "query($id: ID!) { auditTrailDelivery(id: $id) { id attemptHistory { attempt } } }",
+        lambda world: {"id": world.own_delivery_id},
+        is_query=True,
+    ),
+    Operation(
+        "auditTrailDelivery(other)",
+        "auditTrailDelivery",
+        "query($id: ID!) { auditTrailDelivery(id: $id) { id attemptHistory { attempt } } }",
+        lambda world: {"id": world.other_delivery_id},
+        is_query=True,
+        other_account=True,
+    ),
+    Operation(
+        "auditTrailDigestPublicKeys",
+        "auditTrailDigestPublicKeys",
+        "{ auditTrailDigestPublicKeys { keyId } }",
+        is_query=True,
+    ),
+    Operation(
+        "auditTrailVerify",
+        "auditTrailVerify",
+        "query($input: AuditTrailVerifyInput!) { auditTrailVerify(input: $input) { clean } }",
+        lambda world: {"input": {}},
+        is_query=True,
+    ),
+    Operation(
+        "auditTrailSetDigestEvents",
+        "auditTrailSetDigestEvents",
+        "mutation { auditTrailSetDigestEvents(enabled: true) }",
+    ),
+    Operation(
         "auditTrailCancelReplay(other)",
         "auditTrailCancelReplay",
         "mutation($id: ID!) { auditTrailCancelReplay(id: $id) { id status } }",
@@ -195,8 +228,10 @@ READER_QUERIES = {
     "searchAuditTrailEntries",
     "searchAuditTrailEntriesSuggestions",
     "auditTrailEntry",
+    "auditTrailVerify",
+    "auditTrailDigestPublicKeys",
 }
-SERVICE_OPERATIONS = {"viewer", "debugInfo", "logout", "auditTrailRecordEvents"}
+SERVICE_OPERATIONS = {"viewer", "debugInfo", "logout", "auditTrailRecordEvents", "auditTrailDigestPublicKeys"}
 
 
 def expected(role: str, operation: Operation) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from api.errors import NotFound
 from api.graphql.context import AppInfo
 from api.graphql.permissions import AdminOnly
 from api.graphql.webhooks.types import AuditTrailDelivery, AuditTrailWebhook
@@ -24,11 +25,14 @@ class WebhooksQuery:
         return AuditTrailWebhook.from_row(webhook) if webhook is not None else None
 
     @strawberry.field(
-        description="One delivery of the account's webhooks (a deleted one's too) with its attempts. ADMIN only.",
+        description="One delivery of the account's webhooks (a deleted one's too) with its attempts, or null. ADMIN only.",
         permission_classes=[AdminOnly],
     )
-    async def audit_trail_delivery(self, info: AppInfo, id: strawberry.ID) -> AuditTrailDelivery:
+    async def audit_trail_delivery(self, info: AppInfo, id: strawberry.ID) -> AuditTrailDelivery | None:
         identity = await info.context.identity()
         async with info.context.reading() as session:
-            delivery = await get_delivery(session, identity.account_id, str(id))
+            try:
+                delivery = await get_delivery(session, identity.account_id, str(id))
+            except NotFound:
+                return None  # as auditTrailEntry: another account's id is indistinguishable from none
         return AuditTrailDelivery.from_row(delivery)
