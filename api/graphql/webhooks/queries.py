@@ -25,7 +25,7 @@ class WebhooksQuery:
         return AuditTrailWebhook.from_row(webhook) if webhook is not None else None
 
     @strawberry.field(
-        description="One delivery of the account's webhooks (a deleted one's too) with its attempts, or null. ADMIN only.",
+        description="One delivery of the account's webhooks (a deleted one's too), its attempts, or null. ADMIN only.",
         permission_classes=[AdminOnly],
     )
     async def audit_trail_delivery(self, info: AppInfo, id: strawberry.ID) -> AuditTrailDelivery | None:
