@@ -16,6 +16,7 @@ whole list back to graphql-core, which then reports the error at the right path 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
@@ -61,10 +62,10 @@ class CompiledCompletionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> AwaitableOrValue[list[Any]]:
         completer = self._completer(return_type, field_details_list)
         if completer is not None and isinstance(result, list | tuple):
-            try:
+            # _NotCompletable, or a value lacking an attribute: graphql-core completes the list again
+            # (it only reads) and reports any error at its own path.
+            with contextlib.suppress(Exception):
                 return completer(result)  # type: ignore[no-any-return]
-            except _NotCompletable:
-                pass
         return super().complete_list_value(return_type, field_details_list, info, path, result, position_context)
 
     def _completer(self, list_type: GraphQLList[GraphQLOutputType], details: list[FieldDetails]) -> Completer | None:
