@@ -3,6 +3,7 @@
 
 import { gql } from "./api.js";
 import { indentJson } from "./details.js";
+import { Drawer, fieldRow } from "./drawer.js";
 import { h, notice, replace, timeElement, utcTime } from "./dom.js";
 
 const DELIVERY = `query Delivery($id: ID!) { auditTrailDelivery(id: $id) {
@@ -10,11 +11,6 @@ const DELIVERY = `query Delivery($id: ID!) { auditTrailDelivery(id: $id) {
   attemptHistory { attempt recordedAt statusCode error latencyMs requestHeaders { name value }
                    responseHeaders { name value } responseSnippet } } }`;
 const EVENT_BODY = `query EventBody($id: ID!) { auditTrailEntry(id: $id) { body } }`;
-
-function field(label, value) {
-  const shown = value === null || value === undefined || value === "" ? h("span", { class: "muted", text: "—" }) : value;
-  return [h("dt", { text: label }), h("dd", {}, shown)];
-}
 
 function headerTable(caption, headers) {
   if (!headers) return h("p", { class: "muted", text: `${caption}: none (no answer)` });
@@ -45,37 +41,23 @@ function attemptSection(attempt) {
       : null);
 }
 
-export class DeliveryDrawer {
+export class DeliveryDrawer extends Drawer {
   constructor({ fail, navigate }) {
+    super({ id: "delivery-title", title: "Delivery", closeLabel: "Close delivery", className: "delivery-drawer" });
     this.fail = fail;
     this.navigate = navigate;
-    this.title = h("h2", { id: "delivery-title", tabindex: "-1", text: "Delivery" });
-    this.body = h("div", { class: "drawer-body" });
-    this.element = h("aside", { class: "drawer delivery-drawer", role: "dialog", "aria-modal": "false", "aria-labelledby": "delivery-title", hidden: true },
-      h("div", { class: "drawer-head" }, this.title,
-        h("button", { type: "button", class: "button quiet", "aria-label": "Close delivery", text: "Close", onclick: () => this.close() })),
-      this.body);
-    this.element.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") { event.preventDefault(); this.close(); }
-    });
-    this.generation = 0;
   }
 
   async open(deliveryId, returnFocus) {
-    this.returnFocus = returnFocus;
-    this.generation += 1;
-    const generation = this.generation;
-    this.element.hidden = false;
-    this.body.replaceChildren(h("p", { class: "muted", text: "Loading…" }));
-    this.title.focus();
+    const isCurrent = this.begin(returnFocus);
     try {
       const { auditTrailDelivery: delivery } = await gql(DELIVERY, { id: deliveryId });
       const { auditTrailEntry: entry } = await gql(EVENT_BODY, { id: delivery.eventId });
-      if (generation !== this.generation) return;
+      if (!isCurrent()) return;
       this.render(delivery, entry);
     } catch (error) {
       if (this.fail(error)) return;
-      if (generation === this.generation) this.body.replaceChildren(notice("error", `Could not load the delivery: ${error.message}`));
+      if (isCurrent()) this.body.replaceChildren(notice("error", `Could not load the delivery: ${error.message}`));
     }
   }
 
@@ -84,29 +66,22 @@ export class DeliveryDrawer {
     const attempts = [...delivery.attemptHistory].reverse();
     replace(this.body,
       h("dl", { class: "fields" },
-        ...field("Status", `${delivery.status.charAt(0)}${delivery.status.slice(1).toLowerCase()} after ${delivery.attempts} attempt${delivery.attempts === 1 ? "" : "s"}`),
-        ...field("Delivery id", h("code", { text: delivery.id })),
-        ...field("Event", h("span", {}, h("code", { text: delivery.eventId }), " ",
+        ...fieldRow("Status", `${delivery.status.charAt(0)}${delivery.status.slice(1).toLowerCase()} after ${delivery.attempts} attempt${delivery.attempts === 1 ? "" : "s"}`),
+        ...fieldRow("Delivery id", h("code", { text: delivery.id })),
+        ...fieldRow("Event", h("span", {}, h("code", { text: delivery.eventId }), " ",
           h("a", { href: `/?entry=${encodeURIComponent(delivery.eventId)}`, text: "Open in Logs", onclick: (event) => {
             if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
             event.preventDefault();
             this.close();
             this.navigate(new URLSearchParams({ entry: delivery.eventId }));
           } }))),
-        ...field("Created", h("span", {}, timeElement(delivery.createdAt), h("span", { class: "muted block", text: utcTime(delivery.createdAt) }))),
-        ...field("Last delivered", delivery.deliveredAt ? timeElement(delivery.deliveredAt) : null)),
+        ...fieldRow("Created", h("span", {}, timeElement(delivery.createdAt), h("span", { class: "muted block", text: utcTime(delivery.createdAt) }))),
+        ...fieldRow("Last delivered", delivery.deliveredAt ? timeElement(delivery.deliveredAt) : null)),
       h("h3", { text: `Attempts (${attempts.length}), newest first` }),
       attempts.length ? attempts.map(attemptSection) : h("p", { class: "muted", text: "No attempt yet: it is queued." }),
       h("h3", { text: "Request body" }),
       entry
         ? h("pre", { class: "json", tabindex: "0", "aria-label": "Request body" }, h("code", { text: indentJson(entry.body) }))
         : h("p", { class: "muted", text: "The event no longer exists (retention)." }));
-  }
-
-  close() {
-    if (this.element.hidden) return;
-    this.generation += 1;
-    this.element.hidden = true;
-    this.returnFocus?.focus();
   }
 }

@@ -1,6 +1,7 @@
 // The details panel of one entry: every field, and the exact JSON body (pretty-printed, copyable).
 
 import { gql } from "./api.js";
+import { Drawer, fieldRow } from "./drawer.js";
 import { eventTypeBadge, h, ingestedBadge, notice, timeElement, utcTime } from "./dom.js";
 
 const ENTRY = `query Entry($id: ID!) { auditTrailEntry(id: $id) {
@@ -55,38 +56,17 @@ function timeWithUtc(seconds) {
   return h("span", {}, timeElement(seconds), h("span", { class: "muted block", text: utcTime(seconds) }));
 }
 
-function row(label, value) {
-  const shown = value === null || value === undefined || value === "" ? h("span", { class: "muted", text: "—" }) : value;
-  return [h("dt", { text: label }), h("dd", {}, shown)];
-}
-
-export class DetailsPanel {
+export class DetailsPanel extends Drawer {
   constructor({ onClose, fail }) {
-    this.onClose = onClose;
+    super({ id: "details-title", title: "Event details", closeLabel: "Close details", onClose });
     this.fail = fail;
-    this.title = h("h2", { id: "details-title", tabindex: "-1", text: "Event details" });
-    this.body = h("div", { class: "drawer-body" });
-    this.element = h("aside", { class: "drawer", role: "dialog", "aria-modal": "false", "aria-labelledby": "details-title", hidden: true },
-      h("div", { class: "drawer-head" }, this.title,
-        h("button", { type: "button", class: "button quiet", "aria-label": "Close details", text: "Close", onclick: () => this.close() })),
-      this.body,
-    );
-    this.element.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") { event.preventDefault(); this.close(); }
-    });
-    this.generation = 0;
   }
 
   async open(entryId, returnFocus) {
-    this.returnFocus = returnFocus;
-    this.generation += 1;
-    const generation = this.generation;
-    this.element.hidden = false;
-    this.body.replaceChildren(h("p", { class: "muted", text: "Loading…" }));
-    this.title.focus();
+    const isCurrent = this.begin(returnFocus);
     try {
       const { auditTrailEntry: entry } = await gql(ENTRY, { id: entryId });
-      if (generation !== this.generation) return;
+      if (!isCurrent()) return;
       if (!entry) {
         this.body.replaceChildren(notice("error", "This event no longer exists (it may have passed the retention period)."));
         return;
@@ -94,7 +74,7 @@ export class DetailsPanel {
       this.render(entry);
     } catch (error) {
       if (this.fail(error)) return;
-      if (generation === this.generation) this.body.replaceChildren(notice("error", `Could not load the event: ${error.message}`));
+      if (isCurrent()) this.body.replaceChildren(notice("error", `Could not load the event: ${error.message}`));
     }
   }
 
@@ -116,30 +96,22 @@ export class DetailsPanel {
     });
     this.body.replaceChildren(
       h("dl", { class: "fields" },
-        row("Time", timeWithUtc(seconds)),
-        row("Action", h("code", { text: entry.action })),
-        row("Event type", eventTypeBadge(entry.eventType, entry.runStateChange)),
-        row("Actor", h("code", { text: entry.actor.username })),
-        row("Recorded by", entry.recordedBy ? ingestedBadge(entry.recordedBy) : "the audit trail service itself"),
+        fieldRow("Time", timeWithUtc(seconds)),
+        fieldRow("Action", h("code", { text: entry.action })),
+        fieldRow("Event type", eventTypeBadge(entry.eventType, entry.runStateChange)),
+        fieldRow("Actor", h("code", { text: entry.actor.username })),
+        fieldRow("Recorded by", entry.recordedBy ? ingestedBadge(entry.recordedBy) : "the audit trail service itself"),
         // An ingested event's time is what its sender claims; when the service's own clock differs, show both.
-        entry.recordedBy && entry.recordedAt !== entry.timestamp ? row("Recorded at", timeWithUtc(entry.recordedAt / 1000)) : null,
-        entry.externalId ? row("External id", h("code", { text: entry.externalId })) : null,
-        run ? row("Run", `${run.id} (stack ${run.stackId})`) : null,
-        row("Affected resource", resourceText(entry.affectedResource)),
-        row("Related resource", resourceText(entry.relatedResource)),
-        row("Remote IP", entry.remoteIP),
-        row("Event id", h("code", { text: entry.id })),
+        entry.recordedBy && entry.recordedAt !== entry.timestamp ? fieldRow("Recorded at", timeWithUtc(entry.recordedAt / 1000)) : null,
+        entry.externalId ? fieldRow("External id", h("code", { text: entry.externalId })) : null,
+        run ? fieldRow("Run", `${run.id} (stack ${run.stackId})`) : null,
+        fieldRow("Affected resource", resourceText(entry.affectedResource)),
+        fieldRow("Related resource", resourceText(entry.relatedResource)),
+        fieldRow("Remote IP", entry.remoteIP),
+        fieldRow("Event id", h("code", { text: entry.id })),
       ),
       h("div", { class: "json-head" }, h("h3", { text: "Webhook body" }), h("div", { class: "json-actions" }, copyStatus, copy)),
       h("pre", { class: "json", tabindex: "0", "aria-label": "Exact JSON body" }, h("code", { text: pretty })),
     );
-  }
-
-  close() {
-    if (this.element.hidden) return;
-    this.generation += 1;
-    this.element.hidden = true;
-    this.onClose?.();
-    this.returnFocus?.focus();
   }
 }
