@@ -165,7 +165,7 @@ async def _name_taken(session: AsyncSession, account_id: str, filter_type: str, 
 
 
 async def create_saved_filter(
-    session: AsyncSession, account_id: str, *, owner: Owner, draft: SavedFilterDraft
+    session: AsyncSession, account_id: str, owner: Owner, *, draft: SavedFilterDraft
 ) -> Audited[SavedFilter]:
     """Save a filter for ``owner``; its name is unique in the account for its type."""
     saved = SavedFilter(
@@ -189,7 +189,7 @@ async def create_saved_filter(
 
 
 async def update_saved_filter(
-    session: AsyncSession, account_id: str, *, owner: Owner, filter_id: str, change: SavedFilterChange
+    session: AsyncSession, account_id: str, owner: Owner, *, filter_id: str, change: SavedFilterChange
 ) -> Audited[SavedFilter]:
     """Rename a filter, replace its data or make it public or private."""
     if change.name is None and change.data is None and change.is_public is None:
@@ -211,7 +211,7 @@ async def update_saved_filter(
 
 
 async def delete_saved_filter(
-    session: AsyncSession, account_id: str, *, owner: Owner, filter_id: str
+    session: AsyncSession, account_id: str, owner: Owner, *, filter_id: str
 ) -> Audited[SavedFilter]:
     """Delete a filter; the answer is the filter as it was."""
     saved = await _changeable(session, account_id, owner, filter_id)
