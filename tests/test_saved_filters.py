@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -218,3 +219,12 @@ async def test_an_update_without_changes_and_a_malformed_id_are_bad_input_or_not
     assert long_id.codes == ["NOT_FOUND"]
     assert "x" * 100 not in long_id.errors[0]["message"]
     assert (await api.gql(PROVIDER_READ, {"id": "x" * 5000}, token=reader.jwt)).ok()["savedFilter"] is None
+
+
+async def test_concurrent_saves_of_one_name_keep_one_and_answer_conflict_to_the_others(api: Api) -> None:
+    reader = await api.key("acme", Role.READER)
+    results = await asyncio.gather(*(create(api, reader, "racing") for _ in range(5)))
+    codes = sorted(",".join(result.codes) or "ok" for result in results)
+    assert codes == ["CONFLICT"] * 4 + ["ok"]
+    assert [f["name"] for f in (await api.gql(LIST, token=reader.jwt)).ok()["savedFilters"]] == ["racing"]
+    assert [e["action"] for e in await saved_filter_events(api)] == ["saved_filter.create"]
