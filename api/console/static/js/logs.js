@@ -7,8 +7,10 @@ import { DetailsPanel } from "./details.js";
 import { downloadExport } from "./export.js";
 import { closeMenu, showMenu } from "./menu.js";
 import { TimeRangePicker } from "./timerange.js";
+import { retentionNote, retentionSentence } from "./retention.js";
+import { ViewsControl } from "./views.js";
 import {
-  FACETS, FILTER_FIELDS, hasFilters, labelOf, predicatesOf, readFilters, withoutFilters, withValue, writeFilters,
+  FACETS, FILTER_FIELDS, hasFilters, labelOf, predicatesOf, readFilters, timeWindow, withoutFilters, withValue, writeFilters,
 } from "./filters.js";
 
 const PAGE_SIZE = 50;
@@ -42,6 +44,7 @@ export class LogsView {
     this.expandedFacets = new Set();
     this.details = new DetailsPanel({ fail: (error) => app.fail(error), onClose: () => this.markSelected(null) });
     this.picker = new TimeRangePicker({ onChange: (range) => this.apply({ ...this.state, ...range }) });
+    this.views = new ViewsControl({ app, current: () => this.state, open: (state) => this.apply(state) });
     this.searchInput = h("input", { id: "logs-search", type: "search", name: "q", placeholder: "Search actions, actors, resources, data", autocomplete: "off" });
     this.facets = h("div", { class: "facets" });
     this.chips = h("div", { class: "chips", "aria-label": "Active filters" });
@@ -55,7 +58,8 @@ export class LogsView {
         this.sidebar.classList.toggle("is-open", expanded);
       },
     });
-    this.sidebar = h("aside", { id: "logs-filters", class: "sidebar", "aria-label": "Filters" }, h("h2", { class: "sidebar-title", text: "Filters" }), this.facets);
+    this.sidebar = h("aside", { id: "logs-filters", class: "sidebar", "aria-label": "Filters" }, h("h2", { class: "sidebar-title", text: "Filters" }), this.facets,
+      h("p", { class: "muted small retention-line", text: retentionSentence(app.viewer.account.retentionDays) }));
     const searchForm = h("form", { class: "search", role: "search", onsubmit: (event) => {
       event.preventDefault();
       this.apply({ ...this.state, text: this.searchInput.value.trim() });
@@ -68,7 +72,7 @@ export class LogsView {
       h("section", { class: "logs-main", "aria-labelledby": "logs-title" },
         h("div", { class: "toolbar" },
           h("h1", { id: "logs-title", class: "visually-hidden", text: "Logs" }),
-          this.filtersToggle, searchForm, this.picker.element, this.exportButton()),
+          this.filtersToggle, this.views.element, searchForm, this.picker.element, this.exportButton()),
         this.chips, this.summary, this.results),
       this.details.element,
     );
@@ -92,6 +96,7 @@ export class LogsView {
     closeMenu();
     this.observer?.disconnect();
     this.picker.close();
+    this.views.close();
   }
 
   /** Show the filters of the URL `params`; reloads only when they changed. */
@@ -251,6 +256,12 @@ export class LogsView {
     this.chips.hidden = chips.length === 0;
   }
 
+  /** For an empty range reaching past retention: "events are kept N days". */
+  retentionNote() {
+    const note = retentionNote(this.app.viewer.account.retentionDays, timeWindow(this.state, this.now).start, this.now);
+    return note ? h("p", { class: "retention-note", text: note }) : null;
+  }
+
   renderTable() {
     this.observer?.disconnect();
     if (!this.entries.length) {
@@ -262,6 +273,7 @@ export class LogsView {
         h("p", { text: hasFilters(this.state)
           ? `Nothing was recorded ${this.picker.describe(this.state)} that matches these filters.`
           : `Nothing was recorded ${this.picker.describe(this.state)}. Try a longer time range.` }),
+        this.retentionNote(),
         clear));
       return;
     }
