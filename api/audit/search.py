@@ -6,7 +6,6 @@ with ``account_id`` and one account can never see another's rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +15,6 @@ from sqlmodel import col
 from ulid import ULID
 
 from api.audit.query import ORDERABLE_FIELDS, SEARCH_FIELDS, FieldKind, Filters, filter_condition, search_field
-from api.audit.stored import StoredEvent
 from api.errors import BadInput
 from api.models import AuditEvent
 from api.paging import Cursor, Direction, decode_cursor, encode_cursor
@@ -35,7 +33,7 @@ class PageRequest:
 
 @dataclass(frozen=True)
 class Page:
-    events: list[StoredEvent]
+    events: list[AuditEvent]
     cursors: list[str]
     has_next_page: bool
     has_previous_page: bool
@@ -85,7 +83,7 @@ async def search_events(
 ) -> Page:
     """One page of the account's events matching ``filters``, ordered by (created_at, id)."""
     statement = search_statement(account_id, filters, page, now=now or datetime.now(UTC))
-    rows = list(await _rows(session, statement))
+    rows = list((await session.execute(statement)).scalars())
     events = rows[: page.first]
     return Page(
         events=events,
@@ -104,13 +102,7 @@ def created_at_of(event_id: str) -> datetime | None:
         return None
 
 
-async def _rows(session: AsyncSession, statement: Select[AuditEvent]) -> Sequence[StoredEvent]:
-    """The statement's rows as plain Core rows (attributes named as the model's), not ORM instances."""
-    columns = statement.with_only_columns(*AuditEvent.__table__.columns)  # type: ignore[attr-defined]  # sqlmodel's table
-    return (await (await session.connection()).execute(columns)).all()
-
-
-async def get_event(session: AsyncSession, account_id: str, event_id: str) -> StoredEvent | None:
+async def get_event(session: AsyncSession, account_id: str, event_id: str) -> AuditEvent | None:
     """The account's event ``event_id``; the id's own time picks the one partition to look in."""
     created_at = created_at_of(event_id)
     if created_at is None:
@@ -121,8 +113,7 @@ async def get_event(session: AsyncSession, account_id: str, event_id: str) -> St
         col(AuditEvent.id) == event_id,
         col(AuditEvent.created_at).between(created_at - ONE_MS, created_at + ONE_MS),
     )
-    rows = await _rows(session, statement)
-    return rows[0] if rows else None
+    return (await session.execute(statement)).scalar_one_or_none()
 
 
 async def count_events(session: AsyncSession, account_id: str, filters: Filters, *, now: datetime) -> int:

@@ -9,11 +9,11 @@ import strawberry
 from api.audit.actors import RECORDED_BY, split_actor
 from api.audit.external_ids import EXTERNAL_ID
 from api.audit.query import ORDERABLE_FIELDS, FieldKind
+from api.audit.record import NewEvent
 from api.audit.search import FieldValues, Page, Suggestions
-from api.audit.stored import StoredEvent
 from api.graphql.pagination import PageInfo
 from api.graphql.scalars import JSON, unix_seconds
-from api.models import EventType
+from api.models import AuditEvent, EventType
 
 AuditTrailEventType = strawberry.enum(EventType, name="AuditTrailEventType")
 SearchSuggestionsFieldType = strawberry.enum(FieldKind, name="SearchSuggestionsFieldType")
@@ -72,7 +72,7 @@ class AuditTrailEntry:
     timestamp: float = strawberry.field(description="Milliseconds since the epoch.")
 
     @classmethod
-    def from_event(cls, event: StoredEvent) -> AuditTrailEntry:
+    def from_event(cls, event: AuditEvent | NewEvent) -> AuditTrailEntry:
         source, identity = split_actor(event.actor)
         run = (
             AuditTrailActorRun(id=event.run_id, stack_id=event.run_stack_id)
