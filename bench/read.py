@@ -42,7 +42,6 @@ from bench.search import login
 
 CONCURRENCY = 8
 SLICES = 4
-SYSTEMS = ("ours", "PostGraphile", "floor")
 PGL_SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS pgl;
 CREATE OR REPLACE VIEW pgl.entries AS
