@@ -21,6 +21,7 @@ from api.graphql.errors import ErrorCodes
 from api.graphql.fast_inputs import install_fast_inputs
 from api.graphql.integrity import IntegrityMutation, IntegrityQuery
 from api.graphql.observed import Observed
+from api.graphql.parsed_documents import DocumentCache, ParsedDocuments
 from api.graphql.replays import ReplaysMutation, ReplaysQuery
 from api.graphql.request_scope import RequestScope
 from api.graphql.saved_filters import SavedFiltersMutation, SavedFiltersQuery
@@ -37,17 +38,22 @@ Mutation = merge_types(
 
 
 class AuditTrailSchema(strawberry.Schema):
+    documents: DocumentCache
+    """The parsed documents of this schema's requests (``ParsedDocuments``), by their text."""
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Logging is ErrorCodes' job: expected errors are not noise, unexpected ones are logged there."""
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(settings: Settings | None = None) -> AuditTrailSchema:
     """The schema with the limits of ``settings`` (defaults when exporting ``schema.graphql``)."""
     settings = settings or Settings()
+    documents = DocumentCache(maxsize=256)
     extensions: list[Any] = [
         Observed,  # first: it sees the codes ErrorCodes sets, and times the whole operation
         ErrorCodes,
         RequestScope,
+        partial(ParsedDocuments, documents),
         # Clients send the same few documents over and over: validate each once.  (strawberry's
         # ParserCache is left out: a syntax error raised from it escapes the error-code extension.)
         # A document holding more fields, fragments, spreads or directives than allowed is refused
@@ -69,6 +75,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         config=StrawberryConfig(auto_camel_case=True),
         execution_context_class=CompiledCompletionContext,
     )
+    schema.documents = documents
     install_fast_inputs()
     return schema
 

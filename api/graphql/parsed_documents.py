@@ -1,0 +1,57 @@
+"""Documents parsed once and kept by their text: clients send the same few documents over and over.
+
+Parsing spacectl's page document costs more CPU than validating it (validation is cached already),
+on every request.  strawberry's ``ParserCache`` parses inside the extension hook, where a syntax
+error escapes the error-code extension; here the hook only looks the text up: a document not yet
+seen is parsed by strawberry itself, as without the cache (errors and their codes unchanged), and
+kept only once it parsed.  A refused document is therefore never stored and never parsed twice.
+Parsed documents are not changed by anyone after parsing (validation and execution only read them),
+so one is shared by every request that sends its text.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+
+from graphql import DocumentNode
+from strawberry.extensions import SchemaExtension
+
+
+class DocumentCache:
+    """The most recently used ``maxsize`` parsed documents, by their text."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
+
+    def get(self, query: str) -> DocumentNode | None:
+        document = self._documents.get(query)
+        if document is not None:
+            self._documents.move_to_end(query)
+        return document
+
+    def put(self, query: str, document: DocumentNode) -> None:
+        self._documents[query] = document
+        self._documents.move_to_end(query)
+        while len(self._documents) > self.maxsize:
+            self._documents.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._documents)
+
+
+class ParsedDocuments(SchemaExtension):
+    """Hands strawberry the document parsed for the same text before; keeps what it parses now."""
+
+    def __init__(self, cache: DocumentCache) -> None:
+        self.cache = cache
+
+    def on_parse(self) -> Iterator[None]:
+        query = self.execution_context.query
+        if query and self.execution_context.graphql_document is None:
+            self.execution_context.graphql_document = self.cache.get(query)
+        yield
+        document = self.execution_context.graphql_document
+        if query and document is not None:
+            self.cache.put(query, document)

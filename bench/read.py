@@ -1,0 +1,241 @@
+"""The read path beside PostGraphile v5 and the HTTP floor, on the same table and the same pages.
+
+1,000,000 events over 30 days (``--quick``: 200,000; ``BENCH_READ_EVENTS`` sets any number) in
+four skewed accounts; every request reads the largest account (40 % of the rows).  Three servers,
+one process each, against the same embedded PostgreSQL:
+
+- ours: ``audittrail serve`` (one API process), spacectl's documents;
+- PostGraphile v5 (``bench/postgraphile``, installed with npm on first use; skipped with the reason
+  when npm or its node 22 is not there) over a view of ``audit_events`` in its own schema: the same
+  columns, order (newest first, id tie-break) and account filter;
+- the floor (``bench.read_floor_app``): bare ASGI + asyncpg + orjson, our statement with its values
+  inlined.
+
+Latency: requests one at a time, the systems taking turns request by request.  Throughput: 8
+concurrent clients for ``BENCH_READ_SECONDS`` (default 20, ``--quick`` 4) per case and system, in
+four slices taken in turns; server CPU per request is the server processes' CPU time over that run.
+Run alone with ``python -m bench.read [--quick]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import httpx
+import psutil
+from rich.progress import Progress
+from rich.table import Table
+from ulid import ULID
+
+from api.db import raw_url
+from bench.harness import Measurement, console, embedded_stack, percentile, run_alone
+from bench.load import BenchAccount, Span, create_accounts, generate_events
+from bench.read_cases import Case, Figures, read_cases
+from bench.read_servers import Server, floor_server, our_server, postgraphile_server
+from bench.search import login
+
+CONCURRENCY = 8
+SLICES = 4
+PGL_SCHEMA = """
+CREATE SCHEMA IF NOT EXISTS pgl;
+CREATE OR REPLACE VIEW pgl.entries AS
+    SELECT id, account_id, action, event_type, actor, run_id, run_stack_id, affected_resource_type,
+           affected_resource_id, related_resource_type, related_resource_id, body, data, context, remote_ip,
+           created_at
+    FROM public.audit_events;
+COMMENT ON VIEW pgl.entries IS E'@primaryKey id,created_at';
+CREATE OR REPLACE FUNCTION pgl.action_suggestions(account text, since timestamptz) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'filteredCount', (SELECT count(*) FROM public.audit_events WHERE account_id = account AND created_at >= since),
+        'values', (SELECT coalesce(jsonb_agg(jsonb_build_array(action, n) ORDER BY n DESC, action), '[]')
+                   FROM (SELECT action, count(*) AS n FROM public.audit_events
+                         WHERE account_id = account AND created_at >= since
+                         GROUP BY action ORDER BY n DESC, action LIMIT 50) AS top))
+$$;
+"""
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """User + system CPU of ``process`` and its children (uvicorn's worker, node's threads)."""
+    total = 0.0
+    for member in [process, *process.children(recursive=True)]:
+        times = member.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+async def send(client: httpx.AsyncClient, server: Server, case: Case) -> None:
+    response = await client.post(server.path, json=case.body_for(server.system))
+    if response.status_code != 200 or b'"errors"' in response.content:
+        raise RuntimeError(f"{server.system} {case.name}: {response.status_code} {response.text[:500]}")
+
+
+async def latencies(clients: dict[str, httpx.AsyncClient], servers: list[Server], case: Case, runs: int) -> None:
+    for run in range(runs + 10):
+        for server in servers:
+            started = time.perf_counter()
+            await send(clients[server.system], server, case)
+            if run >= 10:  # the first ten warm the caches of every side
+                case.figures[server.system].latencies_ms.append((time.perf_counter() - started) * 1000)
+
+
+async def throughput(client: httpx.AsyncClient, server: Server, case: Case, seconds: float) -> None:
+    figures = case.figures[server.system]
+    deadline = time.perf_counter() + seconds
+    done = 0
+
+    async def loop() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await send(client, server, case)
+            done += 1
+
+    cpu_before, started = cpu_seconds(server.process), time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(CONCURRENCY)))
+    figures.seconds += time.perf_counter() - started
+    figures.cpu_seconds += cpu_seconds(server.process) - cpu_before
+    figures.requests += done
+
+
+async def measure(servers: list[Server], cases: list[Case], runs: int, seconds: float) -> None:
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    clients = {s.system: httpx.AsyncClient(base_url=s.base_url, timeout=60, limits=limits) for s in servers}
+    try:
+        account = next(s.account for s in servers if s.account is not None)
+        clients["ours"].headers["Authorization"] = f"Bearer {await login(clients['ours'], account)}"
+        for case in cases:
+            await same_page(clients, servers, case)
+        with Progress(transient=True) as progress:
+            task = progress.add_task("read: latency, then throughput", total=len(cases) * (1 + SLICES))
+            for case in cases:
+                taking_part = [s for s in servers if case.body_for(s.system) is not None]
+                await latencies(clients, taking_part, case, runs)
+                progress.advance(task)
+                for _ in range(SLICES):
+                    for server in taking_part:
+                        await throughput(clients[server.system], server, case, seconds / SLICES)
+                    progress.advance(task)
+    finally:
+        for client in clients.values():
+            await client.aclose()
+
+
+async def same_page(clients: dict[str, httpx.AsyncClient], servers: list[Server], case: Case) -> None:
+    """Every system answers a page case with the same entries in the same order, or the bench stops."""
+    if case.ids_of is None:
+        return
+    pages = {}
+    for server in servers:
+        body = case.body_for(server.system)
+        if body is not None:
+            answer = (await clients[server.system].post(server.path, json=body)).json()
+            pages[server.system] = case.ids_of(server.system, answer)
+    if len({tuple(ids) for ids in pages.values()}) != 1 or not pages["ours"]:
+        raise RuntimeError(f"{case.name}: the systems answer different pages: {pages}")
+
+
+def report(cases: list[Case]) -> list[Measurement]:
+    table = Table("case", "system", "p50", "p95", f"req/s at {CONCURRENCY}", "server CPU/request",
+                  "p50 / PostGraphile", "p95 / PostGraphile", "req/s / PostGraphile", "p50 / floor")  # fmt: skip
+    measurements = []
+    for case in cases:
+        rows = {name: figures for name, figures in case.figures.items() if figures.latencies_ms}
+        pgl, floor = rows.get("PostGraphile"), rows["floor"]
+        for name, figures in rows.items():
+            p50, p95 = percentile(figures.latencies_ms, 50), percentile(figures.latencies_ms, 95)
+            ratios = ["", "", "", ""]
+            if name == "ours":
+                if pgl:
+                    ratios[:3] = [
+                        f"{p50 / percentile(pgl.latencies_ms, 50):.2f}x",
+                        f"{p95 / percentile(pgl.latencies_ms, 95):.2f}x",
+                        f"{figures.per_second / pgl.per_second:.2f}x",
+                    ]
+                ratios[3] = f"{p50 / percentile(floor.latencies_ms, 50):.2f}x"
+            table.add_row(case.name, name, f"{p50:.2f} ms", f"{p95:.2f} ms", f"{figures.per_second:.0f}",
+                          f"{figures.cpu_ms_per_request:.2f} ms", *ratios)  # fmt: skip
+        measurements.extend(case_measurements(case, rows))
+    console.print(table)
+    return measurements
+
+
+def case_measurements(case: Case, rows: dict[str, Figures]) -> list[Measurement]:
+    ours, floor, pgl = rows["ours"], rows["floor"], rows.get("PostGraphile")
+    found = []
+    if pgl is not None:
+        for label, pct in (("p50", 50), ("p95", 95)):
+            mine, theirs = percentile(ours.latencies_ms, pct), percentile(pgl.latencies_ms, pct)
+            found.append(Measurement("read", f"{case.name} {label} vs PostGraphile", mine, theirs, "ms",
+                                     "< PostGraphile", mine < theirs))  # fmt: skip
+        found.append(Measurement("read", f"{case.name} req/s vs PostGraphile", ours.per_second, pgl.per_second,
+                                 "req/s", "> PostGraphile", ours.per_second > pgl.per_second))  # fmt: skip
+    mine, lowest = percentile(ours.latencies_ms, 50), percentile(floor.latencies_ms, 50)
+    goal, met = "<= 2x floor", mine <= 2 * lowest
+    if case.goal_p50_ms is not None:
+        goal, met = f"{goal}, <= {case.goal_p50_ms:g} ms", met and mine <= case.goal_p50_ms
+    found.append(Measurement("read", f"{case.name} p50 vs floor", mine, lowest, "ms", goal, met))
+    return found
+
+
+def events_wanted(quick: bool) -> int:
+    return int(os.environ.get("BENCH_READ_EVENTS", 200_000 if quick else 1_000_000))
+
+
+def seconds_wanted(quick: bool) -> float:
+    return float(os.environ.get("BENCH_READ_SECONDS", 4 if quick else 20))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    account: BenchAccount
+    entry_id: str
+
+
+async def prepare(database_url: str, total: int) -> Prepared:
+    accounts = await create_accounts(database_url)
+    now = datetime.now(UTC)
+    await generate_events(database_url, accounts, [Span(now - timedelta(days=30), now, total)])
+    connection = await asyncpg.connect(raw_url(database_url))
+    try:
+        await connection.execute(PGL_SCHEMA)
+        # Generated ids only look like ULIDs; one real one (of its row's time) for auditTrailEntry(id).
+        row = await connection.fetchrow(
+            "SELECT id, created_at FROM audit_events WHERE account_id = $1 ORDER BY created_at DESC, id DESC"
+            " OFFSET 7 LIMIT 1",
+            accounts[0].account_id,
+        )
+        entry_id = str(ULID.from_datetime(row["created_at"]))
+        await connection.execute(
+            "UPDATE audit_events SET id = $1 WHERE id = $2 AND created_at = $3", entry_id, row["id"], row["created_at"]
+        )
+    finally:
+        await connection.close()
+    return Prepared(accounts[0], entry_id)
+
+
+def run(quick: bool) -> list[Measurement]:
+    runs = 50 if quick else 200
+    with embedded_stack() as servers, contextlib.ExitStack() as stack:
+        prepared = asyncio.run(prepare(servers.database_url, events_wanted(quick)))
+        started = [
+            stack.enter_context(our_server(servers, prepared.account)),
+            stack.enter_context(floor_server(servers)),
+        ]
+        try:
+            started.append(stack.enter_context(postgraphile_server(servers, prepared.account)))
+        except RuntimeError as reason:
+            console.print(f"[yellow]PostGraphile skipped: {reason}[/yellow]")
+        cases = read_cases(prepared.account.account_id, prepared.entry_id, datetime.now(UTC))
+        asyncio.run(measure(started, cases, runs, seconds_wanted(quick)))
+        return report(cases)
+
+
+if __name__ == "__main__":
+    run_alone(run, __doc__)
