@@ -89,7 +89,9 @@ def prepared(query: ExportQuery) -> ExportQuery:
     return fixed
 
 
-async def export_chunks(db: Database, query: ExportQuery, export_format: ExportFormat) -> AsyncGenerator[ExportChunk, None]:
+async def export_chunks(
+    db: Database, query: ExportQuery, export_format: ExportFormat
+) -> AsyncGenerator[ExportChunk, None]:
     """The export's lines in the search's order, as ``COPY`` delivers them (header not included).
 
     Closing the iterator (the client left) cancels the ``COPY``: asyncpg asks PostgreSQL to stop.
