@@ -35,6 +35,11 @@ export holds is this many socket reads, whatever its size."""
 
 _COPY_ENDED = None
 
+COPY_TIMEOUT_SECONDS = 7 * 24 * 3600.0
+"""asyncpg bounds a ``COPY`` as one statement, the client's reading included: a week, not the
+statement timeout of a few seconds.  The database's progress is bounded instead: each piece must
+arrive within the statement timeout (``_next_piece``), as each fetch of a cursor had to."""
+
 
 @dataclass(frozen=True)
 class ExportQuery:
@@ -98,10 +103,11 @@ async def export_chunks(
     """
     pieces: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=READ_AHEAD_PIECES)
     copying = asyncio.create_task(_copy(db, query.statement(export_format), pieces))
+    piece_timeout = db.timeouts.statement_seconds
     unwrapper = CopyUnwrapper()
     try:
         while True:
-            piece = await _next_piece(pieces, copying)
+            piece = await _next_piece(pieces, copying, piece_timeout)
             data: list[bytes] = []
             rows = 0
             # Gather what is already waiting into one chunk: fewer, larger writes to the socket.
@@ -123,8 +129,11 @@ async def export_chunks(
             await copying
 
 
-async def _next_piece(pieces: asyncio.Queue[bytes | None], copying: asyncio.Task[None]) -> bytes | None:
-    """The next piece of output (None: the end), or the ``COPY``'s own error when it failed."""
+async def _next_piece(
+    pieces: asyncio.Queue[bytes | None], copying: asyncio.Task[None], timeout_seconds: float
+) -> bytes | None:
+    """The next piece of output (None: the end), the ``COPY``'s own error when it failed, or
+    TimeoutError when the database sent nothing for ``timeout_seconds``."""
     if not pieces.empty() or copying.done():
         if pieces.empty():
             copying.result()  # raises what stopped the COPY
@@ -132,13 +141,15 @@ async def _next_piece(pieces: asyncio.Queue[bytes | None], copying: asyncio.Task
         return pieces.get_nowait()
     waiting = asyncio.ensure_future(pieces.get())
     try:
-        await asyncio.wait({waiting, copying}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({waiting, copying}, timeout=timeout_seconds, return_when=asyncio.FIRST_COMPLETED)
     finally:
         if not waiting.done():
             waiting.cancel()
     if waiting.done() and not waiting.cancelled():
         return waiting.result()
-    return await _next_piece(pieces, copying)
+    if not done:
+        raise TimeoutError(f"the database sent no export rows for {timeout_seconds:g} s")
+    return await _next_piece(pieces, copying, timeout_seconds)
 
 
 async def _copy(db: Database, statement: Select[Any], pieces: asyncio.Queue[bytes | None]) -> None:
@@ -151,5 +162,7 @@ async def _copy(db: Database, statement: Select[Any], pieces: asyncio.Queue[byte
         arguments = [compiled.params[name] for name in compiled.positiontup or ()]
         driver = (await connection.get_raw_connection()).driver_connection
         assert isinstance(driver, asyncpg.Connection)
-        await driver.copy_from_query(compiled.string, *arguments, output=pieces.put, **COPY_OPTIONS)
+        await driver.copy_from_query(
+            compiled.string, *arguments, output=pieces.put, timeout=COPY_TIMEOUT_SECONDS, **COPY_OPTIONS
+        )
     await pieces.put(_COPY_ENDED)

@@ -51,7 +51,7 @@ async def test_csv_export_is_byte_for_byte_what_csv_writer_writes(api: Api) -> N
 
 
 def test_copy_framing_comes_off_the_same_wherever_the_pieces_are_cut() -> None:
-    lines = [b'{"a":"\\u0002"}\n', b"id,\x02\x02\x02\x02,\"a\nb\"\r\n", b"\x02\n\x02,x\r\n", b"{}\n"]
+    lines = [b'{"a":"\\u0002"}\n', b'id,\x02\x02\x02\x02,"a\nb"\r\n', b"\x02\n\x02,x\r\n", b"{}\n"]
     # What COPY (FORMAT csv, QUOTE E'\x02') sends for these values: framed, inner quotes doubled.
     sent = b"".join(b"\x02" + line.replace(b"\x02", b"\x02\x02") + b"\x02\n" for line in lines)
     whole = CopyUnwrapper()
