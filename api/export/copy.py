@@ -1,11 +1,15 @@
 """``COPY (<the export's select>) TO STDOUT`` read through a bounded queue, and its bytes unwrapped.
 
-Each exported row is one text column that already is the line to send (``api.export.formats``).
-``COPY`` in CSV mode with ``QUOTE E'\\x02'`` passes a value on verbatim except for one reversible
-wrapping: a value holding a newline (every line does: it ends with one) is framed in ``\\x02`` and a
-``\\x02`` inside it is doubled.  ``unwrap`` undoes exactly that, so the bytes are the stored ones
-whatever they hold; no other ``COPY`` mode is lossless (text mode escapes every backslash of the
-JSON).
+Each exported row is one text column (``api.export.formats``).  ``COPY`` in CSV mode with
+``QUOTE E'\\x02'`` passes a value on verbatim, then a newline, except for one reversible wrapping:
+a value holding a newline, CR, ``\\x01`` or ``\\x02`` is framed in ``\\x02`` and a ``\\x02`` inside it is
+doubled.  No other ``COPY`` mode is lossless (text mode escapes every backslash of the JSON).
+
+- A CSV line holds its own CRLF, so every row is framed: ``CopyUnwrapper`` removes exactly that,
+  whatever bytes the values hold.
+- A stored body is JSON as the service wrote it, which escapes every control character: no row is
+  ever framed, and ``PlainLines`` passes ``COPY``'s bytes on untouched (the body, a newline: the
+  NDJSON line), refusing to go on should a ``\\x02`` ever show a framed row.
 """
 
 from __future__ import annotations
@@ -29,6 +33,18 @@ class ExportChunk:
 
     data: bytes
     rows: int
+
+
+class PlainLines:
+    """``COPY``'s output of the bodies, passed on as it comes: it already is NDJSON."""
+
+    def feed(self, piece: bytes) -> ExportChunk:
+        if _QUOTE in piece:
+            raise RuntimeError("a stored body holds a control character: it is not JSON the service wrote")
+        return ExportChunk(piece, piece.count(b"\n"))
+
+    def finish(self) -> None:
+        """Nothing is held back between pieces."""
 
 
 class CopyUnwrapper:

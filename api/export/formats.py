@@ -1,5 +1,5 @@
 """The two export formats as the one column PostgreSQL selects per row: the stored webhook body
-(NDJSON), or a whole RFC 4180 CSV line built in SQL.
+(NDJSON, ``COPY`` ends each with a newline), or a whole RFC 4180 CSV line built in SQL.
 
 PostgreSQL builds each line, so the export has no Python work per row or per cell: it only passes
 ``COPY``'s bytes on (``api.export.copy``).  The CSV line is what Python's ``csv.writer`` writes
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, String, case, func, literal
+from sqlalchemy import ColumnElement, SQLColumnExpression, String, case, func, literal, type_coerce
 from sqlmodel import col
 
 from api.models import AuditEvent
@@ -86,5 +86,5 @@ def csv_line() -> ColumnElement[str]:
 
 
 def export_line(export_format: ExportFormat) -> ColumnElement[str]:
-    """The one column an export selects: the stored body and a newline, or the CSV line."""
-    return col(AuditEvent.body) + literal("\n", String) if export_format is ExportFormat.NDJSON else csv_line()
+    """The one column an export selects: the stored body (``COPY`` adds the newline), or the CSV line."""
+    return type_coerce(col(AuditEvent.body), String) if export_format is ExportFormat.NDJSON else csv_line()

@@ -23,7 +23,7 @@ from sqlalchemy import Select, literal, select
 from api.audit.query import Filters, time_before
 from api.audit.search import PageRequest, search_statement
 from api.db import Database
-from api.export.copy import COPY_OPTIONS, CopyUnwrapper, ExportChunk
+from api.export.copy import COPY_OPTIONS, CopyUnwrapper, ExportChunk, PlainLines
 from api.export.formats import ExportFormat, export_line
 from api.paging import Direction
 
@@ -104,7 +104,7 @@ async def export_chunks(
     pieces: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=READ_AHEAD_PIECES)
     copying = asyncio.create_task(_copy(db, query.statement(export_format), pieces))
     piece_timeout = db.timeouts.statement_seconds
-    unwrapper = CopyUnwrapper()
+    unwrapper = PlainLines() if export_format is ExportFormat.NDJSON else CopyUnwrapper()
     try:
         while True:
             piece = await _next_piece(pieces, copying, piece_timeout)

@@ -7,8 +7,9 @@ import csv
 import io
 
 import orjson
+import pytest
 
-from api.export.copy import CopyUnwrapper
+from api.export.copy import CopyUnwrapper, PlainLines
 from api.models import Role
 from tests.export.support import csv_records
 from tests.helpers import Api
@@ -62,3 +63,11 @@ def test_copy_framing_comes_off_the_same_wherever_the_pieces_are_cut() -> None:
         unwrapper.finish()
         assert first.data + second.data == b"".join(lines)
         assert first.rows + second.rows == len(lines)
+
+
+def test_plain_bodies_pass_untouched_and_a_framed_row_stops_the_export() -> None:
+    lines = PlainLines()
+    chunk = lines.feed(b'{"a":"\\u0002\\n"}\n{"b":1}\n{"c"')
+    assert (chunk.data, chunk.rows) == (b'{"a":"\\u0002\\n"}\n{"b":1}\n{"c"', 2)
+    with pytest.raises(RuntimeError, match="not JSON the service wrote"):
+        lines.feed(b'\x02{"raw":"\n"}\x02\n')
