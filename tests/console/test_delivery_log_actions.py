@@ -25,14 +25,18 @@ async def test_redeliver_all_failed_sends_the_failed_deliveries_again(
     (await console.api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
     receiver.default = Reply(status=503)
     await seed(console.api.db, admin.account_id, [draft("outage.one"), draft("outage.two")])
-    await poll(lambda: actions(receiver).count("outage.two") == 1, what="the outage's failed attempts")
+    await poll(
+        lambda: actions(receiver).count("outage.one") == actions(receiver).count("outage.two") == 1,
+        what="the outage's failed attempts",
+    )
     receiver.default = Reply()
 
     await console.sign_in(admin)
     page = console.page
     await page.get_by_role("link", name="Configuration").click()
     log = page.locator("section.deliveries")
-    await expect(log.locator("tbody tr", has_text="outage.one")).to_contain_text("Failed")
+    for action in ("outage.one", "outage.two"):  # recorded just after the receiver answered
+        await expect(log.locator("tbody tr", has_text=action)).to_contain_text("Failed", timeout=15_000)
     mark = len(receiver.requests)
     await log.get_by_role("button", name="Redeliver all failed").click()
     dialog = page.get_by_role("dialog", name="Redeliver all failed deliveries?")
