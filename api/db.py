@@ -67,7 +67,7 @@ class Database:
     """
 
     def __init__(self, database_url: str, *, pool_size: int = 10, timeouts: DatabaseTimeouts | None = None) -> None:
-        timeouts = timeouts or DatabaseTimeouts()
+        self.timeouts = timeouts = timeouts or DatabaseTimeouts()
         self.engine: AsyncEngine = create_async_engine(
             async_url(database_url),
             pool_size=pool_size,

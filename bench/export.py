@@ -119,7 +119,7 @@ def run(quick: bool) -> list[Measurement]:
         now = datetime.now(UTC)
         spans = [Span(now - timedelta(days=20), now, total)]
         asyncio.run(generate_events(servers.database_url, accounts, spans, only_account=accounts[0]))
-        with api_processes(servers, workers=1) as base_url:
+        with api_processes(servers, workers=1, ready_timeout=180) as base_url:  # a loaded machine starts it slowly
             return measure(base_url, servers.database_url, accounts[0])
 
 

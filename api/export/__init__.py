@@ -1,21 +1,23 @@
-"""Exporting an account's events as NDJSON (the stored webhook bodies) or CSV, streamed from a server-side cursor.
+"""Exporting an account's events as NDJSON (the stored webhook bodies) or CSV, streamed by one ``COPY``.
 
-``stream`` reads the rows the search selects, ``formats`` encodes them, ``route`` is ``/export``.
+``formats`` is the line PostgreSQL builds per row, ``copy`` unwraps ``COPY``'s output, ``stream``
+runs it behind a bounded queue, ``route`` is ``/export``.
 """
 
-from api.export.formats import CSV_COLUMNS, ExportFormat, encode_chunk, neutralise_formula
-from api.export.route import export_chunks, export_routes, file_name
-from api.export.stream import ExportQuery, export_batches, prepared
+from api.export.copy import ExportChunk
+from api.export.formats import CSV_COLUMNS, CSV_HEADER, ExportFormat
+from api.export.route import export_body, export_routes, file_name
+from api.export.stream import ExportQuery, export_chunks, prepared
 
 __all__ = [
     "CSV_COLUMNS",
+    "CSV_HEADER",
+    "ExportChunk",
     "ExportFormat",
     "ExportQuery",
-    "encode_chunk",
-    "export_batches",
+    "export_body",
     "export_chunks",
     "export_routes",
     "file_name",
-    "neutralise_formula",
     "prepared",
 ]

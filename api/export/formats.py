@@ -1,17 +1,19 @@
-"""The two export formats: NDJSON of the stored webhook bodies, and CSV for spreadsheets.
+"""The two export formats as the one column PostgreSQL selects per row: the stored webhook body
+(NDJSON, ``COPY`` ends each with a newline), or a whole RFC 4180 CSV line built in SQL.
 
-Both encode a whole batch of rows at once (one ``bytes`` per batch): the stream's cost is the
-database and the socket, not a Python call per cell.
+PostgreSQL builds each line, so the export has no Python work per row or per cell: it only passes
+``COPY``'s bytes on (``api.export.copy``).  The CSV line is what Python's ``csv.writer`` writes
+(minimal quoting, quotes doubled, CRLF), every cell neutralised against spreadsheet formulas.
 """
 
 from __future__ import annotations
 
-import csv
 import enum
-import io
-from collections.abc import Iterable, Sequence
-from datetime import datetime
-from typing import Any, Protocol
+
+from sqlalchemy import ColumnElement, SQLColumnExpression, String, case, func, literal, type_coerce
+from sqlmodel import col
+
+from api.models import AuditEvent
 
 
 class ExportFormat(enum.StrEnum):
@@ -26,80 +28,63 @@ class ExportFormat(enum.StrEnum):
 CSV_COLUMNS = ("id", "time", "action", "eventType", "actor", "resources", "remoteIP", "body")
 """The CSV header, in order; ``body`` is the webhook body (JSON), ``time`` ISO 8601 UTC."""
 
+CSV_HEADER = (",".join(CSV_COLUMNS) + "\r\n").encode()
+"""The first line of every CSV export, so an empty export still names its columns."""
+
 # A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets (OWASP's
 # list: tab and carriage return start one too); a leading apostrophe makes it text again.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
+# A cell holding one of these is quoted, as csv.writer's QUOTE_MINIMAL does with "," and CRLF.
+NEEDS_QUOTES = '[",\r\n]'
 
-class ExportRow(Protocol):
-    """One row of ``api.export.stream.EXPORT_COLUMNS``, read by position (an asyncpg record)."""
-
-    def __getitem__(self, index: int, /) -> Any: ...
-
-
-# The positions of EXPORT_COLUMNS (api/export/stream.py).
-(ID, CREATED_AT, ACTION, EVENT_TYPE, ACTOR, AFFECTED_TYPE, AFFECTED_ID, RELATED_TYPE, RELATED_ID, REMOTE_IP, BODY) = (
-    range(11)
-)
+# ``time``: milliseconds (truncated, as Python's isoformat), the precision of an event's timestamp.
+ISO_UTC_MILLISECONDS = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
 
 
-def neutralise_formula(cell: str) -> str:
-    """``cell`` as text a spreadsheet will not evaluate: a formula-looking cell gets a leading ``'``."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+def _text(value: SQLColumnExpression[str | None]) -> ColumnElement[str]:
+    """A column or expression as SQL text; ``||`` binds as string concatenation."""
+    return func.coalesce(value, literal("", String))
 
 
-def iso_utc(moment: datetime) -> str:
-    """``2026-11-26T00:33:41.123Z``: milliseconds, the precision of an event's timestamp."""
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def csv_cell(value: SQLColumnExpression[str | None]) -> ColumnElement[str]:
+    """One cell: neutralised (a formula start gets a leading ``'``), then quoted when it must be."""
+    text = _text(value)
+    neutral = case((func.left(text, 1).in_(FORMULA_STARTS), literal("'", String) + text), else_=text)
+    quoted = literal('"', String) + func.replace(neutral, '"', '""') + literal('"', String)
+    return case((neutral.regexp_match(NEEDS_QUOTES), quoted), else_=neutral)
 
 
-def resources_cell(row: ExportRow) -> str:
-    """``affected=STACK:prod-eu;related=SPACE:root``, leaving out a resource the event does not have."""
-    parts = []
-    for role, resource_type, resource_id in (
-        ("affected", row[AFFECTED_TYPE], row[AFFECTED_ID]),
-        ("related", row[RELATED_TYPE], row[RELATED_ID]),
-    ):
-        if resource_type is not None:
-            parts.append(f"{role}={resource_type}:{resource_id or ''}")
-    return ";".join(parts)
-
-
-def csv_header() -> bytes:
-    """The first line of every CSV export, so an empty export still names its columns."""
-    return _csv_lines([CSV_COLUMNS])
-
-
-def csv_chunk(rows: Sequence[ExportRow]) -> bytes:
-    """RFC 4180 lines (CRLF, quotes doubled) of ``rows``, every cell neutralised."""
-    return _csv_lines(
-        [
-            row[ID],
-            iso_utc(row[CREATED_AT]),
-            row[ACTION],
-            row[EVENT_TYPE],
-            row[ACTOR],
-            resources_cell(row),
-            row[REMOTE_IP] or "",
-            row[BODY],
-        ]
-        for row in rows
+def _resource(
+    role: str, resource_type: SQLColumnExpression[str | None], resource_id: SQLColumnExpression[str | None]
+) -> ColumnElement[str]:
+    """``affected=STACK:prod-eu``, or NULL when the event has no such resource (concat_ws skips it)."""
+    return case(
+        (resource_type.is_not(None), literal(f"{role}=", String) + resource_type + ":" + _text(resource_id)),
+        else_=None,
     )
 
 
-def _csv_lines(rows: Iterable[Sequence[str]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([neutralise_formula(cell) for cell in row])
-    return buffer.getvalue().encode()
+def csv_line() -> ColumnElement[str]:
+    """The event as one CSV line, CRLF included, in ``CSV_COLUMNS`` order."""
+    resources = func.concat_ws(
+        ";",
+        _resource("affected", col(AuditEvent.affected_resource_type), col(AuditEvent.affected_resource_id)),
+        _resource("related", col(AuditEvent.related_resource_type), col(AuditEvent.related_resource_id)),
+    )
+    cells = [
+        col(AuditEvent.id),
+        func.to_char(func.timezone("UTC", col(AuditEvent.created_at)), ISO_UTC_MILLISECONDS),
+        col(AuditEvent.action),
+        col(AuditEvent.event_type),
+        col(AuditEvent.actor),
+        resources,
+        col(AuditEvent.remote_ip),
+        col(AuditEvent.body),
+    ]
+    return func.concat_ws(",", *[csv_cell(cell) for cell in cells]) + literal("\r\n", String)
 
 
-def ndjson_chunk(rows: Sequence[ExportRow]) -> bytes:
-    """One stored webhook body per line: the bytes the webhook received, so one format everywhere."""
-    return "".join([f"{row[BODY]}\n" for row in rows]).encode()
-
-
-def encode_chunk(export_format: ExportFormat, rows: Sequence[ExportRow]) -> bytes:
-    """One batch in ``export_format``: the only place that picks the encoder."""
-    return ndjson_chunk(rows) if export_format is ExportFormat.NDJSON else csv_chunk(rows)
+def export_line(export_format: ExportFormat) -> ColumnElement[str]:
+    """The one column an export selects: the stored body (``COPY`` adds the newline), or the CSV line."""
+    return type_coerce(col(AuditEvent.body), String) if export_format is ExportFormat.NDJSON else csv_line()

@@ -29,8 +29,8 @@ from ulid import ULID
 
 from api.db import Database
 from api.errors import AppError, BadInput, ServiceUnavailable
-from api.export.formats import ExportFormat, csv_header, encode_chunk
-from api.export.stream import ExportQuery, export_batches, prepared
+from api.export.formats import CSV_HEADER, ExportFormat
+from api.export.stream import ExportQuery, export_chunks, prepared
 from api.graphql.audit.inputs import SearchInput
 from api.graphql.context import RequestContext
 from api.graphql.errors import is_unavailable
@@ -122,16 +122,17 @@ class ExportResponse(StreamingResponse):
             await super().stream_response(send)
 
 
-async def export_chunks(db: Database, query: ExportQuery, export_format: ExportFormat) -> AsyncIterator[bytes]:
-    """The export's bytes, one chunk per batch; logs how it ended (complete, or the client left)."""
+async def export_body(db: Database, query: ExportQuery, export_format: ExportFormat) -> AsyncIterator[bytes]:
+    """The response's bytes as ``COPY`` sends them; logs how it ended (complete, or the client left)."""
     rows_sent = 0
     complete = False
     try:
         if export_format is ExportFormat.CSV:
-            yield csv_header()
-        async for rows in export_batches(db, query):
-            yield encode_chunk(export_format, rows)
-            rows_sent += len(rows)
+            yield CSV_HEADER
+        async with aclosing(export_chunks(db, query, export_format)) as chunks:
+            async for chunk in chunks:
+                yield chunk.data
+                rows_sent += chunk.rows
         complete = True
     finally:
         log.info("export ended", account_id=query.account_id, rows=rows_sent, complete=complete)
@@ -175,7 +176,7 @@ def export_routes(services_of: Callable[[], Services], schema: BaseSchema) -> li
             await context.close()
         name = file_name(identity.account_name, query, export_format)
         return ExportResponse(
-            export_chunks(services.db, query, export_format),
+            export_body(services.db, query, export_format),
             media_type=export_format.media_type,
             headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
         )

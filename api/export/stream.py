@@ -1,46 +1,44 @@
-"""An account's events matching a search, streamed through a server-side cursor: constant memory.
+"""An account's events matching a search, streamed by one ``COPY`` of the search's own statement.
 
-The rows are selected by the search's own statement (``api.audit.search.search_statement``), so
-an export holds exactly what ``searchAuditTrailEntries`` pages through, in the same order.  One
-statement in one read transaction, fetched ``batch_size`` rows at a time: planned once (a keyset
-query per batch was planned again across every daily partition each time), one consistent
-snapshot, and a consumer that stops asking closes the cursor, which ends the query.
+The rows are selected by the search's statement (``api.audit.search.search_statement``), so an
+export holds exactly what ``searchAuditTrailEntries`` pages through, in the same order.  PostgreSQL
+writes each line (``api.export.formats``) and ``COPY`` sends them: one statement, one snapshot, no
+Python per row.  A bounded queue sits between the ``COPY`` and the response: while the client
+reads slowly the queue is full, asyncpg stops reading the socket and PostgreSQL waits; when the
+client leaves, the ``COPY`` is cancelled and the query ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from sqlalchemy import Select, literal, select
-from sqlmodel import col
 
 from api.audit.query import Filters, time_before
 from api.audit.search import PageRequest, search_statement
 from api.db import Database
-from api.export.formats import ExportRow
-from api.models import AuditEvent
+from api.export.copy import COPY_OPTIONS, CopyUnwrapper, ExportChunk, PlainLines
+from api.export.formats import ExportFormat, export_line
 from api.paging import Direction
 
 DEFAULT_BATCH_SIZE = 2000
 
-EXPORT_COLUMNS = (
-    col(AuditEvent.id),
-    col(AuditEvent.created_at),
-    col(AuditEvent.action),
-    col(AuditEvent.event_type),
-    col(AuditEvent.actor),
-    col(AuditEvent.affected_resource_type),
-    col(AuditEvent.affected_resource_id),
-    col(AuditEvent.related_resource_type),
-    col(AuditEvent.related_resource_id),
-    col(AuditEvent.remote_ip),
-    col(AuditEvent.body),
-)
-"""Plain columns, not ORM entities: building an ``AuditEvent`` per row would cost more than reading it."""
+READ_AHEAD_PIECES = 8
+"""How many of asyncpg's pieces of ``COPY`` output wait for the client at most: the memory an
+export holds is this many socket reads, whatever its size."""
+
+_COPY_ENDED = None
+
+COPY_TIMEOUT_SECONDS = 7 * 24 * 3600.0
+"""asyncpg bounds a ``COPY`` as one statement, the client's reading included: a week, not the
+statement timeout of a few seconds.  The database's progress is bounded instead: each piece must
+arrive within the statement timeout (``_next_piece``), as each fetch of a cursor had to."""
 
 
 @dataclass(frozen=True)
@@ -53,17 +51,18 @@ class ExportQuery:
     order_field: str = "createdAt"
     after: str | None = None
     batch_size: int = DEFAULT_BATCH_SIZE
+    """The rows one chunk of the response gathers at most from what ``COPY`` has sent."""
     now: datetime | None = None
     """The moment ``timeInLast`` counts back from; fixed once so every batch agrees."""
 
-    def statement(self) -> Select[*tuple[Any, ...]]:
+    def statement(self, export_format: ExportFormat = ExportFormat.NDJSON) -> Select[Any]:
         """The whole export's statement; BAD_USER_INPUT for filters the search would refuse."""
         page = PageRequest(
             first=self.batch_size, after=self.after, order_field=self.order_field, direction=self.direction
         )
         statement = search_statement(self.account_id, self.filters, page, now=self.now or datetime.now(UTC))
         # The search's statement reads one page (and a row); an export reads everything it selects.
-        return statement.with_only_columns(*EXPORT_COLUMNS).limit(None)
+        return statement.with_only_columns(export_line(export_format)).limit(None)
 
     def time_range(self) -> tuple[datetime | None, datetime | None]:
         """The createdAt bounds the filters set (None for an open end), to name the export by."""
@@ -95,21 +94,75 @@ def prepared(query: ExportQuery) -> ExportQuery:
     return fixed
 
 
-async def export_batches(db: Database, query: ExportQuery) -> AsyncIterator[Sequence[ExportRow]]:
-    """The matching rows, ``query.batch_size`` at a time, in the search's order.
+async def export_chunks(
+    db: Database, query: ExportQuery, export_format: ExportFormat
+) -> AsyncGenerator[ExportChunk, None]:
+    """The export's lines in the search's order, as ``COPY`` delivers them (header not included).
 
-    SQLAlchemy builds the statement; asyncpg's own cursor reads it.  Turning each row into a
-    SQLAlchemy ``Row`` cost more than reading it (an export ran at a sixth of ``COPY``); asyncpg's
-    records are tuples as well, with the columns in ``EXPORT_COLUMNS`` order.
+    Closing the iterator (the client left) cancels the ``COPY``: asyncpg asks PostgreSQL to stop.
     """
+    pieces: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=READ_AHEAD_PIECES)
+    copying = asyncio.create_task(_copy(db, query.statement(export_format), pieces))
+    piece_timeout = db.timeouts.statement_seconds
+    unwrapper = PlainLines() if export_format is ExportFormat.NDJSON else CopyUnwrapper()
+    try:
+        while True:
+            piece = await _next_piece(pieces, copying, piece_timeout)
+            data: list[bytes] = []
+            rows = 0
+            # Gather what is already waiting into one chunk: fewer, larger writes to the socket.
+            while piece is not _COPY_ENDED:
+                chunk = unwrapper.feed(piece)
+                data.append(chunk.data)
+                rows += chunk.rows
+                if rows >= query.batch_size or pieces.empty():
+                    break
+                piece = pieces.get_nowait()
+            if rows:
+                yield ExportChunk(b"".join(data), rows)
+            if piece is _COPY_ENDED:
+                unwrapper.finish()
+                return
+    finally:
+        copying.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await copying
+
+
+async def _next_piece(
+    pieces: asyncio.Queue[bytes | None], copying: asyncio.Task[None], timeout_seconds: float
+) -> bytes | None:
+    """The next piece of output (None: the end), the ``COPY``'s own error when it failed, or
+    TimeoutError when the database sent nothing for ``timeout_seconds``."""
+    if not pieces.empty() or copying.done():
+        if pieces.empty():
+            copying.result()  # raises what stopped the COPY
+            raise RuntimeError("the COPY ended without its end marker")
+        return pieces.get_nowait()
+    waiting = asyncio.ensure_future(pieces.get())
+    try:
+        done, _ = await asyncio.wait({waiting, copying}, timeout=timeout_seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not waiting.done():
+            waiting.cancel()
+    if waiting.done() and not waiting.cancelled():
+        return waiting.result()
+    if not done:
+        raise TimeoutError(f"the database sent no export rows for {timeout_seconds:g} s")
+    return await _next_piece(pieces, copying, timeout_seconds)
+
+
+async def _copy(db: Database, statement: Select[Any], pieces: asyncio.Queue[bytes | None]) -> None:
+    """Run the ``COPY`` into ``pieces`` (waiting while it is full), then the end marker."""
     async with db.transaction() as session:
         connection = await session.connection()
-        # SQLAlchemy begins the driver's transaction at its first statement; a cursor needs one.
+        # SQLAlchemy begins the driver's transaction at its first statement: the COPY runs inside it.
         await connection.execute(select(literal(1)))
-        compiled = query.statement().compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+        compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
         arguments = [compiled.params[name] for name in compiled.positiontup or ()]
         driver = (await connection.get_raw_connection()).driver_connection
         assert isinstance(driver, asyncpg.Connection)
-        cursor = await driver.cursor(compiled.string, *arguments)
-        while rows := await cursor.fetch(query.batch_size):
-            yield rows
+        await driver.copy_from_query(
+            compiled.string, *arguments, output=pieces.put, timeout=COPY_TIMEOUT_SECONDS, **COPY_OPTIONS
+        )
+    await pieces.put(_COPY_ENDED)

@@ -7,14 +7,15 @@ batches ``/export`` streams, so the command and the route write the same bytes.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import aclosing
 from datetime import datetime
 from typing import BinaryIO
 
 from api.audit.query import SEARCH_FIELDS, Constraint, FieldKind, Filters, Predicate, TimeInRange, search_field
 from api.db import Database
 from api.errors import BadInput
-from api.export.formats import ExportFormat, csv_header, encode_chunk
-from api.export.stream import ExportQuery, export_batches
+from api.export.formats import CSV_HEADER, ExportFormat
+from api.export.stream import ExportQuery, export_chunks
 
 
 def filters_from_options(filters: Sequence[str], start: datetime | None, end: datetime | None) -> Filters:
@@ -62,9 +63,10 @@ async def write_export(
     """Write the export to ``output``; ``on_rows`` hears of every batch.  Returns the rows written."""
     written = 0
     if export_format is ExportFormat.CSV:
-        output.write(csv_header())
-    async for rows in export_batches(db, query):
-        output.write(encode_chunk(export_format, rows))
-        written += len(rows)
-        on_rows(len(rows))
+        output.write(CSV_HEADER)
+    async with aclosing(export_chunks(db, query, export_format)) as chunks:
+        async for chunk in chunks:
+            output.write(chunk.data)
+            written += chunk.rows
+            on_rows(chunk.rows)
     return written

@@ -4,7 +4,8 @@ delivery log and the worker's wake-ups.  Callers use the verbs named here: ``web
 Behind them: ``config`` (set, enable, disable, delete), ``validation``, ``addresses`` (which addresses
 an endpoint may reach), ``crypto`` (secrets at rest), ``signing``, ``attempts`` (the claim and record
 SQL), ``sender`` (HTTP) and ``pinning`` (its connections go to the judged address), ``retry_policy``,
-``delivery`` (one attempt: claim, send, record), ``delivery_log`` and ``queue`` (Redis wake-ups).
+``delivery`` (one attempt: claim, send, record), ``delivery_log``, ``redeliver_failed`` (the failed
+deliveries queued again) and ``queue`` (Redis wake-ups).
 """
 
 from api.webhooks.addresses import EndpointGuard, Resolver, resolve_addresses
@@ -18,6 +19,7 @@ from api.webhooks.config import (
     disable,
     enable,
     final_payload_to,
+    find_deleted_webhook,
     find_live_webhook,
     get_live_webhook,
     prepare_test,
@@ -36,6 +38,7 @@ from api.webhooks.delivery import (
 from api.webhooks.delivery_log import DeliveryPage, delivery_cursor, get_delivery, list_attempts, list_deliveries
 from api.webhooks.explain import explain_attempt
 from api.webhooks.queue import connect_queue, enqueue_deliveries, enqueue_overdue, enqueue_retry
+from api.webhooks.redeliver_failed import FailedDeliveriesRange, RequeuedDeliveries, requeue_failed_deliveries
 from api.webhooks.replay import (
     ReplayProgress,
     ReplayRequest,
@@ -54,9 +57,11 @@ __all__ = [
     "DeliveryAttemptResult",
     "DeliveryPage",
     "EndpointGuard",
+    "FailedDeliveriesRange",
     "NextStep",
     "ReplayProgress",
     "ReplayRequest",
+    "RequeuedDeliveries",
     "Resolver",
     "RetryPolicy",
     "Sender",
@@ -81,6 +86,7 @@ __all__ = [
     "enqueue_retry",
     "explain_attempt",
     "final_payload_to",
+    "find_deleted_webhook",
     "find_due_deliveries",
     "find_live_webhook",
     "get_delivery",
@@ -91,6 +97,7 @@ __all__ = [
     "prepare_redelivery",
     "prepare_test",
     "redeliver",
+    "requeue_failed_deliveries",
     "resolve_addresses",
     "set_headers",
     "set_webhook",

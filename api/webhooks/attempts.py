@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from api.models import DeliveryStatus, WebhookDelivery
+from api.models import DeliveryStatus, WebhookDelivery, WebhookDeliveryAttempt
 from api.webhooks.retry_policy import AttemptOutcome, NextStep
 
 LEASE_TIMEOUTS = 3
@@ -163,6 +163,16 @@ async def record_attempt(
         )
     ).one_or_none()
     return updated is not None
+
+
+async def is_attempt_recorded(session: AsyncSession, delivery_id: str, attempt: int) -> bool:
+    """Whether ``attempt`` of the delivery has its outcome stored (an attempt whose worker died has none)."""
+    found = await session.scalar(
+        select(col(WebhookDeliveryAttempt.attempt)).where(
+            col(WebhookDeliveryAttempt.delivery_id) == delivery_id, col(WebhookDeliveryAttempt.attempt) == attempt
+        )
+    )
+    return found is not None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -49,6 +49,20 @@ async def find_live_webhook(session: AsyncSession, account_id: str) -> Webhook |
     return result.scalar_one_or_none()
 
 
+async def find_deleted_webhook(session: AsyncSession, account_id: str) -> Webhook | None:
+    """The account's most recently deleted webhook while none is set up (its final deliveries stay
+    visible: the delete payload is delivered after the delete); None once a webhook is set up again."""
+    if await find_live_webhook(session, account_id) is not None:
+        return None
+    return await session.scalar(
+        select(Webhook)
+        .where(col(Webhook.account_id) == account_id, col(Webhook.deleted_at).is_not(None))
+        .order_by(col(Webhook.deleted_at).desc())
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+
+
 async def get_live_webhook(session: AsyncSession, account_id: str) -> Webhook:
     """The account's webhook, or NOT_FOUND when it has none."""
     webhook = await find_live_webhook(session, account_id)

@@ -20,7 +20,13 @@ from api.db import Database
 from api.errors import Conflict, WebhookVerificationFailed
 from api.models import WebhookDelivery, shown_id
 from api.observability import count_attempt
-from api.webhooks.attempts import ClaimedAttempt, claim_attempt, claim_lease_seconds, record_attempt
+from api.webhooks.attempts import (
+    ClaimedAttempt,
+    claim_attempt,
+    claim_lease_seconds,
+    is_attempt_recorded,
+    record_attempt,
+)
 from api.webhooks.delivery_log import get_delivery
 from api.webhooks.retry_policy import DELIVERED, FAILED, AttemptOutcome, NextStep, RetryPolicy
 from api.webhooks.sender import Sender
@@ -50,7 +56,9 @@ async def deliver_due(
         claimed = await claim_attempt(session, delivery_id, lease_seconds=claim_lease_seconds(sender.timeout_seconds))
     if claimed is None:
         return None
-    if claimed.attempt > retry_policy.max_attempts(retry_on_failure=claimed.retry_on_failure):
+    if claimed.attempt > retry_policy.max_attempts(
+        retry_on_failure=claimed.retry_on_failure
+    ) and not await _is_requeued(db, claimed):
         # Earlier attempts ended without a recorded outcome (a killed worker, a failed record): the
         # limit holds all the same, and nothing more is sent.
         outcome = AttemptOutcome(error=ATTEMPTS_EXHAUSTED, is_retryable_error=False)
@@ -58,6 +66,13 @@ async def deliver_due(
             is_recorded = await record_attempt(session, claimed, outcome, FAILED)
         return _result(claimed, outcome, FAILED if is_recorded else None)
     return await _send_and_record(db, sender, retry_policy, claimed)
+
+
+async def _is_requeued(db: Database, claimed: ClaimedAttempt) -> bool:
+    """Past the limit with the previous attempt recorded: a person queued it again ("Redeliver all
+    failed"), since a recorded attempt at the limit settles the delivery as FAILED, never PENDING."""
+    async with db.transaction() as session:
+        return await is_attempt_recorded(session, claimed.delivery_id, claimed.attempt - 1)
 
 
 async def deliver_now(

@@ -163,6 +163,11 @@ OPERATIONS = [
         other_account=True,
     ),
     Operation(
+        "auditTrailRedeliverFailed",
+        "auditTrailRedeliverFailed",
+        "mutation { auditTrailRedeliverFailed(input: {}) { queued remaining } }",
+    ),
+    Operation(
         "auditTrailWebhookSetHeaders",
         "auditTrailWebhookSetHeaders",
         "mutation($input: AuditTrailWebhookSetHeadersInput!) {"
@@ -280,6 +285,13 @@ OPERATIONS = [
         "mutation($id: ID!) { savedFilterDelete(id: $id) { id } }",
         lambda world: {"id": world.other_filter_id},
         other_account=True,
+    ),
+    # After the delete: the deleted webhook (and its log) is what it answers while none is set up.
+    Operation(
+        "auditTrailDeletedWebhook",
+        "auditTrailDeletedWebhook",
+        "{ auditTrailDeletedWebhook { endpoint deletedAt } }",
+        is_query=True,
     ),
     # Last: it ends the very token the role's row of the matrix was sent with.
     Operation("logout", "logout", "mutation { logout { id login name type } }"),

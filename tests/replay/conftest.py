@@ -1,4 +1,5 @@
-"""Replays with small batches and a small limit, and the real worker running with the same settings."""
+"""Replays with small batches and small limits (redelivering failed deliveries too), and the real
+worker running with the same settings."""
 
 from __future__ import annotations
 
@@ -15,11 +16,18 @@ from tests.receivers import running_worker
 
 BATCH_SIZE = 20
 MAX_EVENTS = 400
+REDELIVER_FAILED_MAX = 5
 
 
 @pytest.fixture
 def replay_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"replay_batch_size": BATCH_SIZE, "replay_max_events": MAX_EVENTS})
+    return settings.model_copy(
+        update={
+            "replay_batch_size": BATCH_SIZE,
+            "replay_max_events": MAX_EVENTS,
+            "redeliver_failed_max": REDELIVER_FAILED_MAX,
+        }
+    )
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import strawberry
 
 from api.audit.query import Filters
 from api.graphql.audit.inputs import QueryPredicate
-from api.webhooks import ReplayRequest
+from api.webhooks import FailedDeliveriesRange, ReplayRequest
 
 
 def _utc(moment: datetime) -> datetime:
@@ -29,4 +29,21 @@ class AuditTrailReplayInput:
             range_from=_utc(self.range_from),
             range_to=_utc(self.range_to),
             filters=Filters(predicates=tuple(p.to_predicate() for p in self.predicates or ())),
+        )
+
+
+@strawberry.input(
+    description="The webhook's FAILED deliveries created from <= createdAt <= to; each bound is optional,"
+    " so {} means every failed delivery of the delivery log."
+)
+class AuditTrailRedeliverFailedInput:
+    range_from: datetime | None = strawberry.field(
+        default=None, name="from", description="ISO 8601; UTC unless an offset is given."
+    )
+    range_to: datetime | None = strawberry.field(default=None, name="to", description="ISO 8601, inclusive.")
+
+    def to_range(self) -> FailedDeliveriesRange:
+        return FailedDeliveriesRange(
+            created_from=_utc(self.range_from) if self.range_from else None,
+            created_to=_utc(self.range_to) if self.range_to else None,
         )

@@ -43,3 +43,12 @@ class AuditTrailReplay:
             created_at=unix_seconds(replay.created_at) or 0,
             finished_at=unix_seconds(replay.finished_at),
         )
+
+
+@strawberry.type(description="What auditTrailRedeliverFailed queued.")
+class AuditTrailRedeliverFailedResult:
+    queued: int = strawberry.field(description="Failed deliveries queued for one more attempt, oldest first.")
+    remaining: int = strawberry.field(
+        description="Failed deliveries of the range left for another call (one queues at most"
+        " AUDITTRAIL_REDELIVER_FAILED_MAX)."
+    )

@@ -8,7 +8,7 @@ from api.errors import NotFound
 from api.graphql.context import AppInfo
 from api.graphql.permissions import AdminOnly
 from api.graphql.webhooks.types import AuditTrailDelivery, AuditTrailWebhook
-from api.webhooks.config import find_live_webhook
+from api.webhooks.config import find_deleted_webhook, find_live_webhook
 from api.webhooks.delivery_log import get_delivery
 
 
@@ -22,6 +22,17 @@ class WebhooksQuery:
         identity = await info.context.identity()
         async with info.context.reading() as session:
             webhook = await find_live_webhook(session, identity.account_id)
+        return AuditTrailWebhook.from_row(webhook) if webhook is not None else None
+
+    @strawberry.field(
+        description="The account's last deleted webhook while no webhook is set up, so its delivery log (the"
+        " final delete payload's delivery among it) stays visible; null otherwise. ADMIN only.",
+        permission_classes=[AdminOnly],
+    )
+    async def audit_trail_deleted_webhook(self, info: AppInfo) -> AuditTrailWebhook | None:
+        identity = await info.context.identity()
+        async with info.context.reading() as session:
+            webhook = await find_deleted_webhook(session, identity.account_id)
         return AuditTrailWebhook.from_row(webhook) if webhook is not None else None
 
     @strawberry.field(

@@ -140,6 +140,9 @@ class AuditTrailWebhook:
     auto_disabled_at: int | None = strawberry.field(
         description="Unix seconds when the service disabled it for failing too long; null once enabled again."
     )
+    deleted_at: int | None = strawberry.field(
+        description="Unix seconds when it was deleted (auditTrailDeletedWebhook); null for the live webhook."
+    )
 
     @classmethod
     def from_row(cls, row: Webhook) -> AuditTrailWebhook:
@@ -160,6 +163,7 @@ class AuditTrailWebhook:
             consecutive_failures=row.consecutive_failures,
             failing_since=unix_seconds(row.failing_since),
             auto_disabled_at=unix_seconds(row.auto_disabled_at),
+            deleted_at=unix_seconds(row.deleted_at),
         )
 
     @strawberry.field(

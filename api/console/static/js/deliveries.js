@@ -1,12 +1,15 @@
-// The delivery log of the webhook: one row per event owed to the endpoint, with a Redeliver button;
-// a row opens the delivery's drawer with every attempt.
+// The delivery log of the webhook: one row per event owed to the endpoint, with a Redeliver button
+// (and "Redeliver all failed"); a row opens the delivery's drawer with every attempt.  After a delete,
+// the deleted webhook's log stays, read-only: its final payload shows "Queued" until delivered.
 
 import { gql } from "./api.js";
 import { DeliveryDrawer } from "./delivery_drawer.js";
 import { h, notice, relativeTime, replace, timeElement } from "./dom.js";
+import { RedeliverFailed } from "./redeliver_failed.js";
 
 const DELIVERY_FIELDS = `id eventId action status attempts lastStatusCode lastError lastAttemptSummary lastLatencyMs responseSnippet nextAttemptAt createdAt deliveredAt`;
-const DELIVERIES = `query Deliveries($first: Int, $after: String, $status: AuditTrailDeliveryStatus) { auditTrailWebhook {
+// The live webhook's log, or (root auditTrailDeletedWebhook) the log of the one just deleted.
+const deliveriesQuery = (root) => `query Deliveries($first: Int, $after: String, $status: AuditTrailDeliveryStatus) { webhook: ${root} {
   deliveries(first: $first, after: $after, status: $status) { edges { node { ${DELIVERY_FIELDS} } } pageInfo { endCursor hasNextPage } } } }`;
 const REDELIVER = `mutation Redeliver($id: ID!) { auditTrailRedeliver(id: $id) { ${DELIVERY_FIELDS} } }`;
 const PAGE_SIZE = 25;
@@ -27,20 +30,36 @@ export class DeliveryLog {
     this.status = h("div", { class: "page-status" });
     this.body = h("div", { class: "delivery-body" });
     this.drawer = new DeliveryDrawer({ fail: (error) => this.app.fail(error), navigate: (params) => this.app.navigate(params) });
+    this.redeliverFailed = new RedeliverFailed({
+      fail: (error) => this.app.fail(error),
+      say: (kind, message) => this.status.replaceChildren(notice(kind, message)),
+      onQueued: async () => { await this.load({ keepStatus: true }); this.onChange?.(); },
+    });
+    this.title = h("h2", { id: "deliveries-title", text: "Delivery log" });
+    this.deletedNote = h("p", { class: "muted deleted-note", hidden: true });
     this.element = h("section", { class: "deliveries", "aria-labelledby": "deliveries-title", hidden: true },
       h("div", { class: "section-head" },
-        h("h2", { id: "deliveries-title", text: "Delivery log" }),
+        this.title,
         h("div", { class: "actions" },
           h("label", { for: "delivery-status", text: "Status" }), this.statusFilter,
+          this.redeliverFailed.button,
           h("button", { type: "button", class: "button quiet", text: "Refresh", onclick: () => this.load() }))),
-      this.status, this.body, this.drawer.element);
+      this.deletedNote, this.status, this.body, this.drawer.element, this.redeliverFailed.dialog);
   }
 
-  /** Show the log of `webhook` (none: hidden); a `quiet` refresh leaves a log paged further alone. */
-  async show(webhook, { quiet = false } = {}) {
+  /** Show the log of `webhook` (none: hidden); a `quiet` refresh leaves a log paged further alone.
+   *  A `deleted` webhook's log is read-only: nothing can be sent to it any more. */
+  async show(webhook, { quiet = false, deleted = false } = {}) {
+    if (deleted !== this.deleted) this.pagedFurther = false;
     this.webhook = webhook;
+    this.deleted = deleted;
     this.element.hidden = !webhook;
-    if (!webhook || (quiet && this.pagedFurther)) return;
+    if (!webhook) return;
+    this.title.textContent = deleted ? "Delivery log of the deleted webhook" : "Delivery log";
+    this.deletedNote.hidden = !deleted;
+    this.deletedNote.textContent = deleted ? `${webhook.endpoint} was deleted ${relativeTime(webhook.deletedAt)}. Its final delete payload is listed here until a webhook is set up again.` : "";
+    this.redeliverFailed.button.hidden = deleted;
+    if (quiet && this.pagedFurther) return;
     await this.load({ keepStatus: true });
   }
 
@@ -49,7 +68,7 @@ export class DeliveryLog {
     this.pagedFurther = Boolean(after);
     const variables = { first: PAGE_SIZE, after, status: this.statusFilter.value || null };
     try {
-      const { auditTrailWebhook: webhook } = await gql(DELIVERIES, variables);
+      const { webhook } = await gql(deliveriesQuery(this.deleted ? "auditTrailDeletedWebhook" : "auditTrailWebhook"), variables);
       if (!webhook) return;
       const page = webhook.deliveries;
       this.render(page.edges.map((edge) => edge.node), page.pageInfo, Boolean(after));
@@ -86,10 +105,12 @@ export class DeliveryLog {
     const max = this.webhook?.maxAttempts;
     if (delivery.status === "PENDING") {
       if (delivery.attempts === 0) return "Queued";
+      if (max && delivery.attempts >= max) return "Queued for redelivery";
       const next = delivery.nextAttemptAt ? `, next ${nextAttemptText(delivery.nextAttemptAt)}` : "";
       return `Retrying - attempt ${delivery.attempts + 1}${max ? ` of ${max}` : ""}${next}`;
     }
     if (delivery.status === "FAILED") {
+      if (delivery.attempts === 0 && delivery.lastError) return delivery.lastError;  // settled unsent: deleted webhook, cancelled replay
       const code = delivery.lastStatusCode;
       if (code && code >= 400 && code < 500 && !RETRIED_CLIENT_ERRORS.has(code)) {
         return `HTTP ${code} is not retried: the endpoint refused this payload`;
@@ -115,7 +136,7 @@ export class DeliveryLog {
       h("td", { "data-label": "Response", class: "snippet" }, delivery.responseSnippet || delivery.lastError
         ? h("code", { title: delivery.responseSnippet || delivery.lastError, text: delivery.responseSnippet || delivery.lastAttemptSummary || delivery.lastError })
         : h("span", { class: "muted", text: "—" })),
-      h("td", { class: "row-actions" }, redeliver));
+      h("td", { class: "row-actions" }, this.deleted ? null : redeliver));
     row.addEventListener("click", (event) => {
       if (event.target.closest("button") && !opener.contains(event.target)) return;  // Redeliver
       this.drawer.open(delivery.id, opener);

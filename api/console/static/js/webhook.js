@@ -10,7 +10,7 @@ import { WebhookForm } from "./webhook_form.js";
 const WEBHOOK_FIELDS = `enabled endpoint includeRuns retryOnFailure signed secretSHA customHeaderNames createdAt updatedAt
   lastDeliveryAt lastSuccessAt consecutiveFailures maxAttempts failingSince autoDisabledAt`;
 const REFRESH_MS = 5000;
-const WEBHOOK = `query Webhook { auditTrailWebhook { ${WEBHOOK_FIELDS} } }`;
+const WEBHOOK = `query Webhook { auditTrailWebhook { ${WEBHOOK_FIELDS} } auditTrailDeletedWebhook { endpoint deletedAt maxAttempts retryOnFailure } }`;
 const ENABLE = `mutation Enable { auditTrailEnableWebhook { ${WEBHOOK_FIELDS} } }`;
 const DISABLE = `mutation Disable { auditTrailDisableWebhook { ${WEBHOOK_FIELDS} } }`;
 const DELETE = `mutation Delete { auditTrailDeleteWebhook { endpoint } }`;
@@ -56,11 +56,12 @@ export class ConfigView {
     if (!keepStatus) this.status.replaceChildren();
     this.loading = true;
     try {
-      const { auditTrailWebhook: webhook } = await gql(WEBHOOK);
+      const { auditTrailWebhook: webhook, auditTrailDeletedWebhook: deleted } = await gql(WEBHOOK);
       if (quiet && this.editing) return;  // a form opened while the refresh was in flight
       this.webhook = webhook;
       this.renderWebhook();
-      await this.deliveries.show(webhook, { quiet });
+      // After a delete the deleted webhook's log stays: its final payload is delivered after the delete.
+      await this.deliveries.show(webhook || deleted, { quiet, deleted: !webhook && Boolean(deleted) });
     } catch (error) {
       if (this.app.fail(error) || quiet) return;
       replace(this.webhookArea, h("div", { class: "state state-error", role: "alert" },
@@ -176,7 +177,7 @@ export class ConfigView {
       try {
         await gql(DELETE);
         dialog.close();
-        view.say("success", "The webhook is deleted. Its endpoint was sent a final delete payload.");
+        view.say("success", "The webhook is deleted. Its endpoint is sent a final delete payload: the log below shows how it went.");
         await view.load({ keepStatus: true });
       } catch (error) {
         dialog.close();
