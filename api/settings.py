@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     export_batch_size: int = Field(default=2000, ge=1, le=50_000)
     replay_max_events: int = Field(default=100_000, ge=1)
     replay_batch_size: int = Field(default=200, ge=1, le=10_000)
+    live_buffer_events: int = Field(default=1000, ge=1, le=100_000)
+    """Events a live-tail subscriber may have waiting before it is closed as too slow."""
     max_query_depth: int = Field(default=10, ge=1)
     max_aliases: int = Field(default=30, ge=1)
     # Real documents are far smaller (the introspection query: 183 tokens, 72 fields, 3 fragments,
