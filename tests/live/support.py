@@ -48,7 +48,11 @@ class LiveClient:
 
     async def subscribe(self, input_value: dict[str, Any], query: str = SUBSCRIBE) -> str:
         operation_id = str(next(self._ids))
-        message = {"id": operation_id, "type": "subscribe", "payload": {"query": query, "variables": {"input": input_value}}}
+        message = {
+            "id": operation_id,
+            "type": "subscribe",
+            "payload": {"query": query, "variables": {"input": input_value}},
+        }
         await self.websocket.send(orjson.dumps(message).decode())
         return operation_id
 
