@@ -110,7 +110,9 @@ class LiveFeed:
                 await connection.add_listener(CHANNEL, self._on_notification)
             except (OSError, asyncpg.PostgresError, TimeoutError) as error:
                 log.warning("live tail could not listen", error=type(error).__name__)
-                raise ServiceUnavailable("live tail is unavailable: the database cannot be reached; retry shortly")
+                raise ServiceUnavailable(
+                    "live tail is unavailable: the database cannot be reached; retry shortly"
+                ) from None
             connection.add_termination_listener(self._on_connection_lost)
             self._connection = connection
             if self._fan_out is None or self._fan_out.done():

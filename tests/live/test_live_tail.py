@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from api.models import Role
 from tests.live.conftest import Served
 from tests.live.support import Closed, live_client, record, wait_for_subscribers
-from api.models import Role
 
 
 async def test_subscriber_gets_entries_recorded_after_it_subscribed_under_its_filters(served: Served) -> None:
