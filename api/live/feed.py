@@ -121,6 +121,7 @@ class LiveFeed:
     async def _disconnect(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None and not connection.is_closed():
+            connection.remove_termination_listener(self._on_connection_lost)
             with suppress(Exception):  # closing a connection we are done with; nothing to save
                 await connection.close(timeout=1)
 
