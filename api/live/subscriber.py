@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -35,7 +36,8 @@ class Subscriber:
         self.audience = audience
         self.filters = filters
         self.buffer_size = buffer_size
-        self._queue: asyncio.Queue[AuditEvent | AppError] = asyncio.Queue()
+        self._buffer: deque[AuditEvent] = deque()
+        self._arrived = asyncio.Event()
         self._closed_by: AppError | None = None
 
     @property
@@ -43,10 +45,10 @@ class Subscriber:
         return self._closed_by is not None
 
     def offer(self, event: AuditEvent) -> None:
-        """Queue ``event``; a full buffer closes the subscriber instead."""
+        """Buffer ``event``; a full buffer closes the subscriber instead."""
         if self._closed_by is not None:
             return
-        if self._queue.qsize() >= self.buffer_size:
+        if len(self._buffer) >= self.buffer_size:
             self.close(
                 ServiceUnavailable(
                     f"live tail closed: this subscriber fell {self.buffer_size} events behind (its buffer is full);"
@@ -55,7 +57,8 @@ class Subscriber:
                 "slow",
             )
             return
-        self._queue.put_nowait(event)
+        self._buffer.append(event)
+        self._arrived.set()
 
     def close(self, reason: AppError, cause: LiveCloseReason) -> None:
         """End the subscription with ``reason`` (the client's error); buffered events are dropped."""
@@ -63,20 +66,22 @@ class Subscriber:
             return
         count_live_closed(cause)
         self._closed_by = reason
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(reason)
+        self._buffer.clear()
+        self._arrived.set()
 
     async def events(self) -> AsyncIterator[AuditEvent]:
         """The matching events in commit order; raises the closing reason, or UNAUTHENTICATED when
         the token expires (a token outlives nothing it would be refused for over HTTP)."""
         while True:
-            remaining = self.audience.claims.valid_until - time.time()
+            if self._closed_by is not None:
+                raise self._closed_by
+            if self._buffer:
+                yield self._buffer.popleft()
+                continue
+            self._arrived.clear()
+            # One timer per wait, not per event: when events queue up, they are taken without one.
             try:
-                item = await asyncio.wait_for(self._queue.get(), timeout=max(remaining, 0))
+                async with asyncio.timeout(max(self.audience.claims.valid_until - time.time(), 0)):
+                    await self._arrived.wait()
             except TimeoutError:
                 self.close(Unauthenticated("unauthorized: the token expired; log in again and resubscribe"), "access")
-                continue
-            if isinstance(item, AppError):
-                raise item
-            yield item

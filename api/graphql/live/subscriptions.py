@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncGenerator
 
 import strawberry
@@ -10,6 +11,29 @@ from api.graphql.audit.types import AuditTrailEntry
 from api.graphql.context import AppInfo
 from api.graphql.live.inputs import AuditTrailEntryAddedInput
 from api.graphql.permissions import Readers
+from api.models import AuditEvent
+
+RECENT_ENTRIES = 4096
+
+
+class RecentEntries:
+    """Every subscriber of an event gets the same event object: its entry is built once, not once
+    per subscriber (events never change, so a cached entry is never stale)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, AuditTrailEntry] = OrderedDict()
+
+    def entry(self, event: AuditEvent) -> AuditTrailEntry:
+        found = self._entries.get(event.id)
+        if found is None:
+            found = self._entries[event.id] = AuditTrailEntry.from_event(event)
+            if len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return found
+
+
+_recent = RecentEntries(RECENT_ENTRIES)
 
 
 @strawberry.type
@@ -29,6 +53,6 @@ class LiveSubscription:
         subscriber = await live.subscribe(identity.account_id, identity.claims, input.filters())
         try:
             async for event in subscriber.events():
-                yield AuditTrailEntry.from_event(event)
+                yield _recent.entry(event)
         finally:
             live.unsubscribe(subscriber)
