@@ -34,7 +34,7 @@ from api.export import export_routes
 from api.graphiql import HEADERS as GRAPHIQL_HEADERS
 from api.graphiql import graphiql_page, graphiql_routes
 from api.graphql.context import RequestContext
-from api.graphql.live.transport import TokenCheckingTransport
+from api.graphql.live.transport import TextFrames, TokenCheckingTransport
 from api.graphql.schema import build_schema
 from api.logging import configure_logging
 from api.observability import configure_tracing, metrics_routes
@@ -49,6 +49,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
     # The live tail speaks graphql-transport-ws only (the legacy graphql-ws protocol is refused, 4406).
     protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
     graphql_transport_ws_handler_class = TokenCheckingTransport
+    websocket_adapter_class = TextFrames
 
     def __init__(self, services_of: ServicesHolder, settings: Settings) -> None:
         super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None)

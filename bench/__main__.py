@@ -8,7 +8,9 @@ import os
 
 from bench.harness import Measurement, console, exit_cleanly_on_sigterm, report, save
 
-BENCHMARKS = ("ingest", "search", "deliver", "retention", "backlog_memory", "documents", "digests", "export", "replay")
+BENCHMARKS = (
+    "ingest", "search", "deliver", "retention", "backlog_memory", "documents", "digests", "export", "replay", "live"
+)  # fmt: skip
 
 
 def main() -> None:

@@ -62,6 +62,7 @@ class LiveClient:
         except ConnectionClosed as closed:
             received = closed.rcvd
             return Closed(received.code if received else 1006, received.reason if received else "")
+        assert isinstance(raw, str), "graphql-transport-ws messages are text frames"
         decoded: dict[str, Any] = orjson.loads(raw)
         return decoded
 

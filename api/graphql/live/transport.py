@@ -9,8 +9,13 @@ path's size limit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import structlog
 from graphql import GraphQLError
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
 
@@ -23,6 +28,18 @@ log = structlog.get_logger(__name__)
 FORBIDDEN = 4403
 INTERNAL_ERROR = 4500
 CLOSE_REASON_BYTES = 123  # what a websocket close frame can carry
+
+
+class TextFrames(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages are text frames: strawberry sends bytes (binary frames) whenever
+    the view's encoder returns bytes, as ours (orjson) does, and browsers' clients cannot read them."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        encoded = self.view.encode_json(message)
+        try:
+            await self.ws.send_text(encoded.decode() if isinstance(encoded, bytes) else encoded)
+        except WebSocketDisconnect as gone:
+            raise WebSocketDisconnected from gone
 
 
 class TokenCheckingTransport(BaseGraphQLTransportWSHandler[RequestContext, None]):
