@@ -17,11 +17,13 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import StrawberryGraphQLError
 from strawberry.http import GraphQLRequestData
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from ulid import ULID
 
@@ -32,6 +34,7 @@ from api.export import export_routes
 from api.graphiql import HEADERS as GRAPHIQL_HEADERS
 from api.graphiql import graphiql_page, graphiql_routes
 from api.graphql.context import RequestContext
+from api.graphql.live.transport import TextFrames, TokenCheckingTransport
 from api.graphql.schema import build_schema
 from api.logging import configure_logging
 from api.observability import configure_tracing, metrics_routes
@@ -43,12 +46,17 @@ log = structlog.get_logger(__name__)
 
 
 class GraphQLApp(GraphQL[RequestContext, None]):
+    # The live tail speaks graphql-transport-ws only (the legacy graphql-ws protocol is refused, 4406).
+    protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
+    graphql_transport_ws_handler_class = TokenCheckingTransport
+    websocket_adapter_class = TextFrames
+
     def __init__(self, services_of: ServicesHolder, settings: Settings) -> None:
         super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None)
         self._services_of = services_of
         self._max_query_bytes = settings.max_query_bytes
 
-    async def get_context(self, request: Request, response: object) -> RequestContext:  # type: ignore[override]  # starlette request only
+    async def get_context(self, request: Request | WebSocket, response: object) -> RequestContext:
         request_id = request.headers.get("x-request-id") or str(ULID())
         return RequestContext(request, self._services_of.services, request_id[:64])
 
@@ -236,6 +244,7 @@ def create_app(settings: Settings | None = None, *, resolve: Resolver = resolve_
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql_app),
         *export_routes(lambda: holder.services, graphql_app.schema),
         *console_routes(settings),
         *(graphiql_routes() if settings.graphiql else []),

@@ -9,6 +9,7 @@ from arq.connections import ArqRedis
 from api.accounts.login_guard import LoginGuard
 from api.accounts.tokens import TokenSigner
 from api.db import Database
+from api.live import LiveFeed, LiveLimits
 from api.settings import Settings
 from api.webhooks import Resolver, RetryPolicy, Sender, connect_queue, resolve_addresses
 
@@ -30,6 +31,8 @@ class Services:
     retry_policy: RetryPolicy
     login_guard: LoginGuard
     """Failed-login limits and reports, on the queue's Redis connection."""
+    live: LiveFeed
+    """The live tail's fan-out (its LISTEN connection opens with the first subscriber)."""
 
     @classmethod
     async def start(cls, settings: Settings, *, resolve: Resolver = resolve_addresses) -> Services:
@@ -51,10 +54,12 @@ class Services:
             verify_sender=sender.with_timeout(settings.verify_timeout_seconds),
             retry_policy=RetryPolicy.from_settings(settings),
             login_guard=LoginGuard(queue, db, settings.login_limits),
+            live=LiveFeed(db, settings.database_url, LiveLimits(buffer_events=settings.live_buffer_events)),
         )
 
     async def close(self) -> None:
         """Close what ``start`` opened."""
+        await self.live.close()
         await self.sender.aclose()  # verify_sender shares its client
         await self.queue.aclose()
         await self.db.dispose()

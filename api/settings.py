@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     replay_batch_size: int = Field(default=200, ge=1, le=10_000)
     redeliver_failed_max: int = Field(default=500, ge=1, le=10_000)
     """The most failed deliveries one "Redeliver all failed" queues (oldest first; call again for more)."""
+    live_buffer_events: int = Field(default=1000, ge=1, le=100_000)
+    """Events a live-tail subscriber may have waiting before it is closed as too slow."""
     max_query_depth: int = Field(default=10, ge=1)
     max_aliases: int = Field(default=30, ge=1)
     # Real documents are far smaller (the introspection query: 183 tokens, 72 fields, 3 fragments,

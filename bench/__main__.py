@@ -10,6 +10,7 @@ from bench.harness import Measurement, console, exit_cleanly_on_sigterm, report,
 
 BENCHMARKS = (
     "ingest", "search", "read", "deliver", "retention", "backlog_memory", "documents", "digests", "export", "replay",
+    "live",
 )  # fmt: skip
 
 

@@ -37,6 +37,13 @@ class Identity:
             account_id=self.account_id, account_name=self.account_name, actor=self.actor, key_id=self.key_id
         )
 
+    @property
+    def claims(self) -> TokenClaims:
+        """The token this identity was verified from: what a long-lived caller (a live tail) is checked by again."""
+        return TokenClaims(
+            key_id=self.key_id, account_id=self.account_id, token_id=self.token_id, valid_until=self.token_valid_until
+        )
+
     def require(self, *roles: Role) -> Identity:
         """This identity if its role is one of ``roles``; FORBIDDEN otherwise."""
         if self.role not in roles:

@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 from strawberry.types import Info
 
 from api.accounts.identity import Identity, identity_from_token
@@ -18,7 +18,7 @@ from api.models import Role
 from api.services import Services
 
 
-def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
+def client_ip(request: HTTPConnection, trusted_proxies: list[str]) -> str | None:
     """The caller's address; ``X-Forwarded-For`` counts only when the peer is a trusted proxy."""
     peer = request.client.host if request.client else None
     if peer is None or not trusted_proxies:
@@ -50,8 +50,10 @@ class RequestContext:
     fields concurrently, so the shared session is handed out one field at a time.
     """
 
-    def __init__(self, request: Request, services: Services, request_id: str) -> None:
+    def __init__(self, request: HTTPConnection, services: Services, request_id: str) -> None:
         self.request = request
+        self.connection_params: dict[str, object] | None = None
+        """A websocket's ``connection_init`` payload (strawberry sets it): where its token travels."""
         self.services = services
         self.request_id = request_id
         self._identity: Identity | None = None
@@ -73,12 +75,20 @@ class RequestContext:
         configured = self.services.settings.public_url
         if configured:
             return configured.rstrip("/")
-        return f"{self.request.url.scheme}://{self.request.url.netloc}"
+        # A websocket reaches the same base URL as ws(s)://; its tokens were issued for http(s)://.
+        scheme = {"ws": "http", "wss": "https"}.get(self.request.url.scheme, self.request.url.scheme)
+        return f"{scheme}://{self.request.url.netloc}"
 
     @property
     def bearer_token(self) -> str:
-        """The token of the ``Authorization`` header, or UNAUTHENTICATED."""
-        scheme, _, token = self.request.headers.get("authorization", "").partition(" ")
+        """The token of the ``Authorization`` header (for a websocket, of its ``connection_init``
+        payload), or UNAUTHENTICATED."""
+        if self.connection_params is not None:
+            given = self.connection_params.get("Authorization", self.connection_params.get("authorization"))
+            authorization = given if isinstance(given, str) else ""
+        else:
+            authorization = self.request.headers.get("authorization", "")
+        scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("unauthorized: missing bearer token; get one with the apiKeyUser mutation")
         return token.strip()

@@ -54,6 +54,13 @@ class ErrorCodes(SchemaExtension):
         if result is not None and errors:
             result.errors = [self._with_code(error) for error in errors]
 
+    def on_stream_result(self, result: object) -> Iterator[None]:
+        """The same for each result of a subscription (graphql-transport-ws), before it is sent."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [self._with_code(error) for error in errors]  # type: ignore[attr-defined]  # has errors
+        yield
+
     def _with_code(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
         if original is None:

@@ -20,6 +20,7 @@ from api.graphql.document_limits import DocumentLimits, LimitedValidation
 from api.graphql.errors import ErrorCodes
 from api.graphql.fast_inputs import install_fast_inputs
 from api.graphql.integrity import IntegrityMutation, IntegrityQuery
+from api.graphql.live import LiveSubscription
 from api.graphql.observed import Observed
 from api.graphql.parsed_documents import DocumentCache, ParsedDocuments
 from api.graphql.replays import ReplaysMutation, ReplaysQuery
@@ -35,6 +36,8 @@ Mutation = merge_types(
     "Mutation",
     (AccountsMutation, AuditMutation, WebhooksMutation, IntegrityMutation, ReplaysMutation, SavedFiltersMutation),
 )
+
+Subscription = merge_types("Subscription", (LiveSubscription,))
 
 
 class AuditTrailSchema(strawberry.Schema):
@@ -71,6 +74,7 @@ def build_schema(settings: Settings | None = None) -> AuditTrailSchema:
     schema = AuditTrailSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
         execution_context_class=CompiledCompletionContext,

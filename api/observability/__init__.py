@@ -8,6 +8,8 @@ from api.observability.metrics import (
     count_delivery_attempt,
     count_events_recorded,
     count_graphql_request,
+    count_live_closed,
+    count_live_subscribers,
     count_retention_run,
     count_webhooks_auto_disabled,
 )
@@ -31,6 +33,8 @@ __all__ = [
     "count_delivery_attempt",
     "count_events_recorded",
     "count_graphql_request",
+    "count_live_closed",
+    "count_live_subscribers",
     "count_retention_run",
     "count_webhooks_auto_disabled",
     "is_tracing",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 if TYPE_CHECKING:  # the webhooks package counts its attempts here: a run-time import would be a cycle
     from api.webhooks.retry_policy import AttemptOutcome, NextStep
@@ -74,6 +74,17 @@ RETENTION_DELIVERIES_REMOVED = Counter(
 RETENTION_PARTITIONS_DROPPED = Counter(
     "audittrail_retention_partitions_dropped", "Daily event partitions dropped whole by retention."
 )
+LIVE_SUBSCRIBERS = Gauge(
+    "audittrail_live_subscribers",
+    "Live-tail subscriptions open (auditTrailEntryAdded), summed over the API processes alive.",
+    multiprocess_mode="livesum",
+)
+LIVE_CLOSED = Counter(
+    "audittrail_live_subscribers_closed",
+    "Live-tail subscriptions the server ended, by reason (slow: buffer full; access: key revoked, token logged"
+    " out or expired; feed: the database notifications were lost or outrun; stopping).",
+    ["reason"],
+)
 
 _RESULT_OF_STATUS: dict[str, AttemptResult] = {"DELIVERED": "delivered", "PENDING": "retrying", "FAILED": "failed"}
 _STATUS_CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
@@ -126,3 +137,16 @@ def count_retention_run(*, events_removed: int, deliveries_removed: int, partiti
     RETENTION_EVENTS_REMOVED.inc(events_removed)
     RETENTION_DELIVERIES_REMOVED.inc(deliveries_removed)
     RETENTION_PARTITIONS_DROPPED.inc(partitions_dropped)
+
+
+LiveCloseReason = Literal["slow", "access", "feed", "stopping"]
+
+
+def count_live_subscribers(change: int) -> None:
+    """A live-tail subscription opened (+1) or ended (-1)."""
+    LIVE_SUBSCRIBERS.inc(change)
+
+
+def count_live_closed(reason: LiveCloseReason) -> None:
+    """The server ended a live-tail subscription, for ``reason``."""
+    LIVE_CLOSED.labels(reason=reason).inc()

@@ -6,7 +6,10 @@
 (function () {
   "use strict";
 
-  const fetcher = GraphiQL.createFetcher({ url: window.location.origin + window.location.pathname });
+  // Subscriptions go over a websocket to the same path (graphql-transport-ws, the client bundled in
+  // graphiql.min.js); the headers editor's {"Authorization": "Bearer <jwt>"} becomes connection_init's payload.
+  const url = window.location.origin + window.location.pathname;
+  const fetcher = GraphiQL.createFetcher({ url: url, subscriptionUrl: url.replace(/^http/, "ws") });
   const explorerPlugin = GraphiQLPluginExplorer.explorerPlugin();
 
   function AuditTrailGraphiQL() {

@@ -96,7 +96,8 @@ class QueryOrder:
     direction: SearchQueryOrderDirection = Direction.DESC  # type: ignore[valid-type]  # strawberry enum wrapper
 
 
-def _filters(predicates: list[QueryPredicate] | None, full_text_search: str | None) -> Filters:
+def filters_of(predicates: list[QueryPredicate] | None, full_text_search: str | None) -> Filters:
+    """The domain filters of the search's (and the live tail's) predicates and words."""
     return Filters(
         predicates=tuple(p.to_predicate() for p in predicates or ()),
         full_text_search=full_text_search,
@@ -114,7 +115,7 @@ class SearchInput:
     order_by: QueryOrder | None = strawberry.field(default=None, description="createdAt DESC unless given.")
 
     def filters(self) -> Filters:
-        return _filters(self.predicates, self.full_text_search)
+        return filters_of(self.predicates, self.full_text_search)
 
     def page_request(self, settings: Settings) -> PageRequest:
         order = self.order_by
@@ -136,7 +137,7 @@ class SearchSuggestionsInput:
     full_text_search: str | None = None
 
     def filters(self) -> Filters:
-        return _filters(self.predicates, self.full_text_search)
+        return filters_of(self.predicates, self.full_text_search)
 
     def field_names(self) -> list[str]:
         return [*(self.fields or []), *([self.field] if self.field else [])]

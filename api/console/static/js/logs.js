@@ -5,6 +5,7 @@ import { gql } from "./api.js";
 import { eventTypeBadge, h, ingestedBadge, notice, replace, timeElement } from "./dom.js";
 import { DetailsPanel } from "./details.js";
 import { downloadExport } from "./export.js";
+import { LiveToggle } from "./live.js";
 import { closeMenu, showMenu } from "./menu.js";
 import { TimeRangePicker } from "./timerange.js";
 import { retentionNote, retentionSentence } from "./retention.js";
@@ -50,6 +51,11 @@ export class LogsView {
     this.chips = h("div", { class: "chips", "aria-label": "Active filters" });
     this.summary = h("p", { class: "summary muted", role: "status", "aria-live": "polite" });
     this.results = h("div", { class: "results" });
+    this.live = new LiveToggle({
+      input: () => ({ predicates: predicatesOf(this.state, this.now), fullTextSearch: this.state.text || null }),
+      onEntry: (entry) => this.prependEntry(entry),
+      fail: (error) => app.fail(error),
+    });
     this.filtersToggle = h("button", {
       type: "button", class: "button filters-toggle", "aria-expanded": "false", "aria-controls": "logs-filters", text: "Filters",
       onclick: () => {
@@ -72,7 +78,7 @@ export class LogsView {
       h("section", { class: "logs-main", "aria-labelledby": "logs-title" },
         h("div", { class: "toolbar" },
           h("h1", { id: "logs-title", class: "visually-hidden", text: "Logs" }),
-          this.filtersToggle, this.views.element, searchForm, this.picker.element, this.exportButton()),
+          this.filtersToggle, this.views.element, searchForm, this.picker.element, this.live.element, this.exportButton()),
         this.chips, this.summary, this.results),
       this.details.element,
     );
@@ -93,6 +99,7 @@ export class LogsView {
   }
 
   destroy() {
+    this.live.stop();
     closeMenu();
     this.observer?.disconnect();
     this.picker.close();
@@ -133,6 +140,16 @@ export class LogsView {
     replace(this.results, h("p", { class: "muted loading", text: "Loading events…" }));
     this.loadSuggestions(this.generation);
     this.loadPage(this.generation);
+    this.live.restart();
+  }
+
+  /** A live entry goes on top (the table is newest first). */
+  prependEntry(entry) {
+    if (this.loading || this.entries.some((shown) => shown.id === entry.id)) return;
+    this.entries.unshift(entry);
+    if (this.tbody?.isConnected) this.tbody.prepend(this.row(entry));
+    else this.renderTable();
+    this.renderSummary();
   }
 
   async loadSuggestions(generation) {

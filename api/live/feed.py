@@ -1,0 +1,202 @@
+"""The per-process fan-out: one LISTEN connection, subscribers by account, one read per wake-up.
+
+Writers never wait for subscribers: the trigger's NOTIFY is queued by PostgreSQL and delivered
+after commit; here one task takes every notification that arrived since its last round, reads
+the notified rows of each account once (with every subscriber's filter as a column) and puts
+each event in the buffers of the subscribers it matches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import structlog
+
+from api.accounts.identity import identity_from_token
+from api.accounts.tokens import TokenClaims
+from api.audit.query import Filters, filter_condition
+from api.db import Database, raw_url
+from api.errors import AppError, ServiceUnavailable, Unauthenticated
+from api.live.matching import match_events
+from api.live.notifications import CHANNEL, parse_added
+from api.live.subscriber import Audience, Subscriber
+from api.models import AuditEvent
+from api.observability import count_live_subscribers
+from api.observability.metrics import LiveCloseReason
+
+log = structlog.get_logger(__name__)
+
+# Events that can end a subscriber's right to read: its key revoked, its token logged out.
+ACCESS_ACTIONS = frozenset({"api_key.delete", "account.logout"})
+LOST_CONNECTION = (
+    "live tail closed: the service lost its database notifications, so events may have been missed;"
+    " resubscribe, and search from the last entry received to catch up"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiveLimits:
+    buffer_events: int = 1000
+    """Events one subscriber may have waiting; past it the subscriber is closed."""
+    pending_notifications: int = 10_000
+    """Notifications waiting for the fan-out; past it (the database outruns us) every subscriber is closed."""
+
+
+class LiveFeed:
+    """Listens lazily: the first subscriber opens the LISTEN connection, so a process that serves
+    no live tail holds none."""
+
+    def __init__(self, db: Database, database_url: str, limits: LiveLimits) -> None:
+        self._db = db
+        self._database_url = database_url
+        self._limits = limits
+        self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
+        self._pending: dict[str, list[str]] = defaultdict(list)
+        self._pending_count = 0
+        self._wake = asyncio.Event()
+        self._connection: asyncpg.Connection | None = None
+        self._fan_out: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(subscribers) for subscribers in self._subscribers.values())
+
+    async def subscribe(self, account_id: str, claims: TokenClaims, filters: Filters) -> Subscriber:
+        """A subscriber of ``account_id``'s events matching ``filters``, from this moment on.
+
+        The filters are checked first (BAD_USER_INPUT, as the search answers them); the subscriber
+        is registered only once LISTEN is active, so nothing committed after this returns is missed.
+        """
+        filter_condition(filters, now=datetime.now(UTC))
+        await self._listen()
+        subscriber = Subscriber(
+            Audience(account_id=account_id, claims=claims), filters, buffer_size=self._limits.buffer_events
+        )
+        self._subscribers[account_id].add(subscriber)
+        count_live_subscribers(+1)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        subscribers = self._subscribers.get(subscriber.audience.account_id)
+        if subscribers is not None and subscriber in subscribers:
+            subscribers.discard(subscriber)
+            count_live_subscribers(-1)
+            if not subscribers:
+                del self._subscribers[subscriber.audience.account_id]
+
+    async def close(self) -> None:
+        """Stop listening and end every subscription (the process is stopping)."""
+        self._close_all(ServiceUnavailable("live tail closed: the service is stopping; resubscribe"), "stopping")
+        if self._fan_out is not None:
+            self._fan_out.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._fan_out
+            self._fan_out = None
+        await self._disconnect()
+
+    async def _listen(self) -> None:
+        async with self._starting:
+            if self._connection is not None and not self._connection.is_closed():
+                return
+            try:
+                connection = await asyncpg.connect(raw_url(self._database_url), timeout=10)
+                await connection.add_listener(CHANNEL, self._on_notification)
+            except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+                log.warning("live tail could not listen", error=type(error).__name__)
+                raise ServiceUnavailable(
+                    "live tail is unavailable: the database cannot be reached; retry shortly"
+                ) from None
+            connection.add_termination_listener(self._on_connection_lost)
+            self._connection = connection
+            if self._fan_out is None or self._fan_out.done():
+                self._fan_out = asyncio.create_task(self._run_fan_out(), name="live tail fan-out")
+
+    async def _disconnect(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None and not connection.is_closed():
+            connection.remove_termination_listener(self._on_connection_lost)
+            with suppress(Exception):  # closing a connection we are done with; nothing to save
+                await connection.close(timeout=1)
+
+    def _on_notification(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        added = parse_added(payload)
+        if added is None or added.account_id not in self._subscribers:
+            return  # nobody here tails that account: not even a read
+        if self._pending_count >= self._limits.pending_notifications:
+            log.warning("live tail fell behind the database", pending=self._pending_count)
+            self._pending.clear()
+            self._pending_count = 0
+            self._close_all(
+                ServiceUnavailable(
+                    "live tail closed: events arrive faster than this server can read them; resubscribe, and"
+                    " search from the last entry received to catch up"
+                ),
+                "feed",
+            )
+            return
+        self._pending[added.account_id].extend(added.event_ids)
+        self._pending_count += 1
+        self._wake.set()
+
+    def _on_connection_lost(self, connection: Any) -> None:
+        # Whatever committed while nobody listened is lost to the subscribers: say so, rather than
+        # leave a silent gap.  The next subscription listens again on a new connection.
+        log.warning("live tail lost its LISTEN connection")
+        self._connection = None
+        self._close_all(ServiceUnavailable(LOST_CONNECTION), "feed")
+
+    def _close_all(self, reason: AppError, cause: LiveCloseReason) -> None:
+        for subscribers in list(self._subscribers.values()):
+            for subscriber in list(subscribers):
+                subscriber.close(reason, cause)
+
+    async def _run_fan_out(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            pending, self._pending = self._pending, defaultdict(list)
+            self._pending_count = 0
+            for account_id, event_ids in pending.items():
+                await self._deliver(account_id, event_ids)
+
+    async def _deliver(self, account_id: str, event_ids: list[str]) -> None:
+        subscribers = [s for s in self._subscribers.get(account_id, ()) if not s.is_closed]
+        if not subscribers:
+            return
+        try:
+            async with self._db.transaction() as session:
+                matched = await match_events(session, account_id, event_ids, [s.filters for s in subscribers])
+        except Exception as error:  # the feed must outlive one failed read; these subscribers cannot
+            log.warning("live tail could not read notified events", error=type(error).__name__)
+            for subscriber in subscribers:
+                subscriber.close(ServiceUnavailable(LOST_CONNECTION), "feed")
+            return
+        for row in matched:
+            for subscriber, wanted in zip(subscribers, row.matches, strict=True):
+                if wanted:
+                    subscriber.offer(row.event)
+        if any(row.event.action in ACCESS_ACTIONS for row in matched):
+            await self._recheck_access(subscribers, [row.event for row in matched])
+
+    async def _recheck_access(self, subscribers: list[Subscriber], events: list[AuditEvent]) -> None:
+        """A key revoked or a token logged out in this account: check each subscriber's token again,
+        as an HTTP request would be checked, and close those it no longer admits."""
+        log.info("live tail rechecks access", events=sum(e.action in ACCESS_ACTIONS for e in events))
+        try:
+            async with self._db.transaction() as session:
+                for subscriber in subscribers:
+                    try:
+                        await identity_from_token(session, subscriber.audience.claims)
+                    except Unauthenticated as refused:
+                        subscriber.close(refused, "access")
+        except Exception as error:  # cannot tell whether they may still read: close rather than guess
+            log.warning("live tail could not recheck access", error=type(error).__name__)
+            for subscriber in subscribers:
+                subscriber.close(ServiceUnavailable(LOST_CONNECTION), "feed")
