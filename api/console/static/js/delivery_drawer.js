@@ -42,8 +42,9 @@ function attemptSection(attempt) {
 }
 
 export class DeliveryDrawer extends Drawer {
-  constructor({ fail, navigate }) {
-    super({ id: "delivery-title", title: "Delivery", closeLabel: "Close delivery", className: "delivery-drawer" });
+  /** `id` names the title element: one per drawer on the page. */
+  constructor({ fail, navigate, id = "delivery-title" }) {
+    super({ id, title: "Delivery", closeLabel: "Close delivery", className: "delivery-drawer" });
     this.fail = fail;
     this.navigate = navigate;
   }
