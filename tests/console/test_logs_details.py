@@ -25,10 +25,12 @@ async def open_row(console: Console, action: str) -> None:
     await rows(console).filter(has_text=action).locator("td:nth-child(2)").click()
 
 
-async def test_a_click_anywhere_on_a_row_but_the_menu_button_opens_its_details(console: Console) -> None:
+@pytest.mark.parametrize("width", [1280, 1366])
+async def test_a_click_anywhere_on_a_row_but_the_menu_button_opens_its_details(console: Console, width: int) -> None:
     admin, _ = await seed_story(console)
-    await console.sign_in(admin)
     page = console.page
+    await page.set_viewport_size({"width": width, "height": 860})
+    await console.sign_in(admin)
     panel = page.get_by_role("dialog", name="Event details")
     row = rows(console).filter(has_text="stack.delete")
 
@@ -129,7 +131,9 @@ async def test_own_resources_open_inside_the_console_and_others_through_the_temp
 
 
 @pytest.fixture(params=[("UTC", "UTC"), ("America/New_York", "EST")], ids=["utc", "new-york"])
-async def en_us_console(request: pytest.FixtureRequest, chromium: Browser, console_url: str, api: Api) -> AsyncIterator[Console]:
+async def en_us_console(
+    request: pytest.FixtureRequest, chromium: Browser, console_url: str, api: Api
+) -> AsyncIterator[Console]:
     """The console in en-US (its 12-hour times were the ones cut) in the zone of the param."""
     zone, _ = request.param
     context = await chromium.new_context(
@@ -153,7 +157,9 @@ async def seed_times(api: Api) -> tuple[Key, float]:
 
 
 @pytest.mark.parametrize("width", [1280, 1366])
-async def test_times_show_whole_with_their_zone(en_us_console: Console, width: int, request: pytest.FixtureRequest) -> None:
+async def test_times_show_whole_with_their_zone(
+    en_us_console: Console, width: int, request: pytest.FixtureRequest
+) -> None:
     zone_name = request.node.callspec.params["en_us_console"][1]
     admin, when = await seed_times(en_us_console.api)
     page = en_us_console.page
@@ -168,8 +174,10 @@ async def test_times_show_whole_with_their_zone(en_us_console: Console, width: i
     assert cut == 0
 
     await open_row(en_us_console, "stack.create")
-    shown = page.get_by_role("dialog", name="Event details").locator("dt", has_text="Time").locator(
-        "xpath=following-sibling::dd[1]"
+    shown = (
+        page.get_by_role("dialog", name="Event details")
+        .locator("dt", has_text="Time")
+        .locator("xpath=following-sibling::dd[1]")
     )
     moment = datetime.fromtimestamp(when / 1000, UTC)
     await expect(shown).to_contain_text(f"{int(when)} ms since the epoch")
