@@ -183,3 +183,25 @@ async def test_times_show_whole_with_their_zone(
     await expect(shown).to_contain_text(f"{int(when)} ms since the epoch")
     await expect(shown).to_contain_text(moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
     await expect(shown).to_contain_text(re.compile(rf":\d\d\.{int(when) % 1000:03d}\s+{zone_name}"))
+
+
+async def test_links_to_another_accounts_delivery_or_key_show_nothing_of_it(
+    console: Console, receiver: Receiver
+) -> None:
+    theirs = await console.api.key("globex", Role.ADMIN)
+    (await console.api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=theirs.jwt)).ok()
+    webhook = (await console.api.gql(WEBHOOK_QUERY, {}, token=theirs.jwt)).ok()["auditTrailWebhook"]
+    their_delivery = webhook["deliveries"]["edges"][0]["node"]
+    admin = await console.api.key("acme", Role.ADMIN)
+    await console.sign_in(admin)
+    page = console.page
+
+    await page.goto(f"/?tab=config&delivery={their_delivery['id']}")
+    drawer = page.get_by_role("dialog", name="Delivery")
+    await expect(drawer).to_contain_text(f"No delivery {their_delivery['id']} in this account.")
+    await expect(drawer).not_to_contain_text(their_delivery["eventId"])
+
+    await page.goto(f"/?tab=config&key={theirs.id}")
+    key_drawer = page.get_by_role("dialog", name="API key")
+    await expect(key_drawer).to_contain_text(f"No API key {theirs.id} in this account.")
+    await expect(key_drawer).not_to_contain_text("globex")

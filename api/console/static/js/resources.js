@@ -43,13 +43,13 @@ export function consoleParams(resource, role) {
 
 /**
  * The menu item that goes to `resource`: inside the console for own resources, through the template
- * for the rest, or null. `app` gives the template, the viewer's role and navigation.
+ * (labelled `externalLabel`) for the rest, or null. `app` gives the template, the viewer's role and navigation.
  */
-export function resourceLinkItem(resource, app) {
+export function resourceLinkItem(resource, app, externalLabel) {
   const params = consoleParams(resource, app.viewer?.role);
   if (params) {
     return { label: CONSOLE_PLACES[resource.resourceType].label, href: `/?${params}`, onSelect: () => app.navigate(params) };
   }
   const href = resourceUrl(app.config.resourceUrlTemplate, resource);
-  return href ? { label: "Go to affected resource", href, external: true } : null;
+  return href ? { label: externalLabel, href, external: true } : null;
 }

@@ -9,8 +9,8 @@ import { resourceLinkItem, resourceText } from "./resources.js";
 
 /** The filter fields of each resource kind: its type and its id. */
 const RESOURCE_FIELDS = {
-  affectedResource: { label: "Resource", typeField: "affectedResourceType", idField: "affectedResourceId" },
-  relatedResource: { label: "Related resource", typeField: "relatedResourceType", idField: "relatedResourceId" },
+  affectedResource: { label: "Resource", typeField: "affectedResourceType", idField: "affectedResourceId", linkLabel: "Go to affected resource" },
+  relatedResource: { label: "Related resource", typeField: "relatedResourceType", idField: "relatedResourceId", linkLabel: "Go to related resource" },
 };
 
 /**
@@ -32,7 +32,7 @@ function menuItems(kind, value, actions) {
   return [
     { label: "Filter by this", onSelect: () => actions.filter(matching) },
     { label: "Exclude this", onSelect: () => actions.filter(excluded, { exclude: true }) },
-    resourceLinkItem(value, actions.app),
+    resourceLinkItem(value, actions.app, resource.linkLabel),
   ].filter(Boolean);
 }
 
