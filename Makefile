@@ -53,10 +53,15 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy --strict api workers receivers tests
 
+# make test runs the suite on TEST_WORKERS pytest-xdist workers (each with its own embedded PostgreSQL
+# and Redis); the tests that start processes of their own, and the browser tests, each keep to one
+# worker (tests/conftest.py).  TEST_WORKERS=0 runs it in this process, one test after another.
+TEST_WORKERS ?= 3
+
 # The browser tests drive Debian's chromium (never a downloaded browser): install it when missing.
 pytest: $(DEV_STAMP)
 	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; else echo "note: /usr/bin/chromium is missing and we are not root: browser tests will be skipped (sudo apt-get install chromium)"; fi; }
-	$(BIN)/pytest -q -m "not soak" --durations=15
+	$(BIN)/pytest -q -m "not soak" -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 test: lint typecheck pytest
 

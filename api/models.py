@@ -225,6 +225,23 @@ class WebhookDeliveryAttempt(SQLModel, table=True):
     response_snippet: str | None = None
 
 
+class SavedFilter(SQLModel, table=True):
+    """A named view of the Logs tab (filters and a time range as the client's JSON text), per account."""
+
+    __tablename__ = "saved_filters"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=ID_LENGTH)
+    account_id: str = Field(foreign_key="accounts.id")
+    type: str
+    name: str
+    data: str
+    is_public: bool = False
+    """False: only the key that saved it sees it; True: every key of the account that reads the trail."""
+    created_by: str = Field(foreign_key="api_keys.id", max_length=ID_LENGTH)
+    created_at: datetime = _tz(default_factory=utcnow)
+    updated_at: datetime = _tz(default_factory=utcnow)
+
+
 class RevokedToken(SQLModel, table=True):
     """A token ended by ``logout`` before its expiry; kept until it would have expired anyway."""
 

@@ -25,6 +25,35 @@ from tests.receivers import Receiver, running_receiver, running_worker
 TEST_SECRET_KEY = "test-service-secret-key-0123456789abcdef"
 TABLES = "webhook_deliveries, webhooks, audit_events, api_keys, accounts"
 
+OWN_PROCESS_TESTS = (
+    "tests/reliability/",
+    "tests/scaleout/",
+    "tests/s3/test_receiver_digests.py",
+    "tests/s3/test_receiver_e2e.py",
+    "tests/test_bench_entry_points.py",
+    "tests/test_delivery_sigkill.py",
+    "tests/test_embedded_extra.py",
+    "tests/test_readme_shell.py",
+    "tests/test_serve_smoke.py",
+    "tests/test_webhook_listen.py",
+    "tests/test_worker_settings.py",
+)
+"""Tests that start servers, workers or whole stacks as processes of their own."""
+BROWSER_TESTS = ("tests/console/",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist with ``--dist loadgroup`` (``make test``), the tests that start processes of
+    their own run one after another on one worker, and so do the browser tests: side by side on two
+    cores they would starve each other past their deadlines, while the in-process tests, which mostly
+    wait on their servers, share the other workers.  Without xdist the marks change nothing."""
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        if path.startswith(OWN_PROCESS_TESTS):
+            item.add_marker(pytest.mark.xdist_group("own-processes"))
+        elif path.startswith(BROWSER_TESTS):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServers]:

@@ -125,7 +125,10 @@ async def test_event_type_is_required_and_only_spacelifts_three(api: Api) -> Non
         assert "eventType" in result.errors[0]["message"]
 
 
-@pytest.mark.parametrize("action", ["api_key.delete", "account.login", "audit_trail.digest", "audit_trail_webhook.set"])
+@pytest.mark.parametrize(
+    "action",
+    ["api_key.delete", "account.login", "audit_trail.digest", "audit_trail_webhook.set", "saved_filter.create"],
+)
 async def test_a_service_key_cannot_record_the_services_own_actions(api: Api, action: str) -> None:
     service = await api.key("acme", Role.SERVICE)
     before = await event_count(api.db)

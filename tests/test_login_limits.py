@@ -25,6 +25,7 @@ from tests.helpers import Api, GraphQLResult
 from tests.receivers import SET_WEBHOOK, Receiver, running_worker, unused_port, webhook_input
 from tests.support.live_server import serving
 from tests.support.polling import poll
+from tests.support.scrape import scrape
 from workers.context import WorkerContext
 from workers.failed_logins import record_ended_windows
 
@@ -108,6 +109,7 @@ async def test_a_flood_of_wrong_secrets_is_limited_and_recorded_as_one_event_and
     admin = await api.key("acme", Role.ADMIN)
     (await api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
     target = await api.key("acme", Role.READER, login=False)
+    before = await scrape(api.client, "/metrics")
 
     async with running_worker(flood_settings), live_logins(flood_settings) as login:
         answers = [await login(target.id, f"guess-{n}", FLOODER) for n in range(200)]
@@ -143,6 +145,15 @@ async def test_a_flood_of_wrong_secrets_is_limited_and_recorded_as_one_event_and
     deliveries = await scalar(api.db, "SELECT count(*) FROM webhook_deliveries WHERE action = 'api_key.login_failed'")
     assert deliveries == 2
     assert receiver.actions().count("api_key.login_failed") == 2
+    # The worker's events count as the service's own (a digest cron run may have added one of its own).
+    recorded_by_worker = await scalar(
+        api.db, "SELECT count(*) FROM audit_events WHERE action IN ('api_key.login_failed', 'audit_trail.digest')"
+    )
+    after = await scrape(api.client, "/metrics")
+    system_events = "audittrail_events_recorded_total"
+    assert after.value(system_events, source="system") - before.value(system_events, source="system") == (
+        recorded_by_worker
+    )
     # The key's owner, at an address that never failed, is not locked out; the flooding address is.
     assert owner_login.ok()["apiKeyUser"]["jwt"]
     assert is_limited(flooder_login)

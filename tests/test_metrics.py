@@ -254,6 +254,8 @@ async def test_webhooks_the_worker_disables_are_counted(api: Api, settings: Sett
         await queue.aclose()
     after = await scrape(api.client, "/metrics")
     assert (disabled, again) == (1, 0)
+    recorded = "audittrail_events_recorded_total"
+    assert after.value(recorded, source="system") - before.value(recorded, source="system") == 1, "its event"
     assert (
         after.value("audittrail_webhooks_auto_disabled_total") - before.value("audittrail_webhooks_auto_disabled_total")
         == 1

@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 
 from api import integrity
+from api.observability import count_events_recorded
 from workers.context import worker_context
 
 log = structlog.get_logger(__name__)
@@ -22,6 +23,7 @@ async def digest_job(ctx: dict[str, Any]) -> None:
         interval_seconds=settings.digest_interval_seconds, grace_seconds=settings.digest_grace
     )
     run = await integrity.write_due_digests(context.db, context.queue, signing_key, schedule)
+    count_events_recorded("system", run.events_recorded)
     if run.written:
         log.info(
             "signed digests", count=len(run.written), last_interval_end=str(run.written[-1].statement.interval_end)

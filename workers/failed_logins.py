@@ -10,6 +10,7 @@ import structlog
 from api.accounts.failed_logins import LoginAttempt, record_failed_login, record_failure_summary
 from api.accounts.failure_reports import FailureReports
 from api.audit.record import now_ms
+from api.observability import count_events_recorded
 from api.webhooks import unit_of_work
 from workers.context import WorkerContext, worker_context
 
@@ -26,6 +27,8 @@ async def record_failed_login_job(ctx: dict[str, Any], attempt: dict[str, Any]) 
         recorded = await record_failed_login(unit.session, LoginAttempt(**attempt))
         if recorded is not None:
             unit.enqueue_after_commit(recorded.delivery_ids)
+    if recorded is not None:
+        count_events_recorded("system", 1)
     return recorded is not None
 
 
@@ -47,6 +50,8 @@ async def record_ended_windows(context: WorkerContext, *, now_ms: int) -> int:
                 if summary is not None:
                     unit.enqueue_after_commit(summary.delivery_ids)
                     recorded += 1
+            if summary is not None:
+                count_events_recorded("system", 1)
         await reports.forget(report.name)
     if recorded:
         log.info("recorded failed-login summaries", count=recorded)

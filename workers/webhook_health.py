@@ -6,7 +6,7 @@ from typing import Any
 
 import structlog
 
-from api.observability import count_webhooks_auto_disabled
+from api.observability import count_events_recorded, count_webhooks_auto_disabled
 from api.webhooks.auto_disable import disable_failing_webhooks
 from workers.context import worker_context
 
@@ -22,6 +22,7 @@ async def auto_disable_job(ctx: dict[str, Any]) -> int:
     async with context.db.transaction() as session:
         disabled = await disable_failing_webhooks(session, failing_for_seconds=limit)
     count_webhooks_auto_disabled(len(disabled))
+    count_events_recorded("system", len(disabled))  # one audit_trail_webhook.auto_disable event each
     if disabled:
         log.warning("disabled webhooks failing too long", webhook_ids=disabled, failing_for_seconds=limit)
     return len(disabled)

@@ -26,7 +26,7 @@ from api.models import AuditEvent, EventType
 MAX_EVENTS_PER_CALL = 1000
 ACTION_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 RESOURCE_TYPE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*$")
-SERVICE_NAMESPACES = ("api_key", "account", "audit_trail", "audit_trail_webhook")
+SERVICE_NAMESPACES = ("api_key", "account", "audit_trail", "audit_trail_webhook", "saved_filter")
 """Actions the service records itself: an ingested event in one of these could pass for the service's own."""
 RECORDED_AT = "recordedAt"
 """The ``context`` key holding when the service recorded an ingested event (ms), beside its claimed ``timestamp``."""

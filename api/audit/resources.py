@@ -14,3 +14,5 @@ class ResourceType(enum.StrEnum):
     AUDIT_TRAIL_DELIVERY = "AUDIT_TRAIL_DELIVERY"
     AUDIT_TRAIL_DIGEST = "AUDIT_TRAIL_DIGEST"
     AUDIT_TRAIL_REPLAY = "AUDIT_TRAIL_REPLAY"
+    SAVED_FILTER = "SAVED_FILTER"
+    """A named view of the Logs tab (``savedFilterCreate`` and its siblings)."""

@@ -23,12 +23,16 @@ from api.graphql.integrity import IntegrityMutation, IntegrityQuery
 from api.graphql.observed import Observed
 from api.graphql.replays import ReplaysMutation, ReplaysQuery
 from api.graphql.request_scope import RequestScope
+from api.graphql.saved_filters import SavedFiltersMutation, SavedFiltersQuery
 from api.graphql.webhooks import WebhooksMutation, WebhooksQuery
 from api.settings import Settings
 
-Query = merge_types("Query", (AccountsQuery, AuditQuery, WebhooksQuery, IntegrityQuery, ReplaysQuery))
+Query = merge_types(
+    "Query", (AccountsQuery, AuditQuery, WebhooksQuery, IntegrityQuery, ReplaysQuery, SavedFiltersQuery)
+)
 Mutation = merge_types(
-    "Mutation", (AccountsMutation, AuditMutation, WebhooksMutation, IntegrityMutation, ReplaysMutation)
+    "Mutation",
+    (AccountsMutation, AuditMutation, WebhooksMutation, IntegrityMutation, ReplaysMutation, SavedFiltersMutation),
 )
 
 

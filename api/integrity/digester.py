@@ -99,6 +99,8 @@ class AccountToDigest:
 @dataclass
 class DigestRun:
     written: list[SignedDigest] = field(default_factory=list)
+    events_recorded: int = 0
+    """How many of them also went out as ``audit_trail.digest`` events (accounts may turn those off)."""
 
 
 async def accounts_to_digest(db: Database) -> list[AccountToDigest]:
@@ -135,6 +137,7 @@ async def write_due_digests(
                     )
                     unit.enqueue_after_commit(batch.delivery_ids)
             run.written.append(digest)
+            run.events_recorded += int(account.records_digest_events)
     return run
 
 

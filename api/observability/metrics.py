@@ -16,7 +16,9 @@ from prometheus_client import Counter, Histogram
 if TYPE_CHECKING:  # the webhooks package counts its attempts here: a run-time import would be a cycle
     from api.webhooks.retry_policy import AttemptOutcome, NextStep
 
-EventSource = Literal["mutation", "ingestion"]
+EventSource = Literal["mutation", "ingestion", "system"]
+"""Who recorded: an audited mutation, a batch ingested from another service, or the service itself (the
+worker's failed-login, auto-disable and digest events)."""
 AttemptResult = Literal["delivered", "retrying", "failed", "superseded"]
 
 # Seconds: a search takes 5-30 ms, an ingestion of 1,000 events a few hundred.
@@ -38,7 +40,8 @@ GRAPHQL_DURATION = Histogram(
 )
 EVENTS_RECORDED = Counter(
     "audittrail_events_recorded",
-    "Audit events committed, by source: an audited mutation, or ingestion from another service.",
+    "Audit events committed, by source: an audited mutation, ingestion from another service, or the service"
+    " itself (system: failed logins, auto-disabled webhooks, digests).",
     ["source"],
 )
 INGESTION_BATCH = Histogram(

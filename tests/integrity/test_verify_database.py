@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
@@ -29,20 +28,6 @@ from tests.integrity.support import (
     statement_of,
     verify,
 )
-
-
-@pytest.fixture
-def keys(settings: Settings) -> integrity.KeyRing:
-    return integrity.KeyRing.from_settings(settings)
-
-
-@pytest.fixture
-async def trail(db: Database, keys: integrity.KeyRing) -> Trail:
-    seeded = await seed_trail(db)
-    await digest_everything(db, keys.signing_key)
-    # At least one more interval, so that every test has a chain of two digests or more.
-    await digest_until(db, keys.signing_key, datetime.now(UTC) + timedelta(seconds=0.5))
-    return seeded
 
 
 async def test_untouched_database_verifies_clean_with_empty_intervals_digested(

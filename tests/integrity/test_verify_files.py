@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -20,20 +19,7 @@ from api.db import Database
 from api.integrity.statement import SignedDigest
 from api.settings import Settings
 from tests.conftest import TEST_SECRET_KEY
-from tests.integrity.support import Trail, digest_everything, digest_until, execute, export_copy, kinds, seed_trail
-
-
-@pytest.fixture
-def keys(settings: Settings) -> integrity.KeyRing:
-    return integrity.KeyRing.from_settings(settings)
-
-
-@pytest.fixture
-async def trail(db: Database, keys: integrity.KeyRing) -> Trail:
-    seeded = await seed_trail(db)
-    await digest_everything(db, keys.signing_key)
-    await digest_until(db, keys.signing_key, datetime.now(UTC) + timedelta(seconds=1))
-    return seeded
+from tests.integrity.support import Trail, execute, export_copy, kinds
 
 
 @pytest.fixture

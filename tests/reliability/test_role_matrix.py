@@ -49,11 +49,27 @@ class World:
     own_replay_id: str = ""
     other_replay_id: str = ""
     spare_key_ids: list[str] | None = None
+    own_filter_ids: dict[str, str] | None = None
+    """A private saved filter of each own key that may save one (READER, ADMIN), by role."""
+    other_filter_id: str = ""
+    role: str = ""
+    """The role whose row of the matrix is being sent."""
 
 
 WEBHOOK = "{ enabled endpoint }"
 REPLAY = "mutation($input: AuditTrailReplayInput!) { auditTrailReplay(input: $input) { id status } }"
 DELIVERY = "{ id status }"
+SAVED_FILTER_CREATE = "mutation($input: SavedFilterInput!) { savedFilterCreate(input: $input) { id } }"
+
+
+def own_filter_id(world: World) -> str:
+    return (world.own_filter_ids or {}).get(world.role, "01ARZ3NDEKTSV4RRFFQ69G5FAV")
+
+
+def filter_input(name: str, *, is_public: bool = False) -> dict[str, Any]:
+    return {"input": {"name": name, "data": "{}", "type": "auditTrailEntries", "isPublic": is_public}}
+
+
 OPERATIONS = [
     Operation("viewer", "viewer", "{ viewer { id role account { name } } }", is_query=True),
     Operation("apiKeys", "apiKeys", "{ apiKeys { id } }", is_query=True),
@@ -217,6 +233,54 @@ OPERATIONS = [
     Operation(
         "auditTrailDeleteWebhook", "auditTrailDeleteWebhook", f"mutation {{ auditTrailDeleteWebhook {WEBHOOK} }}"
     ),
+    Operation("savedFilters", "savedFilters", "{ savedFilters { id } }", is_query=True),
+    Operation(
+        "savedFilter(own)",
+        "savedFilter",
+        "query($id: ID!) { savedFilter(id: $id) { id } }",
+        lambda world: {"id": own_filter_id(world)},
+        is_query=True,
+    ),
+    Operation(
+        "savedFilter(other)",
+        "savedFilter",
+        "query($id: ID!) { savedFilter(id: $id) { id } }",
+        lambda world: {"id": world.other_filter_id},
+        is_query=True,
+        other_account=True,
+    ),
+    Operation(
+        "savedFilterCreate",
+        "savedFilterCreate",
+        SAVED_FILTER_CREATE,
+        lambda world: filter_input(f"matrix {world.role}"),
+    ),
+    Operation(
+        "savedFilterUpdate(own)",
+        "savedFilterUpdate",
+        "mutation($id: ID!) { savedFilterUpdate(id: $id, isPublic: true) { id } }",
+        lambda world: {"id": own_filter_id(world)},
+    ),
+    Operation(
+        "savedFilterUpdate(other)",
+        "savedFilterUpdate",
+        "mutation($id: ID!) { savedFilterUpdate(id: $id, isPublic: false) { id } }",
+        lambda world: {"id": world.other_filter_id},
+        other_account=True,
+    ),
+    Operation(
+        "savedFilterDelete(own)",
+        "savedFilterDelete",
+        "mutation($id: ID!) { savedFilterDelete(id: $id) { id } }",
+        lambda world: {"id": own_filter_id(world)},
+    ),
+    Operation(
+        "savedFilterDelete(other)",
+        "savedFilterDelete",
+        "mutation($id: ID!) { savedFilterDelete(id: $id) { id } }",
+        lambda world: {"id": world.other_filter_id},
+        other_account=True,
+    ),
     # Last: it ends the very token the role's row of the matrix was sent with.
     Operation("logout", "logout", "mutation { logout { id login name type } }"),
 ]
@@ -230,6 +294,12 @@ READER_QUERIES = {
     "auditTrailEntry",
     "auditTrailVerify",
     "auditTrailDigestPublicKeys",
+    # Any key that reads the trail may save views, as any Spacelift user may (its own, or public ones).
+    "savedFilters",
+    "savedFilter",
+    "savedFilterCreate",
+    "savedFilterUpdate",
+    "savedFilterDelete",
 }
 SERVICE_OPERATIONS = {"viewer", "debugInfo", "logout", "auditTrailRecordEvents", "auditTrailDigestPublicKeys"}
 
@@ -280,6 +350,15 @@ async def prepare_world(stack: Stack, client: httpx.AsyncClient, endpoint: str) 
         else:
             world.other_delivery_id, world.other_entry_id = edge["node"]["id"], edge["node"]["eventId"]
             world.other_replay_id = replay["id"]
+    world.own_filter_ids = {}
+    for role in (Role.READER, Role.ADMIN):
+        created = await stack.gql(
+            client, SAVED_FILTER_CREATE, filter_input(f"own {role.value}"), token=own.tokens[role]
+        )
+        world.own_filter_ids[role.value] = created.json()["data"]["savedFilterCreate"]["id"]
+    public = filter_input("other account's", is_public=True)
+    created = await stack.gql(client, SAVED_FILTER_CREATE, public, token=other.tokens[Role.ADMIN])
+    world.other_filter_id = created.json()["data"]["savedFilterCreate"]["id"]
     return world
 
 
@@ -288,6 +367,7 @@ async def other_account_state(stack: Stack, client: httpx.AsyncClient, world: Wo
     admin = world.other.tokens[Role.ADMIN]
     query = (
         "{ viewer { account { retentionDays } } apiKeys { id revokedAt } auditTrailWebhook { enabled endpoint }"
+        " savedFilters { id name isPublic }"
         " searchAuditTrailEntries(input: {first: 500}) { edges { node { id action } } } }"
     )
     return dict((await stack.gql(client, query, token=admin)).json())
@@ -310,6 +390,7 @@ async def test_every_operation_by_every_role_gets_exactly_the_documented_access(
         for role in (NO_TOKEN, Role.SERVICE, Role.READER, Role.ADMIN):
             world.spare_key_ids = [(await stack.tenant("matrix-own", (Role.READER,))).key_ids[Role.READER]]
             token = None if role == NO_TOKEN else world.own.tokens[Role(role)]
+            world.role = str(role)
             for operation in OPERATIONS:
                 response = await stack.gql(client, operation.document, operation.variables(world), token=token)
                 assert response.status_code == 200, response.text

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,12 +70,36 @@ def _run_as() -> str | None:
 
 
 @dataclass
-class DebianPostgres:
-    """A cluster of its own (initdb in a temporary directory), listening on 127.0.0.1:<port>."""
+class ServerProcess:
+    """A server of our own on 127.0.0.1:<port>, its files in a temporary directory removed on stop."""
 
     directory: Path
     port: int
     process: subprocess.Popen[bytes]
+
+    def wait_until(self, ready: Callable[[], bool], what: str, log: Path, pause: float) -> None:
+        """Poll ``ready`` until it answers; a server that exits or stays silent is stopped and its log shown."""
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not ready():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"{what} did not start:\n{log.read_text()[-2000:] if log.exists() else ''}")
+            time.sleep(pause)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown; Redis exits on it too
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@dataclass
+class DebianPostgres(ServerProcess):
+    """A cluster of its own (initdb in a temporary directory), listening on 127.0.0.1:<port>."""
 
     @property
     def url(self) -> str:
@@ -111,14 +136,16 @@ class DebianPostgres:
             start_new_session=True,
         )
         server = cls(directory=directory, port=port, process=process)
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while subprocess.run(
-            [bin_dir / "pg_isready", "-h", "127.0.0.1", "-p", str(port)], capture_output=True
-        ).returncode:
-            if process.poll() is not None or time.monotonic() > deadline:
-                server.stop()
-                raise AssertionError(f"PostgreSQL did not start:\n{(directory / 'postgres.log').read_text()[-2000:]}")
-            time.sleep(0.1)
+        server.wait_until(
+            lambda: (
+                not subprocess.run(
+                    [bin_dir / "pg_isready", "-h", "127.0.0.1", "-p", str(port)], capture_output=True
+                ).returncode
+            ),
+            "PostgreSQL",
+            directory / "postgres.log",
+            pause=0.1,
+        )
         subprocess.run(
             [bin_dir / "createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "audittrail", "audittrail"],
             check=True,
@@ -126,24 +153,10 @@ class DebianPostgres:
         )
         return server
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)  # fast shutdown
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
 
 @dataclass
-class DebianRedis:
+class DebianRedis(ServerProcess):
     """``redis-server`` on 127.0.0.1:<port>, nothing persisted."""
-
-    directory: Path
-    port: int
-    process: subprocess.Popen[bytes]
 
     @property
     def url(self) -> str:
@@ -163,29 +176,12 @@ class DebianRedis:
             start_new_session=True,
         )
         server = cls(directory=directory, port=port, process=process)
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
         client = Redis.from_url(server.url, socket_connect_timeout=1)
         try:
-            while not _answers(client):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    server.stop()
-                    raise AssertionError(
-                        f"redis-server did not start:\n{(directory / 'redis.log').read_text()[-2000:]}"
-                    )
-                time.sleep(0.05)
+            server.wait_until(lambda: _answers(client), "redis-server", directory / "redis.log", pause=0.05)
         finally:
             client.close()
         return server
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _answers(client: Redis) -> bool:

@@ -8,7 +8,9 @@ import { downloadExport } from "./export.js";
 import { IntegrityIndicator } from "./integrity.js";
 import { closeMenu, showMenu } from "./menu.js";
 import { TimeRangePicker } from "./timerange.js";
+import { retentionNote, retentionSentence } from "./retention.js";
 import { valueWithMenu } from "./value_menu.js";
+import { ViewsControl } from "./views.js";
 import {
   FACETS, FILTER_FIELDS, hasFilters, labelOf, predicatesOf, readFilters, timeWindow, withoutFilters, withValue, writeFilters,
 } from "./filters.js";
@@ -33,6 +35,7 @@ export class LogsView {
     this.details = new DetailsPanel({ fail: (error) => app.fail(error), onClose: () => this.markSelected(null), valueActions: this.valueActions });
     this.integrity = new IntegrityIndicator({ fail: (error) => app.fail(error), openEntry: (entryId, opener) => this.details.open(entryId, opener) });
     this.picker = new TimeRangePicker({ onChange: (range) => this.apply({ ...this.state, ...range }) });
+    this.views = new ViewsControl({ app, current: () => this.state, open: (state) => this.apply(state) });
     this.searchInput = h("input", { id: "logs-search", type: "search", name: "q", placeholder: "Search actions, actors, resources, data", autocomplete: "off" });
     this.facets = h("div", { class: "facets" });
     this.chips = h("div", { class: "chips", "aria-label": "Active filters" });
@@ -46,7 +49,8 @@ export class LogsView {
         this.sidebar.classList.toggle("is-open", expanded);
       },
     });
-    this.sidebar = h("aside", { id: "logs-filters", class: "sidebar", "aria-label": "Filters" }, h("h2", { class: "sidebar-title", text: "Filters" }), this.facets);
+    this.sidebar = h("aside", { id: "logs-filters", class: "sidebar", "aria-label": "Filters" }, h("h2", { class: "sidebar-title", text: "Filters" }), this.facets,
+      h("p", { class: "muted small retention-line", text: retentionSentence(app.viewer.account.retentionDays) }));
     const searchForm = h("form", { class: "search", role: "search", onsubmit: (event) => {
       event.preventDefault();
       this.apply({ ...this.state, text: this.searchInput.value.trim() });
@@ -59,7 +63,7 @@ export class LogsView {
       h("section", { class: "logs-main", "aria-labelledby": "logs-title" },
         h("div", { class: "toolbar" },
           h("h1", { id: "logs-title", class: "visually-hidden", text: "Logs" }),
-          this.filtersToggle, searchForm, this.picker.element, this.exportButton()),
+          this.filtersToggle, this.views.element, searchForm, this.picker.element, this.exportButton()),
         this.chips, this.integrity.element, this.summary, this.results),
       this.details.element,
     );
@@ -83,6 +87,7 @@ export class LogsView {
     closeMenu();
     this.observer?.disconnect();
     this.picker.close();
+    this.views.close();
   }
 
   /** Show the filters of the URL `params`; reloads only when they changed. */
@@ -243,6 +248,12 @@ export class LogsView {
     this.chips.hidden = chips.length === 0;
   }
 
+  /** For an empty range reaching past retention: "events are kept N days". */
+  retentionNote() {
+    const note = retentionNote(this.app.viewer.account.retentionDays, timeWindow(this.state, this.now).start, this.now);
+    return note ? h("p", { class: "retention-note", text: note }) : null;
+  }
+
   renderTable() {
     this.observer?.disconnect();
     if (!this.entries.length) {
@@ -254,6 +265,7 @@ export class LogsView {
         h("p", { text: hasFilters(this.state)
           ? `Nothing was recorded ${this.picker.describe(this.state)} that matches these filters.`
           : `Nothing was recorded ${this.picker.describe(this.state)}. Try a longer time range.` }),
+        this.retentionNote(),
         clear));
       return;
     }

@@ -5,6 +5,7 @@ import { gql } from "./api.js";
 import { ConfigLinks } from "./config_links.js";
 import { h, notice, relativeTime, replace, timeElement } from "./dom.js";
 import { DeliveryLog } from "./deliveries.js";
+import { RetentionSettings } from "./retention.js";
 import { WebhookForm } from "./webhook_form.js";
 
 const WEBHOOK_FIELDS = `enabled endpoint includeRuns retryOnFailure signed secretSHA customHeaderNames createdAt updatedAt
@@ -30,7 +31,7 @@ export class ConfigView {
       h("div", { class: "page-head" },
         h("h1", { text: "Webhook" }),
         h("p", { class: "muted", text: "Every event of this account is signed and sent to one endpoint of yours, such as your SIEM or log collector." })),
-      this.status, this.webhookArea, this.deliveries.element);
+      this.status, this.webhookArea, this.deliveries.element, new RetentionSettings(app).element);
     this.deleteDialog = this.buildDeleteDialog();
     this.element.append(this.deleteDialog);
     this.links = new ConfigLinks(this);
