@@ -52,7 +52,7 @@ export function indentJson(text, indent = "  ") {
 /** A moment in full: local time with milliseconds and zone, then UTC, then the epoch milliseconds. */
 function fullTime(milliseconds) {
   const seconds = milliseconds / 1000;
-  return h("span", {}, timeElement(seconds, { withMs: true }),
+  return h("span", {}, timeElement(seconds, { precision: "ms" }),
     h("span", { class: "muted block", text: utcTime(seconds) }),
     h("span", { class: "muted block mono", text: `${milliseconds} ms since the epoch` }));
 }

@@ -47,16 +47,21 @@ const localFormat = new Intl.DateTimeFormat(undefined, {
   hourCycle: "h23", timeZoneName: "short", numberingSystem: "latn",
 });
 
-/** The date, time and zone of `date` in the viewer's zone; `withMs` adds the milliseconds. */
-function localParts(date, withMs) {
+/**
+ * The date, time and zone of `date` in the viewer's zone, to the second; `precision` "ms" adds the
+ * milliseconds, "minute" drops the seconds.
+ */
+function localParts(date, precision = "second") {
   const part = Object.fromEntries(localFormat.formatToParts(date).map(({ type, value }) => [type, value]));
-  const ms = withMs ? `.${String(date.getMilliseconds()).padStart(3, "0")}` : "";
-  return { dateTime: `${part.year}-${part.month}-${part.day} ${part.hour}:${part.minute}:${part.second}${ms}`, zone: part.timeZoneName };
+  let time = `${part.hour}:${part.minute}`;
+  if (precision !== "minute") time += `:${part.second}`;
+  if (precision === "ms") time += `.${String(date.getMilliseconds()).padStart(3, "0")}`;
+  return { dateTime: `${part.year}-${part.month}-${part.day} ${time}`, zone: part.timeZoneName };
 }
 
 /** Local time of unix `seconds` with its zone, for display: "2026-11-26 07:30:18 UTC". */
-export function localTime(seconds, { withMs = false } = {}) {
-  const { dateTime, zone } = localParts(new Date(seconds * 1000), withMs);
+export function localTime(seconds, { precision = "second" } = {}) {
+  const { dateTime, zone } = localParts(new Date(seconds * 1000), precision);
   return `${dateTime} ${zone}`;
 }
 
@@ -69,9 +74,9 @@ export function utcTime(seconds) {
  * A `<time>` element: local time and zone shown (the zone may wrap under the time, never be cut),
  * UTC in the tooltip.
  */
-export function timeElement(seconds, { withMs = false } = {}) {
+export function timeElement(seconds, { precision = "second" } = {}) {
   if (seconds === null || seconds === undefined) return h("span", { class: "muted", text: "—" });
-  const { dateTime, zone } = localParts(new Date(seconds * 1000), withMs);
+  const { dateTime, zone } = localParts(new Date(seconds * 1000), precision);
   return h("time", { class: "local-time", datetime: utcTime(seconds), title: `UTC ${utcTime(seconds)}` },
     h("span", { class: "nowrap", text: dateTime }), " ", h("span", { class: "nowrap zone", text: zone }));
 }
