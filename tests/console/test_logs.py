@@ -174,17 +174,17 @@ async def test_value_menu_filters_excludes_and_links_to_the_resource(console: Co
     await console.sign_in(admin)
     page = console.page
 
-    await page.get_by_role("button", name="github::bob", exact=True).first.click()
+    await page.get_by_role("button", name="Options for github::bob", exact=True).first.click()
     await page.get_by_role("menuitem", name="Filter by this").click()
     await expect(actions_column(console)).to_have_text(["context.attach", "stack.delete"])
     await expect(page.get_by_role("button", name="Remove filter: Actor is github::bob")).to_be_visible()
 
-    await page.get_by_role("button", name="context.attach", exact=True).click()
+    await page.get_by_role("button", name="Options for context.attach", exact=True).click()
     await page.get_by_role("menuitem", name="Exclude this").click()
     await expect(actions_column(console)).to_have_text(["stack.delete"])
     await expect(page.get_by_role("button", name="Remove filter: Action is not context.attach")).to_be_visible()
 
-    await page.get_by_role("button", name="STACK / old-api", exact=True).click()
+    await page.get_by_role("button", name="Options for STACK / old-api", exact=True).click()
     link = page.get_by_role("menuitem", name="Go to affected resource")
     expected = RESOURCE_URL_TEMPLATE.format(resourceType="STACK", resourceId="old-api")
     await expect(link).to_have_attribute("href", expected)

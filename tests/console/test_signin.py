@@ -69,6 +69,8 @@ async def test_refused_token_goes_back_to_sign_in(console: Console) -> None:
     key = await console.api.key("acme", Role.ADMIN, login=False)
     await console.sign_in(key)
     page = console.page
+    # The Logs' own requests settle first (the integrity check sends two in a row): the click sends the forged token.
+    await expect(page.locator(".integrity .badge")).to_have_text("Not digested yet")
 
     await page.evaluate(
         """() => {

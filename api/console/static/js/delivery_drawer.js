@@ -42,8 +42,9 @@ function attemptSection(attempt) {
 }
 
 export class DeliveryDrawer extends Drawer {
-  constructor({ fail, navigate }) {
-    super({ id: "delivery-title", title: "Delivery", closeLabel: "Close delivery", className: "delivery-drawer" });
+  /** `id` names the title element: one per drawer on the page. */
+  constructor({ fail, navigate, id = "delivery-title" }) {
+    super({ id, title: "Delivery", closeLabel: "Close delivery", className: "delivery-drawer" });
     this.fail = fail;
     this.navigate = navigate;
   }
@@ -52,6 +53,10 @@ export class DeliveryDrawer extends Drawer {
     const isCurrent = this.begin(returnFocus);
     try {
       const { auditTrailDelivery: delivery } = await gql(DELIVERY, { id: deliveryId });
+      if (!delivery) {  // another account's id, or a mistyped link: the API answers null
+        if (isCurrent()) this.body.replaceChildren(notice("error", `No delivery ${deliveryId} in this account.`));
+        return;
+      }
       const { auditTrailEntry: entry } = await gql(EVENT_BODY, { id: delivery.eventId });
       if (!isCurrent()) return;
       this.render(delivery, entry);

@@ -1,8 +1,10 @@
-// The details panel of one entry: every field, and the exact JSON body (pretty-printed, copyable).
+// The details panel of one entry: every field (values with the same menu as the table's cells), and
+// the exact JSON body (pretty-printed, copyable).
 
 import { gql } from "./api.js";
 import { Drawer, fieldRow } from "./drawer.js";
 import { eventTypeBadge, h, ingestedBadge, notice, timeElement, utcTime } from "./dom.js";
+import { valueWithMenu } from "./value_menu.js";
 
 const ENTRY = `query Entry($id: ID!) { auditTrailEntry(id: $id) {
   id action eventType runStateChange recordedBy recordedAt externalId actor { username source identity run { id stackId } }
@@ -47,19 +49,20 @@ export function indentJson(text, indent = "  ") {
   return out;
 }
 
-function resourceText(resource) {
-  if (!resource) return null;
-  return resource.resourceId ? `${resource.resourceType} / ${resource.resourceId}` : resource.resourceType;
-}
-
-function timeWithUtc(seconds) {
-  return h("span", {}, timeElement(seconds), h("span", { class: "muted block", text: utcTime(seconds) }));
+/** A moment in full: local time with milliseconds and zone, then UTC, then the epoch milliseconds. */
+function fullTime(milliseconds) {
+  const seconds = milliseconds / 1000;
+  return h("span", {}, timeElement(seconds, { precision: "ms" }),
+    h("span", { class: "muted block", text: utcTime(seconds) }),
+    h("span", { class: "muted block mono", text: `${milliseconds} ms since the epoch` }));
 }
 
 export class DetailsPanel extends Drawer {
-  constructor({ onClose, fail }) {
+  /** `valueActions` are the Logs tab's value menu actions (filter, exclude, go to the resource). */
+  constructor({ onClose, fail, valueActions }) {
     super({ id: "details-title", title: "Event details", closeLabel: "Close details", onClose });
     this.fail = fail;
+    this.valueActions = valueActions;
   }
 
   async open(entryId, returnFocus) {
@@ -79,7 +82,7 @@ export class DetailsPanel extends Drawer {
   }
 
   render(entry) {
-    const seconds = entry.timestamp / 1000;
+    const withMenu = (kind, value) => (value ? valueWithMenu(kind, value, this.valueActions) : null);
     const run = entry.actor.run;
     const pretty = indentJson(entry.body);
     const copyStatus = h("span", { class: "copy-status", role: "status" });
@@ -96,17 +99,17 @@ export class DetailsPanel extends Drawer {
     });
     this.body.replaceChildren(
       h("dl", { class: "fields" },
-        fieldRow("Time", timeWithUtc(seconds)),
-        fieldRow("Action", h("code", { text: entry.action })),
+        fieldRow("Time", fullTime(entry.timestamp)),
+        fieldRow("Action", withMenu("action", entry.action)),
         fieldRow("Event type", eventTypeBadge(entry.eventType, entry.runStateChange)),
-        fieldRow("Actor", h("code", { text: entry.actor.username })),
+        fieldRow("Actor", withMenu("actor", entry.actor.username)),
         fieldRow("Recorded by", entry.recordedBy ? ingestedBadge(entry.recordedBy) : "the audit trail service itself"),
         // An ingested event's time is what its sender claims; when the service's own clock differs, show both.
-        entry.recordedBy && entry.recordedAt !== entry.timestamp ? fieldRow("Recorded at", timeWithUtc(entry.recordedAt / 1000)) : null,
+        entry.recordedBy && entry.recordedAt !== entry.timestamp ? fieldRow("Recorded at", fullTime(entry.recordedAt)) : null,
         entry.externalId ? fieldRow("External id", h("code", { text: entry.externalId })) : null,
         run ? fieldRow("Run", `${run.id} (stack ${run.stackId})`) : null,
-        fieldRow("Affected resource", resourceText(entry.affectedResource)),
-        fieldRow("Related resource", resourceText(entry.relatedResource)),
+        fieldRow("Affected resource", withMenu("affectedResource", entry.affectedResource)),
+        fieldRow("Related resource", withMenu("relatedResource", entry.relatedResource)),
         fieldRow("Remote IP", entry.remoteIP),
         fieldRow("Event id", h("code", { text: entry.id })),
       ),

@@ -40,13 +40,29 @@ export function uid(prefix = "id") {
   return `${prefix}-${idCounter}`;
 }
 
+// Local time in one fixed, sortable shape with its zone ("2026-11-26 07:30:18 UTC"): the locale's
+// 12-hour and month-name forms are longer and were cut in the table's time column.
 const localFormat = new Intl.DateTimeFormat(undefined, {
-  year: "numeric", month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  hourCycle: "h23", timeZoneName: "short", numberingSystem: "latn",
 });
 
-/** Local time of unix `seconds`, for display. */
-export function localTime(seconds) {
-  return localFormat.format(new Date(seconds * 1000));
+/**
+ * The date, time and zone of `date` in the viewer's zone, to the second; `precision` "ms" adds the
+ * milliseconds, "minute" drops the seconds.
+ */
+function localParts(date, precision = "second") {
+  const part = Object.fromEntries(localFormat.formatToParts(date).map(({ type, value }) => [type, value]));
+  let time = `${part.hour}:${part.minute}`;
+  if (precision !== "minute") time += `:${part.second}`;
+  if (precision === "ms") time += `.${String(date.getMilliseconds()).padStart(3, "0")}`;
+  return { dateTime: `${part.year}-${part.month}-${part.day} ${time}`, zone: part.timeZoneName };
+}
+
+/** Local time of unix `seconds` with its zone, for display: "2026-11-26 07:30:18 UTC". */
+export function localTime(seconds, { precision = "second" } = {}) {
+  const { dateTime, zone } = localParts(new Date(seconds * 1000), precision);
+  return `${dateTime} ${zone}`;
 }
 
 /** UTC time of unix `seconds`, ISO 8601. */
@@ -54,10 +70,15 @@ export function utcTime(seconds) {
   return new Date(seconds * 1000).toISOString().replace(".000Z", "Z");
 }
 
-/** A `<time>` element: local time shown, UTC in the tooltip. */
-export function timeElement(seconds) {
+/**
+ * A `<time>` element: local time and zone shown (the zone may wrap under the time, never be cut),
+ * UTC in the tooltip.
+ */
+export function timeElement(seconds, { precision = "second" } = {}) {
   if (seconds === null || seconds === undefined) return h("span", { class: "muted", text: "—" });
-  return h("time", { datetime: utcTime(seconds), title: `UTC ${utcTime(seconds)}`, text: localTime(seconds) });
+  const { dateTime, zone } = localParts(new Date(seconds * 1000), precision);
+  return h("time", { class: "local-time", datetime: utcTime(seconds), title: `UTC ${utcTime(seconds)}` },
+    h("span", { class: "nowrap", text: dateTime }), " ", h("span", { class: "nowrap zone", text: zone }));
 }
 
 /** "3 min ago" style wording for unix `seconds`, past or future. */

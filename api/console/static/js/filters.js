@@ -8,7 +8,11 @@ export const FACETS = [
   { field: "affectedResourceType", label: "Resource type" },
 ];
 /** Fields that can be filtered on from the table, beyond the sidebar's facets. */
-const EXTRA_FIELDS = [{ field: "affectedResourceId", label: "Resource id" }];
+const EXTRA_FIELDS = [
+  { field: "affectedResourceId", label: "Resource id" },
+  { field: "relatedResourceType", label: "Related resource type" },
+  { field: "relatedResourceId", label: "Related resource id" },
+];
 export const FILTER_FIELDS = [...FACETS, ...EXTRA_FIELDS];
 
 export const RANGES = [

@@ -4,11 +4,10 @@
 
 import { loadSession, SessionExpired } from "./api.js";
 import { h } from "./dom.js";
+import { ROW_FIELDS } from "./entry_fields.js";
 
 const PROTOCOL = "graphql-transport-ws";
-// The fields of a Logs row (logs.js' SEARCH selects the same for each node).
-const SUBSCRIPTION = `subscription Live($input: AuditTrailEntryAddedInput!) { auditTrailEntryAdded(input: $input) {
-  id action eventType runStateChange actor { username } recordedBy affectedResource { resourceType resourceId } remoteIP timestamp } }`;
+const SUBSCRIPTION = `subscription Live($input: AuditTrailEntryAddedInput!) { auditTrailEntryAdded(input: $input) { ${ROW_FIELDS} } }`;
 
 /** One subscription on its own socket; `onEntry(entry)` per pushed entry, `onEnd(error|null)` once. */
 class LiveSocket {

@@ -4,11 +4,14 @@
 import { gql } from "./api.js";
 import { eventTypeBadge, h, ingestedBadge, notice, replace, timeElement } from "./dom.js";
 import { DetailsPanel } from "./details.js";
+import { ROW_FIELDS } from "./entry_fields.js";
 import { downloadExport } from "./export.js";
+import { IntegrityIndicator } from "./integrity.js";
 import { LiveToggle } from "./live.js";
 import { closeMenu, showMenu } from "./menu.js";
 import { TimeRangePicker } from "./timerange.js";
 import { retentionNote, retentionSentence } from "./retention.js";
+import { valueWithMenu } from "./value_menu.js";
 import { ViewsControl } from "./views.js";
 import {
   FACETS, FILTER_FIELDS, hasFilters, labelOf, predicatesOf, readFilters, timeWindow, withoutFilters, withValue, writeFilters,
@@ -17,24 +20,10 @@ import {
 const PAGE_SIZE = 50;
 const FACET_VALUES_SHOWN = 8;
 const SEARCH = `query Search($input: SearchInput!) { searchAuditTrailEntries(input: $input) {
-  edges { cursor node { id action eventType runStateChange actor { username } recordedBy affectedResource { resourceType resourceId } remoteIP timestamp } }
+  edges { cursor node { ${ROW_FIELDS} } }
   pageInfo { endCursor hasNextPage } } }`;
 const SUGGESTIONS = `query Suggestions($input: SearchSuggestionsInput!) { searchAuditTrailEntriesSuggestions(input: $input) {
   filteredCount fields { name possibleValuesString { values counts } possibleValuesEnum { values counts } } } }`;
-
-/** The link of the "go to affected resource" item, or null when no template is set or it does not apply. */
-export function resourceUrl(template, resource) {
-  if (!template || !resource) return null;
-  if (template.includes("{resourceId}") && !resource.resourceId) return null;
-  const url = template
-    .replaceAll("{resourceType}", encodeURIComponent(resource.resourceType))
-    .replaceAll("{resourceId}", encodeURIComponent(resource.resourceId || ""));
-  try {
-    return ["http:", "https:"].includes(new URL(url, location.href).protocol) ? url : null;
-  } catch {
-    return null;
-  }
-}
 
 export class LogsView {
   constructor(app) {
@@ -43,7 +32,10 @@ export class LogsView {
     this.stateKey = null;
     this.generation = 0;
     this.expandedFacets = new Set();
-    this.details = new DetailsPanel({ fail: (error) => app.fail(error), onClose: () => this.markSelected(null) });
+    // What a value menu does, in the table and in the details drawer alike.
+    this.valueActions = { app, filter: (pairs, options) => this.filterBy(pairs, options) };
+    this.details = new DetailsPanel({ fail: (error) => app.fail(error), onClose: () => this.markSelected(null), valueActions: this.valueActions });
+    this.integrity = new IntegrityIndicator({ fail: (error) => app.fail(error), openEntry: (entryId, opener) => this.details.open(entryId, opener) });
     this.picker = new TimeRangePicker({ onChange: (range) => this.apply({ ...this.state, ...range }) });
     this.views = new ViewsControl({ app, current: () => this.state, open: (state) => this.apply(state) });
     this.searchInput = h("input", { id: "logs-search", type: "search", name: "q", placeholder: "Search actions, actors, resources, data", autocomplete: "off" });
@@ -79,7 +71,7 @@ export class LogsView {
         h("div", { class: "toolbar" },
           h("h1", { id: "logs-title", class: "visually-hidden", text: "Logs" }),
           this.filtersToggle, this.views.element, searchForm, this.picker.element, this.live.element, this.exportButton()),
-        this.chips, this.summary, this.results),
+        this.chips, this.integrity.element, this.summary, this.results),
       this.details.element,
     );
   }
@@ -138,6 +130,7 @@ export class LogsView {
     this.loading = false;
     this.summary.textContent = "";
     replace(this.results, h("p", { class: "muted loading", text: "Loading events…" }));
+    this.integrity.show(timeWindow(this.state, this.now), [this.state.range, this.state.from, this.state.to].join(","));
     this.loadSuggestions(this.generation);
     this.loadPage(this.generation);
     this.live.restart();
@@ -326,24 +319,31 @@ export class LogsView {
 
   row(entry) {
     const seconds = entry.timestamp / 1000;
-    const opener = h("button", { type: "button", class: "link-button time-button", "aria-label": `Details of ${entry.action} at ${new Date(seconds * 1000).toISOString()}` }, timeElement(seconds));
-    const row = h("tr", { dataset: { entryId: entry.id } },
+    // The row is the tab stop (Enter opens it); the time button names the row for screen readers.
+    const opener = h("button", { type: "button", class: "link-button time-button", tabindex: "-1", "aria-label": `Details of ${entry.action} at ${new Date(seconds * 1000).toISOString()}` }, timeElement(seconds));
+    const row = h("tr", { tabindex: "0", dataset: { entryId: entry.id } },
       h("td", { "data-label": "Time" }, opener),
       h("td", { "data-label": "Type" }, eventTypeBadge(entry.eventType, entry.runStateChange)),
-      h("td", { "data-label": "Action" }, this.valueButton("action", entry.action, entry)),
-      h("td", { "data-label": "Actor" }, this.valueButton("actor", entry.actor.username, entry), ingestedBadge(entry.recordedBy)),
+      h("td", { "data-label": "Action" }, valueWithMenu("action", entry.action, this.valueActions)),
+      h("td", { "data-label": "Actor" }, valueWithMenu("actor", entry.actor.username, this.valueActions), ingestedBadge(entry.recordedBy)),
       h("td", { "data-label": "Affected resource" }, entry.affectedResource
-        ? this.valueButton("affectedResource", entry.affectedResource, entry)
+        ? valueWithMenu("affectedResource", entry.affectedResource, this.valueActions)
         : h("span", { class: "muted", text: "—" })),
       h("td", { "data-label": "Remote IP", class: "mono" }, entry.remoteIP || h("span", { class: "muted", text: "—" })),
     );
     const open = () => {
       this.markSelected(entry.id);
-      this.details.open(entry.id, opener);
+      this.details.open(entry.id, row);
     };
-    opener.addEventListener("click", open);
+    // Anywhere on the row but a value's menu button opens the details; selecting text does not.
     row.addEventListener("click", (event) => {
-      if (!event.target.closest("button, a")) open();
+      const control = event.target.closest("button, a");
+      if (control && control !== opener) return;
+      if (!control && String(window.getSelection())) return;
+      open();
+    });
+    row.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && event.target === row) { event.preventDefault(); open(); }
     });
     return row;
   }
@@ -352,35 +352,9 @@ export class LogsView {
     for (const row of this.tbody?.rows || []) row.classList.toggle("is-selected", row.dataset.entryId === entryId);
   }
 
-  valueButton(kind, value, entry) {
-    const isResource = kind === "affectedResource";
-    const text = isResource ? (value.resourceId ? `${value.resourceType} / ${value.resourceId}` : value.resourceType) : value;
-    const button = h("button", { type: "button", class: "value", "aria-haspopup": "menu", "aria-expanded": "false", title: text, text });
-    button.addEventListener("click", () => {
-      const items = [];
-      if (isResource) {
-        items.push({ label: "Filter by this", onSelect: () => this.filterByResource(value) });
-        items.push({ label: "Exclude this", onSelect: () => this.excludeResource(value) });
-        const href = resourceUrl(this.app.config.resourceUrlTemplate, entry.affectedResource);
-        if (href) items.push({ label: "Go to affected resource", href });
-      } else {
-        items.push({ label: "Filter by this", onSelect: () => this.apply(withValue(this.state, kind, value)) });
-        items.push({ label: "Exclude this", onSelect: () => this.apply(withValue(this.state, kind, value, { exclude: true })) });
-      }
-      showMenu(button, items, `${isResource ? "Resource" : labelOf(kind)} ${text}`);
-    });
-    return button;
-  }
-
-  filterByResource(resource) {
-    let next = withValue(this.state, "affectedResourceType", resource.resourceType);
-    if (resource.resourceId) next = withValue(next, "affectedResourceId", resource.resourceId);
-    this.apply(next);
-  }
-
-  excludeResource(resource) {
-    const [field, value] = resource.resourceId ? ["affectedResourceId", resource.resourceId] : ["affectedResourceType", resource.resourceType];
-    this.apply(withValue(this.state, field, value, { exclude: true }));
+  /** Apply the value menu's choice: every [field, value] pair included (or excluded). */
+  filterBy(pairs, { exclude = false } = {}) {
+    this.apply(pairs.reduce((state, [field, value]) => withValue(state, field, value, { exclude }), this.state));
   }
 }
 

@@ -14,14 +14,27 @@ export function closeMenu({ restoreFocus = false } = {}) {
   if (restoreFocus) anchor.focus();
 }
 
-/** Show `items` ({label, onSelect} or {label, href}) under `anchor`. */
+/** A link item: `external` opens a new tab; otherwise a plain click stays in the console (`onSelect`). */
+function linkEntry(item) {
+  if (item.external) {
+    return h("a", { role: "menuitem", href: item.href, target: "_blank", rel: "noopener noreferrer", tabindex: "-1", text: item.label, onclick: () => closeMenu() });
+  }
+  return h("a", { role: "menuitem", href: item.href, tabindex: "-1", text: item.label, onclick: (event) => {
+    if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
+    event.preventDefault();
+    closeMenu();
+    item.onSelect();
+  } });
+}
+
+/** Show `items` ({label, onSelect}, or {label, href, external} / {label, href, onSelect} links) under `anchor`. */
 export function showMenu(anchor, items, label) {
   const wasOpenHere = openMenu?.anchor === anchor;
   closeMenu();
   if (wasOpenHere) return;
   const entries = items.map((item) =>
     item.href
-      ? h("a", { role: "menuitem", href: item.href, target: "_blank", rel: "noopener noreferrer", tabindex: "-1", text: item.label, onclick: () => closeMenu() })
+      ? linkEntry(item)
       : h("button", { type: "button", role: "menuitem", tabindex: "-1", text: item.label, onclick: () => { closeMenu(); item.onSelect(); } }),
   );
   const element = h("div", { class: "menu", role: "menu", "aria-label": label }, entries);

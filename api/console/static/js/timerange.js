@@ -11,6 +11,11 @@ function toLocalInput(seconds) {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }
 
+/** A custom range's end, as precise as the inputs that set it (minutes), with the zone. */
+function minute(seconds) {
+  return localTime(seconds, { precision: "minute" });
+}
+
 function fromLocalInput(value) {
   if (!value) return null;
   const milliseconds = new Date(value).getTime();
@@ -59,15 +64,15 @@ export class TimeRangePicker {
 
   label(state) {
     if (state.range !== "custom") return RANGES.find((range) => range.id === state.range).label;
-    const from = state.from !== null ? localTime(state.from) : "the beginning";
-    const to = state.to !== null ? localTime(state.to) : "now";
+    const from = state.from !== null ? minute(state.from) : "the beginning";
+    const to = state.to !== null ? minute(state.to) : "now";
     return `${from} – ${to}`;
   }
 
   /** The range in words, for sentences such as "Nothing was recorded in the last hour". */
   describe(state) {
     if (state.range !== "custom") return `in the ${this.label(state).toLowerCase()}`;
-    return `between ${state.from !== null ? localTime(state.from) : "the beginning"} and ${state.to !== null ? localTime(state.to) : "now"}`;
+    return `between ${state.from !== null ? minute(state.from) : "the beginning"} and ${state.to !== null ? minute(state.to) : "now"}`;
   }
 
   applyCustom(event) {

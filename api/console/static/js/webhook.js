@@ -2,6 +2,7 @@
 // and its delivery log.
 
 import { gql } from "./api.js";
+import { ConfigLinks } from "./config_links.js";
 import { h, notice, relativeTime, replace, timeElement } from "./dom.js";
 import { DeliveryLog } from "./deliveries.js";
 import { RetentionSettings } from "./retention.js";
@@ -33,6 +34,7 @@ export class ConfigView {
       this.status, this.webhookArea, this.deliveries.element, new RetentionSettings(app).element);
     this.deleteDialog = this.buildDeleteDialog();
     this.element.append(this.deleteDialog);
+    this.links = new ConfigLinks(this);
     // Health and the log refresh together while the tab is open (relative times tick with them),
     // except while a form or the delete dialog is open, or the page is hidden.
     this.timer = setInterval(() => {
@@ -41,11 +43,9 @@ export class ConfigView {
     }, REFRESH_MS);
   }
 
-  update() {
-    if (!this.loaded) {
-      this.loaded = true;
-      this.load();
-    }
+  update(params) {
+    if (!this.loaded) this.loaded = this.load();
+    this.links.follow(params, this.loaded);
   }
 
   destroy() {
