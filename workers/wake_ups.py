@@ -10,6 +10,7 @@ stays: it starts deferred jobs (retries) and crons, and finds anything whose mes
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from arq.worker import Worker
@@ -30,17 +31,19 @@ class WakeableWorker(Worker):
         self._wake_ups: PubSub | None = None
 
     async def _poll_iteration(self) -> None:
+        started = time.monotonic()
         await super()._poll_iteration()
-        await self._wait_for_wake_up()
+        # As arq's own loop does: an iteration that took the whole delay (a busy worker) polls again at once.
+        await self._wait_for_wake_up(max(0.0, self.wake_up_wait_seconds - (time.monotonic() - started)))
 
-    async def _wait_for_wake_up(self) -> None:
-        """Return on a wake-up or after one poll delay.  Subscribed before the next poll, so a job
-        enqueued after a poll has read the queue always finds its message waiting."""
+    async def _wait_for_wake_up(self, timeout_seconds: float) -> None:
+        """Return on a wake-up or after ``timeout_seconds``.  Subscribed before the next poll, so a
+        job enqueued after a poll has read the queue always finds its message waiting."""
         if self._wake_ups is None:
             self._wake_ups = self.pool.pubsub(ignore_subscribe_messages=True)
             await self._wake_ups.subscribe(WAKE_CHANNEL)
             return  # poll again at once: anything published before the subscription is in the queue
-        woken = await self._wake_ups.get_message(timeout=self.wake_up_wait_seconds)
+        woken = await self._wake_ups.get_message(timeout=timeout_seconds)
         # Several enqueues since the last poll need one poll between them, not one each.
         while woken is not None:
             woken = await self._wake_ups.get_message(timeout=0)
