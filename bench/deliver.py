@@ -141,8 +141,8 @@ async def steady_commits(
             )  # fmt: skip
             async with connection.transaction():
                 await connection.execute(
-                    "INSERT INTO audit_events (id, created_at, account_id, action, actor, actor_source, body) "
-                    "VALUES ($1, $2, $3, 'stack.update', 'github::steady', 'github', $4)",
+                    "INSERT INTO audit_events (id, created_at, account_id, action, actor, actor_source, event_type, "
+                    "body) VALUES ($1, $2, $3, 'stack.update', 'github::steady', 'github', 'UPDATE', $4)",
                     event_id, created_at, account.account_id, body.decode(),
                 )  # fmt: skip
                 # Raw sends it itself: its row is written settled, or the running worker's sweeper

@@ -13,7 +13,7 @@ from arq import cron, func
 from arq.connections import ArqRedis, RedisSettings
 from arq.cron import CronJob
 from arq.typing import StartupShutdown, WorkerCoroutine, WorkerSettingsBase
-from arq.worker import Function, Worker, create_worker
+from arq.worker import Function, Worker, get_kwargs
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -31,6 +31,7 @@ from workers.partitions import create_partitions_job
 from workers.replay import REPLAY_SECONDS, replay_job
 from workers.retention import retention_job
 from workers.sweeper import sweep
+from workers.wake_ups import WakeableWorker
 from workers.webhook_health import auto_disable_job
 
 log = structlog.get_logger(__name__)
@@ -110,8 +111,9 @@ WorkerSettings = worker_settings(Settings())
 
 
 def build_worker(settings: Settings, *, handle_signals: bool = True) -> Worker:
-    """An arq Worker for ``settings``, built as the ``arq`` command builds one from a settings class."""
-    return create_worker(worker_settings(settings), handle_signals=handle_signals)
+    """The worker for ``settings``, built as the ``arq`` command builds one from a settings class, but
+    woken by each enqueue instead of only polling (``workers/wake_ups.py``)."""
+    return WakeableWorker(**{**get_kwargs(worker_settings(settings)), "handle_signals": handle_signals})
 
 
 def run_worker(settings: Settings) -> None:

@@ -16,6 +16,10 @@ from api.webhooks.attempts import DueDelivery
 log = structlog.get_logger(__name__)
 
 DELIVER_JOB = "deliver"
+WAKE_CHANNEL = "audittrail:wake"
+"""Pub/sub channel on which an enqueue of due deliveries wakes the workers (``workers/wake_ups.py``)
+instead of leaving them to find the jobs at their next poll.  Its messages are empty: the queue
+says what to do."""
 
 
 def delivery_job_id(delivery_id: str) -> str:
@@ -91,9 +95,11 @@ async def enqueue_overdue(queue: ArqRedis, due: Iterable[DueDelivery], *, lease_
 
 
 async def enqueue_wake_ups(queue: ArqRedis | None, wake_ups: Iterable[tuple[str, str]]) -> None:
-    """Enqueue ``deliver`` for each (delivery id, job id); stops quietly at the first Redis error."""
+    """Enqueue ``deliver`` for each (delivery id, job id), then wake the workers; stops quietly at
+    the first Redis error."""
     if queue is None:
         return
+    enqueued = 0
     for delivery_id, job_id in wake_ups:
         try:
             await queue.enqueue_job(DELIVER_JOB, delivery_id, job_trace_context(), _job_id=job_id)
@@ -104,3 +110,14 @@ async def enqueue_wake_ups(queue: ArqRedis | None, wake_ups: Iterable[tuple[str,
                 error=str(error),
             )
             return
+        enqueued += 1
+    if enqueued:
+        await wake_workers(queue)
+
+
+async def wake_workers(queue: ArqRedis) -> None:
+    """Tell the listening workers to poll now.  Never raises: a lost wake-up costs one poll delay."""
+    try:
+        await queue.publish(WAKE_CHANNEL, b"")
+    except Exception as error:
+        log.warning("could not wake the workers; they find the jobs at their next poll", error=str(error))
