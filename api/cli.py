@@ -59,6 +59,8 @@ app.command()(verify)
 out = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
+API_PROCESS_HEALTHCHECK_SECONDS = 30
+"""How long uvicorn waits for an API process to answer its supervisor before replacing it."""
 
 
 @contextmanager
@@ -185,6 +187,10 @@ def serve(
                 host=host,
                 port=port,
                 workers=workers,
+                # uvicorn's supervisor replaces an API process that does not answer its health check in
+                # time (5 s by default): on a loaded machine a child still importing the app and opening
+                # its pools took longer, and was killed and restarted over and over.
+                timeout_worker_healthcheck=API_PROCESS_HEALTHCHECK_SECONDS,
                 log_level=settings.log_level.lower(),
                 # X-Forwarded-For/-Proto only from trusted proxies: a token's aud is built from the scheme.
                 proxy_headers=bool(settings.trusted_proxies),
