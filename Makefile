@@ -61,7 +61,7 @@ TEST_WORKERS ?= 3
 # The browser tests drive Debian's chromium (never a downloaded browser): install it when missing.
 pytest: $(DEV_STAMP)
 	@test -x /usr/bin/chromium || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; else echo "note: /usr/bin/chromium is missing and we are not root: browser tests will be skipped (sudo apt-get install chromium)"; fi; }
-	$(BIN)/pytest -q -m "not soak" -n $(TEST_WORKERS) --dist loadgroup --durations=15
+	$(BIN)/pytest -q -m "not soak" -n $(TEST_WORKERS) --durations=15
 
 test: lint typecheck pytest
 

@@ -57,7 +57,7 @@ app.add_typer(retention_app, name="retention")
 app.command()(verify)
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error is one line, whatever the terminal: logs and grep read it whole
 T = TypeVar("T")
 API_PROCESS_HEALTHCHECK_SECONDS = 30
 """How long uvicorn waits for an API process to answer its supervisor before replacing it."""

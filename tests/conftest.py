@@ -13,6 +13,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
+from xdist.remote import Producer
+from xdist.scheduler import LoadScopeScheduling
 
 from api.app import create_app
 from api.db import Database
@@ -42,17 +44,24 @@ OWN_PROCESS_TESTS = (
 BROWSER_TESTS = ("tests/console/",)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist with ``--dist loadgroup`` (``make test``), the tests that start processes of
-    their own run one after another on one worker, and so do the browser tests: side by side on two
-    cores they would starve each other past their deadlines, while the in-process tests, which mostly
-    wait on their servers, share the other workers.  Without xdist the marks change nothing."""
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
+class WorkloadScheduling(LoadScopeScheduling):
+    """pytest-xdist's scheduling for ``make test`` (``-n 3``): the tests that start processes of their
+    own run one after another on one worker, and so do the browser tests; the other tests go a file at
+    a time (module fixtures stay shared) to whichever worker is free.  Side by side on two cores the
+    process-starting tests would starve each other past their deadlines, while the in-process tests
+    mostly wait on their servers.  (xdist's ``xdist_group`` marks do not group under pytest 9.2.)"""
+
+    def _split_scope(self, nodeid: str) -> str:
+        path = nodeid.split("::", 1)[0]
         if path.startswith(OWN_PROCESS_TESTS):
-            item.add_marker(pytest.mark.xdist_group("own-processes"))
-        elif path.startswith(BROWSER_TESTS):
-            item.add_marker(pytest.mark.xdist_group("browser"))
+            return "own-processes"
+        if path.startswith(BROWSER_TESTS):
+            return "browser"
+        return path
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> WorkloadScheduling:
+    return WorkloadScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

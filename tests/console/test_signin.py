@@ -52,6 +52,8 @@ async def test_expired_token_goes_back_to_sign_in_with_a_message(console: Consol
     key = await console.api.key("acme", Role.ADMIN, login=False)
     await console.sign_in(key)
     page = console.page
+    # The Logs' own requests settle first: none of them may answer after the session is edited.
+    await expect(page.locator(".integrity .badge")).to_have_text("Not digested yet")
 
     await page.evaluate(
         """() => {

@@ -23,5 +23,5 @@ async def trail(db: Database, keys: integrity.KeyRing) -> Trail:
     seeded = await seed_trail(db)
     await digest_everything(db, keys.signing_key)
     # At least one more interval, so that every test has a chain of two digests or more.
-    await digest_until(db, keys.signing_key, datetime.now(UTC) + timedelta(seconds=0.5))
+    await digest_until(db, keys.signing_key, datetime.now(UTC) + timedelta(seconds=1))
     return seeded
