@@ -29,6 +29,7 @@ from bench.harness import (
     free_port,
     run_alone,
     service_env,
+    stop_process,
     wait_until_ready,
 )
 from bench.hostile_documents import operation_name, worst_documents
@@ -73,8 +74,7 @@ def api_process() -> Iterator[tuple[str, psutil.Process]]:
             wait_until_ready(f"{base_url}/readyz", what="API")
             yield base_url, psutil.Process(process.pid)
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            stop_process(process)
 
 
 def cpu_seconds(process: psutil.Process) -> float:
@@ -118,6 +118,7 @@ def run(quick: bool) -> list[Measurement]:
         Measurement("documents", label, cost.cpu_ms, GOAL_MS, "ms CPU", f"under {GOAL_MS:g} ms", cost.cpu_ms < GOAL_MS)
         for label, cost in zip(labels, costs + references, strict=True)
     ]
+
 
 if __name__ == "__main__":
     run_alone(run, __doc__)

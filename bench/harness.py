@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
@@ -45,6 +46,16 @@ class Measurement:
     @property
     def ratio(self) -> float:
         return self.ours / self.raw if self.raw else float("inf")
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM, as a user's Ctrl-C or an orchestrator would stop it; SIGKILL after 30 s of no answer."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def percentile(samples: list[float], pct: float) -> float:
@@ -104,8 +115,7 @@ def api_processes(servers: EmbeddedServers, workers: int = 2, ready_timeout: flo
         wait_until_ready(f"{base_url}/readyz", what="API", timeout=ready_timeout)  # 503 until PG and Redis answer
         yield base_url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_process(process)
 
 
 def report(measurements: list[Measurement]) -> None:
@@ -150,12 +160,7 @@ def worker_process(servers: EmbeddedServers, **settings: str) -> Iterator[subpro
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 @contextlib.contextmanager
@@ -171,8 +176,7 @@ def receiver_process() -> Iterator[str]:
         wait_until_ready(f"{base_url}/stats", what="receiver")
         yield base_url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_process(process)
 
 
 def exit_cleanly_on_sigterm() -> None:

@@ -33,6 +33,7 @@ from bench.harness import (
     percentile,
     run_alone,
     service_env,
+    stop_process,
 )
 
 BATCH = 500
@@ -205,8 +206,7 @@ async def raw_insert_latencies(env: dict[str, str], samples: int) -> list[float]
                 (await client.post("/insert")).raise_for_status()
                 latencies.append((time.perf_counter() - started) * 1000)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_process(process)
     return latencies
 
 

@@ -15,7 +15,7 @@ import psutil
 
 from api.db import raw_url
 from api.embedded import EmbeddedServers
-from bench.harness import free_port, service_env, wait_until_ready
+from bench.harness import free_port, service_env, stop_process, wait_until_ready
 from bench.load import BenchAccount
 
 POSTGRAPHILE_DIR = Path(__file__).parent / "postgraphile"
@@ -39,12 +39,7 @@ def served(command: list[str], env: dict[str, str], ready_url: str, *, cwd: Path
         wait_until_ready(ready_url, what=command[0], timeout=120)
         yield process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 @contextlib.contextmanager

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 from alembic import command
 from alembic.config import Config
 
-from api.db import raw_url
 from api.embedded import EmbeddedServers
 from api.migrate import MIGRATIONS_DIR, upgrade_database
+from tests.support.databases import database_at
 
 
 def downgrade_database(database_url: str, revision: str) -> None:
@@ -25,16 +24,8 @@ def downgrade_database(database_url: str, revision: str) -> None:
 
 @pytest.fixture
 async def database_at_0008(servers: EmbeddedServers) -> AsyncIterator[str]:
-    admin = await asyncpg.connect(raw_url(servers.database_url))
-    await admin.execute("DROP DATABASE IF EXISTS migration_0009")
-    await admin.execute("CREATE DATABASE migration_0009")
-    url = urlunsplit(urlsplit(raw_url(servers.database_url))._replace(path="/migration_0009"))
-    try:
-        await asyncio.to_thread(upgrade_database, url, "0008")
+    async with database_at(servers, "migration_0009", "0008") as url:
         yield url
-    finally:
-        await admin.execute("DROP DATABASE IF EXISTS migration_0009 WITH (FORCE)")
-        await admin.close()
 
 
 async def test_0009_creates_a_bounded_table_and_drops_it_on_downgrade(database_at_0008: str) -> None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
-from api.db import raw_url
 from api.embedded import EmbeddedServers
 from api.migrate import upgrade_database
+from tests.support.databases import database_at
 
 OLD_ROWS = [
     # (action, event_type, affected type, related type)
@@ -27,17 +26,8 @@ OLD_ROWS = [
 @pytest.fixture
 async def old_database(servers: EmbeddedServers) -> AsyncIterator[str]:
     """A database of its own at revision 0003 (the schema before Spacelift's vocabulary)."""
-    admin = await asyncpg.connect(raw_url(servers.database_url))
-    await admin.execute("DROP DATABASE IF EXISTS migration_0004")
-    await admin.execute("CREATE DATABASE migration_0004")
-    parts = urlsplit(raw_url(servers.database_url))
-    url = urlunsplit(parts._replace(path="/migration_0004"))
-    try:
-        await asyncio.to_thread(upgrade_database, url, "0003")
+    async with database_at(servers, "migration_0004", "0003") as url:
         yield url
-    finally:
-        await admin.execute("DROP DATABASE IF EXISTS migration_0004 WITH (FORCE)")
-        await admin.close()
 
 
 async def test_old_rows_get_spacelifts_vocabulary_and_keep_their_bodies(old_database: str) -> None:

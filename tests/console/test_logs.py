@@ -123,6 +123,8 @@ async def save_screenshots(console: Console, name: str, *, narrow: bool = True) 
         return
     page = console.page
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if await page.locator(".integrity .badge").count():
+        await expect(page.locator(".integrity .badge")).not_to_have_text("Verifying…")
     await page.screenshot(path=str(Path(SCREENSHOTS, f"{name}.png")))
     if narrow:
         await page.set_viewport_size({"width": 400, "height": 860})

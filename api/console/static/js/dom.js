@@ -103,7 +103,7 @@ export function notice(kind, message) {
  */
 export function ingestedBadge(recordedBy) {
   if (!recordedBy) return null;
-  return h("span", { class: "badge badge-ingested", title: "Recorded through auditTrailRecordEvents by this key", text: `ingested by ${recordedBy}` });
+  return h("span", { class: "badge badge-ingested", title: `Recorded through auditTrailRecordEvents by ${recordedBy}`, text: `ingested by ${recordedBy}` });
 }
 
 /** Spacelift's coloured CREATE / UPDATE / DELETE badge; a run state change says so beside it. */
