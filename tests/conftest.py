@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import text
 from xdist.remote import Producer
 from xdist.scheduler import LoadScopeScheduling
 
@@ -23,6 +22,7 @@ from api.migrate import upgrade_database
 from api.settings import Settings
 from tests.helpers import Api
 from tests.receivers import Receiver, running_receiver, running_worker
+from tests.support.databases import empty_tables
 
 TEST_SECRET_KEY = "test-service-secret-key-0123456789abcdef"
 TABLES = "webhook_deliveries, webhooks, audit_events, api_keys, accounts"
@@ -109,8 +109,7 @@ async def clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         return
     settings: Settings = request.getfixturevalue("settings")
     database: Database = request.getfixturevalue("db")
-    async with database.transaction() as session:
-        await session.execute(text(f"TRUNCATE {TABLES} CASCADE"))
+    await empty_tables(database, TABLES)
     redis = Redis.from_url(settings.redis_url or "")
     await redis.flushall()
     await redis.aclose()

@@ -28,6 +28,7 @@ from api.db import Database, raw_url
 from tests.receivers import SET_WEBHOOK, ReceivedRequest, Reply, running_receiver, webhook_input
 from tests.scaleout.servers import DebianPostgres, DebianRedis
 from tests.scaleout.topology import WEBHOOK_TIMEOUT_SECONDS, Credentials, Topology, credentials
+from tests.support.databases import empty_tables
 from tests.support.polling import poll
 from tests.support.scrape import scrape
 
@@ -264,10 +265,7 @@ async def empty_servers(database_url: str, redis_url: str) -> None:
     """The servers outlive one test: every test starts from empty tables and an empty Redis."""
     db = Database(database_url, pool_size=1)
     try:
-        async with db.transaction() as session:
-            await session.execute(
-                text("TRUNCATE webhook_deliveries, webhooks, audit_events, api_keys, accounts CASCADE")
-            )
+        await empty_tables(db, "webhook_deliveries, webhooks, audit_events, api_keys, accounts")
     finally:
         await db.dispose()
     redis = Redis.from_url(redis_url)

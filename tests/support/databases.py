@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from api.db import raw_url
+from api.db import Database, raw_url
 from api.embedded import EmbeddedServers
 from api.migrate import upgrade_database
 
@@ -28,3 +28,18 @@ async def database_at(servers: EmbeddedServers, name: str, revision: str) -> Asy
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+EMPTYING_TIMEOUT_SECONDS = 120
+"""TRUNCATE gives every daily partition and its indexes new files: on a loaded machine, with a
+checkpoint syncing the last test's files, that took longer than a statement's usual time."""
+
+
+async def empty_tables(db: Database, tables: str) -> None:
+    """``TRUNCATE tables CASCADE`` with room for a loaded machine, whatever the database's timeouts."""
+    async with db.transaction() as session:
+        connection = await session.connection()
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None
+        await raw.execute(f"SET LOCAL statement_timeout = '{EMPTYING_TIMEOUT_SECONDS}s'")
+        await raw.execute(f"TRUNCATE {tables} CASCADE", timeout=EMPTYING_TIMEOUT_SECONDS)
