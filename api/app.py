@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import structlog
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -55,6 +55,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None)
         self._services_of = services_of
         self._max_query_bytes = settings.max_query_bytes
+        self._max_query_tokens = settings.max_query_tokens
 
     async def get_context(self, request: Request | WebSocket, response: object) -> RequestContext:
         request_id = request.headers.get("x-request-id") or str(ULID())
@@ -97,6 +98,10 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         clients of Spacelift's API treat every other status as a transport failure and lose the message."""
         if request_data.query is not None and len(request_data.query.encode()) > self._max_query_bytes:
             return _refusal(PayloadTooLarge(f"GraphQL documents are limited to {self._max_query_bytes} bytes"))
+        if request_data.query is not None and _is_subscription(
+            request_data.query, request_data.operation_name, self._max_query_tokens
+        ):
+            return _refusal(InvalidRequest(SUBSCRIPTIONS_OVER_HTTP))
         try:
             return await super().execute_single(
                 request, request_adapter, sub_response, context, root_value, request_data
@@ -119,6 +124,25 @@ async def _check_within(check: Coroutine[Any, Any, None], seconds: float) -> str
         return f"unavailable: no answer within {seconds:g} s"
     error = task.exception()
     return "ok" if error is None else f"unavailable: {type(error).__name__}"
+
+
+SUBSCRIPTIONS_OVER_HTTP = (
+    "subscriptions run over a websocket on /graphql (the graphql-transport-ws protocol, the token in"
+    ' connection_init\'s payload as {"Authorization": "Bearer <jwt>"}), not over HTTP'
+)
+
+
+def _is_subscription(query: str, operation_name: str | None, max_tokens: int) -> bool:
+    """Whether the operation to run is a subscription: over HTTP graphql-core would answer it as a
+    null root field, an internal error.  Only a document that names the keyword is parsed again; one
+    that does not parse is left to the executor, which reports it as before."""
+    if "subscription" not in query:
+        return False
+    try:
+        operation = get_operation_ast(parse(query, max_tokens=max_tokens), operation_name)
+    except GraphQLError:
+        return False
+    return operation is not None and operation.operation == OperationType.SUBSCRIPTION
 
 
 def _refusal(error: AppError) -> ExecutionResult:

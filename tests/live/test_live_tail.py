@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from api.models import Role
+from tests.helpers import Api
 from tests.live.conftest import Served
 from tests.live.support import Closed, live_client, record, wait_for_subscribers
 
@@ -87,3 +88,21 @@ async def test_subscribe_before_connection_init_is_closed_unauthorized(served: S
         await client.subscribe({})
         closed = await client.next_message()
     assert closed == Closed(4401, "Unauthorized")
+
+
+async def test_a_subscription_sent_over_http_is_refused_with_where_to_send_it(api: Api) -> None:
+    reader = await api.key("acme", Role.READER)
+    authorization = {"Authorization": f"Bearer {reader.jwt}"}
+    named = "subscription Tail { auditTrailEntryAdded(input: {}) { id } }"
+    for document, operation in ((named, None), ("query Q { viewer { id } }\n" + named, "Tail")):
+        body = {"query": document, "operationName": operation}
+        answer = (
+            await api.client.post("/graphql", json=body, headers={"Authorization": f"Bearer {reader.jwt}"})
+        ).json()
+        assert answer["data"] is None
+        assert answer["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+        assert answer["errors"][0]["message"].startswith("subscriptions run over a websocket on /graphql")
+    # The query beside it still runs over HTTP.
+    body = {"query": "query Q { viewer { id } }\n" + named, "operationName": "Q"}
+    answer = (await api.client.post("/graphql", json=body, headers=authorization)).json()
+    assert "errors" not in answer and answer["data"]["viewer"]["id"]
