@@ -35,6 +35,7 @@ from api.graphiql import HEADERS as GRAPHIQL_HEADERS
 from api.graphiql import graphiql_page, graphiql_routes
 from api.graphql.context import RequestContext
 from api.graphql.live.transport import TextFrames, TokenCheckingTransport
+from api.graphql.parsed_documents import DocumentCache
 from api.graphql.schema import build_schema
 from api.logging import configure_logging
 from api.observability import configure_tracing, metrics_routes
@@ -52,7 +53,9 @@ class GraphQLApp(GraphQL[RequestContext, None]):
     websocket_adapter_class = TextFrames
 
     def __init__(self, services_of: ServicesHolder, settings: Settings) -> None:
-        super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None)
+        schema = build_schema(settings)
+        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
+        self._documents = schema.documents
         self._services_of = services_of
         self._max_query_bytes = settings.max_query_bytes
         self._max_query_tokens = settings.max_query_tokens
@@ -99,7 +102,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         if request_data.query is not None and len(request_data.query.encode()) > self._max_query_bytes:
             return _refusal(PayloadTooLarge(f"GraphQL documents are limited to {self._max_query_bytes} bytes"))
         if request_data.query is not None and _is_subscription(
-            request_data.query, request_data.operation_name, self._max_query_tokens
+            request_data.query, request_data.operation_name, self._documents, self._max_query_tokens
         ):
             return _refusal(InvalidRequest(SUBSCRIPTIONS_OVER_HTTP))
         try:
@@ -132,14 +135,16 @@ SUBSCRIPTIONS_OVER_HTTP = (
 )
 
 
-def _is_subscription(query: str, operation_name: str | None, max_tokens: int) -> bool:
+def _is_subscription(query: str, operation_name: str | None, documents: DocumentCache, max_tokens: int) -> bool:
     """Whether the operation to run is a subscription: over HTTP graphql-core would answer it as a
-    null root field, an internal error.  Only a document that names the keyword is parsed again; one
-    that does not parse is left to the executor, which reports it as before."""
+    null root field, an internal error.  Only a document that names the keyword is looked at: the
+    schema's parsed copy when it has one (introspection names ``subscriptionType`` on every load of
+    GraphiQL), else parsed here; one that does not parse is left to the executor, which reports it."""
     if "subscription" not in query:
         return False
     try:
-        operation = get_operation_ast(parse(query, max_tokens=max_tokens), operation_name)
+        document = documents.get(query) or parse(query, max_tokens=max_tokens)
+        operation = get_operation_ast(document, operation_name)
     except GraphQLError:
         return False
     return operation is not None and operation.operation == OperationType.SUBSCRIPTION
