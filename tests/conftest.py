@@ -23,6 +23,7 @@ from api.settings import Settings
 from tests.helpers import Api
 from tests.receivers import Receiver, running_receiver, running_worker
 from tests.support.databases import empty_tables
+from tests.support.schedules import DIGEST_INTERVAL_SECONDS
 
 TEST_SECRET_KEY = "test-service-secret-key-0123456789abcdef"
 TABLES = "webhook_deliveries, webhooks, audit_events, api_keys, accounts"
@@ -88,6 +89,7 @@ def settings(servers: EmbeddedServers, tmp_path_factory: pytest.TempPathFactory)
         # Verify-on-save answers a mutation: room for a loaded CI machine (a late answer fails the save).
         verify_timeout_seconds=5.0,
         sweep_interval_seconds=1,
+        digest_interval_seconds=DIGEST_INTERVAL_SECONDS,
         # The same room for statements: TRUNCATE between tests and requests of a loaded machine.  The
         # 4 s default is what tests/reliability (its own processes, default settings) holds to.
         database_statement_timeout_seconds=15.0,

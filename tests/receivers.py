@@ -24,6 +24,7 @@ from arq.worker import Worker
 
 from api.settings import Settings
 from tests.support.processes import stop_process
+from tests.support.schedules import DIGEST_INTERVAL_SECONDS
 from workers.settings import build_worker
 
 REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests"}
@@ -182,6 +183,7 @@ def worker_environment(settings: Settings, data_dir: Path, **overrides: str) -> 
         "AUDITTRAIL_ALLOW_PRIVATE_ENDPOINTS": "true",
         "AUDITTRAIL_RETRY_SCHEDULE_SECONDS": "[0.2, 0.4, 0.8]",
         "AUDITTRAIL_SWEEP_INTERVAL_SECONDS": "1",
+        "AUDITTRAIL_DIGEST_INTERVAL_SECONDS": str(DIGEST_INTERVAL_SECONDS),
         **{f"AUDITTRAIL_{name.upper()}": value for name, value in overrides.items()},
     }
 

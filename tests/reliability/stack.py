@@ -31,6 +31,7 @@ from api.embedded import EmbeddedPostgres, EmbeddedRedis
 from api.migrate import upgrade_database
 from api.models import Role
 from tests.support.processes import stop_process
+from tests.support.schedules import DIGEST_INTERVAL_SECONDS
 
 # Recognizable values that must never come back in a response, a log line or a table dump.
 CANARY_WEBHOOK_SECRET = "whsec-CANARY-7f3e9d1c5a-never-shown"
@@ -110,6 +111,7 @@ class Stack:
             "AUDITTRAIL_WEBHOOK_TIMEOUT_SECONDS": str(WEBHOOK_TIMEOUT_SECONDS),
             "AUDITTRAIL_VERIFY_TIMEOUT_SECONDS": "2",
             "AUDITTRAIL_SWEEP_INTERVAL_SECONDS": "1",
+            "AUDITTRAIL_DIGEST_INTERVAL_SECONDS": str(DIGEST_INTERVAL_SECONDS),
             "AUDITTRAIL_WORKER_MAX_JOBS": "25",
             "AUDITTRAIL_LOG_LEVEL": "DEBUG",
             "HTTP_PROXY": dead_proxy,

@@ -24,6 +24,7 @@ from api.db import Database
 from api.models import Role
 from tests.reliability.stack import free_port
 from tests.support.processes import stop_process
+from tests.support.schedules import DIGEST_INTERVAL_SECONDS
 
 AUDITTRAIL = Path(sys.executable).parent / "audittrail"
 SECRET_KEY = "scaleout-service-secret-key-0123456789abcdef"
@@ -74,6 +75,7 @@ class Topology:
             "AUDITTRAIL_RETRY_SCHEDULE_SECONDS": orjson.dumps(RETRY_SCHEDULE).decode(),
             "AUDITTRAIL_WEBHOOK_TIMEOUT_SECONDS": str(WEBHOOK_TIMEOUT_SECONDS),
             "AUDITTRAIL_SWEEP_INTERVAL_SECONDS": "1",
+            "AUDITTRAIL_DIGEST_INTERVAL_SECONDS": str(DIGEST_INTERVAL_SECONDS),
             "AUDITTRAIL_WORKER_MAX_JOBS": "25",
             "AUDITTRAIL_LOG_LEVEL": "WARNING",
             **{f"AUDITTRAIL_{name.upper()}": value for name, value in settings.items()},
