@@ -41,8 +41,16 @@ class ExportChunk:
     rows: int
 
 
+@dataclass(frozen=True)
+class Lines:
+    """What a reader completed from ``COPY``'s output: whole lines (a view where that spares a copy)."""
+
+    data: bytes | memoryview
+    rows: int
+
+
 class LineReader(Protocol):
-    def feed(self, piece: bytes) -> ExportChunk:
+    def feed(self, piece: bytes) -> Lines:
         """The whole lines ``piece`` completes, as the export sends them."""
 
     def finish(self) -> None:
@@ -52,10 +60,10 @@ class LineReader(Protocol):
 class PlainLines:
     """``COPY``'s output of the bodies, passed on as it comes: it already is NDJSON."""
 
-    def feed(self, piece: bytes) -> ExportChunk:
+    def feed(self, piece: bytes) -> Lines:
         if _QUOTE in piece:
             raise RuntimeError("a stored body holds a control character: it is not JSON the service wrote")
-        return ExportChunk(piece, piece.count(b"\n"))
+        return Lines(piece, piece.count(b"\n"))
 
     def finish(self) -> None:
         """Nothing is held back between pieces."""
@@ -67,15 +75,21 @@ class CsvRecords:
     def __init__(self) -> None:
         self._partial = b""
 
-    def feed(self, piece: bytes) -> ExportChunk:
+    def feed(self, piece: bytes) -> Lines:
         """The records ``piece`` completes (none while a record is still arriving)."""
         received = self._partial + piece if self._partial else piece
         end = received.rfind(_RECORD_END)
         if end < 0:
-            self._partial = received
-            return ExportChunk(b"", 0)
-        complete, self._partial = received[: end + len(_RECORD_END)], received[end + len(_RECORD_END) :]
-        return ExportChunk(complete.replace(_RECORD_END, _CRLF_RECORD_END), complete.count(_RECORD_END))
+            self._partial = bytes(received)
+            return Lines(b"", 0)
+        cut = end + len(_RECORD_END)
+        self._partial = bytes(received[cut:])
+        rows = received.count(_RECORD_END, 0, cut)
+        if received.count(b"\n", 0, cut) == rows:
+            # No cell holds a LF (the usual case): every LF ends a record, and replacing one byte is
+            # about four times faster than replacing the three.  Each record's end gains a byte.
+            return Lines(memoryview(received.replace(b"\n", b"\r\n"))[: cut + rows], rows)
+        return Lines(received[:cut].replace(_RECORD_END, _CRLF_RECORD_END), rows)
 
     def finish(self) -> None:
         if self._partial:

@@ -108,7 +108,7 @@ async def export_chunks(
     try:
         while True:
             piece = await _next_piece(pieces, copying, piece_timeout)
-            data: list[bytes] = []
+            data: list[bytes | memoryview] = []
             rows = 0
             # Gather what is already waiting into one chunk: fewer, larger writes to the socket.
             while piece is not _COPY_ENDED:

@@ -54,9 +54,12 @@ async def test_csv_export_is_byte_for_byte_what_csv_writer_writes(api: Api) -> N
 def test_only_record_ends_become_crlf_wherever_the_pieces_are_cut() -> None:
     # What COPY (FORMAT csv, FORCE_QUOTE (body)) sends: the body a quoted JSON object, LF after each record.
     records = [
+        b'010,plain,"{""a"":{""b"":""}""}}"',
         b'01A,"a\nb}""\n",,"{""k"":""}\\""""}"',
         b'01B,"\r\n""}""\n""",x,"{}"',
         b'01C,plain,"}""\r\n","{""a"":1}"',
+        b'01D,plain,"{""a"":[1,2]}"',
+        b'01E,"quoted, no LF","{""z"":0}"',
     ]
     sent = b"".join(record + b"\n" for record in records)
     expected = b"".join(record + b"\r\n" for record in records)
@@ -64,7 +67,7 @@ def test_only_record_ends_become_crlf_wherever_the_pieces_are_cut() -> None:
         reader = CsvRecords()
         first, second = reader.feed(sent[:cut]), reader.feed(sent[cut:])
         reader.finish()
-        assert (first.data + second.data, first.rows + second.rows) == (expected, len(records))
+        assert (bytes(first.data) + bytes(second.data), first.rows + second.rows) == (expected, len(records))
 
 
 def test_a_csv_copy_cut_short_inside_a_record_is_an_error() -> None:
