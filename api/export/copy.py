@@ -50,6 +50,8 @@ class Lines:
 
 
 class LineReader(Protocol):
+    """One ``COPY``'s output, fed as asyncpg hands it over, made into the lines an export sends."""
+
     def feed(self, piece: bytes) -> Lines:
         """The whole lines ``piece`` completes, as the export sends them."""
 
