@@ -1,7 +1,7 @@
 """Exporting an account's events as NDJSON (the stored webhook bodies) or CSV, streamed by one ``COPY``.
 
-``formats`` is the line PostgreSQL builds per row, ``copy`` unwraps ``COPY``'s output, ``stream``
-runs it behind a bounded queue, ``route`` is ``/export``.
+``formats`` is the columns PostgreSQL selects per row, ``copy`` the ``COPY``'s options and its output
+made into lines, ``stream`` runs it behind a bounded queue, ``route`` is ``/export``.
 """
 
 from api.export.copy import ExportChunk

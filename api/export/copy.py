@@ -1,30 +1,36 @@
-"""``COPY (<the export's select>) TO STDOUT`` read through a bounded queue, and its bytes unwrapped.
+"""``COPY (<the export's select>) TO STDOUT``'s options per format, and its bytes made into our lines.
 
-Each exported row is one text column (``api.export.formats``).  ``COPY`` in CSV mode with
-``QUOTE E'\\x02'`` passes a value on verbatim, then a newline, except for one reversible wrapping:
-a value holding a newline, CR, ``\\x01`` or ``\\x02`` is framed in ``\\x02`` and a ``\\x02`` inside it is
-doubled.  No other ``COPY`` mode is lossless (text mode escapes every backslash of the JSON).
-
-- A CSV line holds its own CRLF, so every row is framed: ``CopyUnwrapper`` removes exactly that,
-  whatever bytes the values hold.
-- A stored body is JSON as the service wrote it, which escapes every control character: no row is
-  ever framed, and ``PlainLines`` passes ``COPY``'s bytes on untouched (the body, a newline: the
-  NDJSON line), refusing to go on should a ``\\x02`` ever show a framed row.
+- NDJSON selects the body alone, in CSV mode with ``QUOTE E'\\x02'``: ``COPY`` passes a value on
+  verbatim, then a newline, framing it in ``\\x02`` only if it holds a newline, CR, ``\\x01`` or
+  ``\\x02`` (text mode would escape every backslash of the JSON).  A stored body is JSON as the
+  service wrote it, which escapes every control character: no row is ever framed, and
+  ``PlainLines`` passes the bytes on untouched, refusing to go on should a ``\\x02`` ever show one.
+- CSV selects the cells (``api.export.formats``) and ``COPY``'s own CSV writer quotes them as
+  ``csv.writer`` does, but ends each record with LF where RFC 4180 wants CRLF.  ``CsvRecords``
+  turns each record's end, and only that, into CRLF: an LF inside a quoted cell stays.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-COPY_OPTIONS = {"format": "csv", "delimiter": "\x01", "quote": "\x02"}
-"""asyncpg's ``copy_from_query`` options; the delimiter never matters (one column)."""
+from api.export.formats import BODY_COLUMN, ExportFormat
+
+NDJSON_COPY_OPTIONS: dict[str, object] = {"format": "csv", "delimiter": "\x01", "quote": "\x02"}
+"""asyncpg's ``copy_from_query`` options for the bodies; the delimiter never matters (one column)."""
+
+CSV_COPY_OPTIONS: dict[str, object] = {"format": "csv", "force_quote": [BODY_COLUMN]}
+"""RFC 4180's comma and double quote (CSV mode's defaults); the body always quoted, as
+``csv.writer`` quotes it (a JSON object holds quotes) and as the record's end needs (below)."""
 
 _QUOTE = b"\x02"
-_ROW_END = b"\n\x02\n"
-"""A line's own newline, the closing quote, COPY's newline.  Inside a value every run of ``\\x02``
-is doubled, and no line starts with a newline (a body starts with ``{``, a CSV line with the id),
-so a lone one between two newlines is always a row's end."""
-_BETWEEN_ROWS = _ROW_END + _QUOTE
+
+_RECORD_END = b'}"\n'
+"""A body is a JSON object (it ends in ``}``), quoted, and the last cell: a record ends ``}"`` LF.
+Nowhere else: inside a quoted cell every ``"`` is doubled (``}""``), an unquoted cell holds no
+``"``, and a quoted cell other than the last is followed by a comma."""
+_CRLF_RECORD_END = b'}"\r\n'
 
 
 @dataclass(frozen=True)
@@ -35,38 +41,70 @@ class ExportChunk:
     rows: int
 
 
+@dataclass(frozen=True)
+class Lines:
+    """What a reader completed from ``COPY``'s output: whole lines (a view where that spares a copy)."""
+
+    data: bytes | memoryview
+    rows: int
+
+
+class LineReader(Protocol):
+    """One ``COPY``'s output, fed as asyncpg hands it over, made into the lines an export sends."""
+
+    def feed(self, piece: bytes) -> Lines:
+        """The whole lines ``piece`` completes, as the export sends them."""
+
+    def finish(self) -> None:
+        """Called once ``COPY`` has ended; raises when its output was cut short."""
+
+
 class PlainLines:
     """``COPY``'s output of the bodies, passed on as it comes: it already is NDJSON."""
 
-    def feed(self, piece: bytes) -> ExportChunk:
+    def feed(self, piece: bytes) -> Lines:
         if _QUOTE in piece:
             raise RuntimeError("a stored body holds a control character: it is not JSON the service wrote")
-        return ExportChunk(piece, piece.count(b"\n"))
+        return Lines(piece, piece.count(b"\n"))
 
     def finish(self) -> None:
         """Nothing is held back between pieces."""
 
 
-class CopyUnwrapper:
-    """``COPY``'s output, fed in pieces cut anywhere, as whole lines with the framing removed."""
+class CsvRecords:
+    """``COPY``'s CSV, fed in pieces cut anywhere, as whole records ending in CRLF."""
 
     def __init__(self) -> None:
         self._partial = b""
 
-    def feed(self, piece: bytes) -> ExportChunk:
-        """The rows ``piece`` completes (none while a row is still arriving)."""
+    def feed(self, piece: bytes) -> Lines:
+        """The records ``piece`` completes (none while a record is still arriving)."""
         received = self._partial + piece if self._partial else piece
-        end = received.rfind(_ROW_END)
+        end = received.rfind(_RECORD_END)
         if end < 0:
-            self._partial = received
-            return ExportChunk(b"", 0)
-        complete, self._partial = received[: end + len(_ROW_END)], received[end + len(_ROW_END) :]
-        lines = complete[1 : -len(_ROW_END) + 1].replace(_BETWEEN_ROWS, b"\n")
-        if _QUOTE in lines:
-            lines = lines.replace(_QUOTE + _QUOTE, _QUOTE)
-        return ExportChunk(lines, complete.count(_ROW_END))
+            self._partial = bytes(received)
+            return Lines(b"", 0)
+        cut = end + len(_RECORD_END)
+        self._partial = bytes(received[cut:])
+        rows = received.count(_RECORD_END, 0, cut)
+        # Replacing one byte is about four times faster than replacing the three, and right when no
+        # cell holds a LF (the usual case): then every LF ends a record.  Each LF grows the bytes by
+        # one, so the growth counts them without a pass of its own (less those of the partial record).
+        every_lf = received.replace(b"\n", b"\r\n")
+        if len(every_lf) - len(received) - self._partial.count(b"\n") == rows:
+            return Lines(memoryview(every_lf)[: cut + rows], rows)
+        return Lines(received[:cut].replace(_RECORD_END, _CRLF_RECORD_END), rows)
 
     def finish(self) -> None:
-        """Called once ``COPY`` has ended: a partial row left over means its output was cut short."""
         if self._partial:
-            raise RuntimeError(f"COPY ended inside a row ({len(self._partial)} bytes without their end)")
+            raise RuntimeError(f"COPY ended inside a record ({len(self._partial)} bytes without their end)")
+
+
+def copy_options(export_format: ExportFormat) -> dict[str, object]:
+    """The ``COPY`` options the format's columns are written with."""
+    return NDJSON_COPY_OPTIONS if export_format is ExportFormat.NDJSON else CSV_COPY_OPTIONS
+
+
+def line_reader(export_format: ExportFormat) -> LineReader:
+    """A fresh reader of one ``COPY``'s output in that format."""
+    return PlainLines() if export_format is ExportFormat.NDJSON else CsvRecords()

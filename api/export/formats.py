@@ -1,9 +1,10 @@
-"""The two export formats as the one column PostgreSQL selects per row: the stored webhook body
-(NDJSON, ``COPY`` ends each with a newline), or a whole RFC 4180 CSV line built in SQL.
+"""The two export formats as the columns PostgreSQL selects per row: the stored webhook body
+(NDJSON), or the CSV's cells, each already its final text, which ``COPY``'s own CSV writer quotes.
 
-PostgreSQL builds each line, so the export has no Python work per row or per cell: it only passes
-``COPY``'s bytes on (``api.export.copy``).  The CSV line is what Python's ``csv.writer`` writes
-(minimal quoting, quotes doubled, CRLF), every cell neutralised against spreadsheet formulas.
+PostgreSQL computes every cell and writes every line, so the export has no Python work per row or
+per cell: it only passes ``COPY``'s bytes on (``api.export.copy``).  The CSV is what Python's
+``csv.writer`` writes (minimal quoting, quotes doubled, CRLF), every cell a person or a client
+chose neutralised against spreadsheet formulas.
 """
 
 from __future__ import annotations
@@ -31,67 +32,60 @@ CSV_COLUMNS = ("id", "time", "action", "eventType", "actor", "resources", "remot
 CSV_HEADER = (",".join(CSV_COLUMNS) + "\r\n").encode()
 """The first line of every CSV export, so an empty export still names its columns."""
 
+BODY_COLUMN = "body"
+"""The label of the body, the last CSV column: ``COPY`` always quotes it (``api.export.copy``)."""
+
 # A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets (OWASP's
 # list: tab and carriage return start one too); a leading apostrophe makes it text again.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-# A cell holding one of these is quoted, as csv.writer's QUOTE_MINIMAL does with "," and CRLF.
-NEEDS_QUOTES = '[",\r\n]'
 
 # ``time``: milliseconds (truncated, as Python's isoformat), the precision of an event's timestamp.
 ISO_UTC_MILLISECONDS = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
 
 
-def _text(value: SQLColumnExpression[str | None]) -> ColumnElement[str]:
-    """A column or expression as SQL text; ``||`` binds as string concatenation."""
-    return func.coalesce(value, literal("", String))
-
-
-def csv_cell(value: SQLColumnExpression[str | None]) -> ColumnElement[str]:
-    """One cell: neutralised (a formula start gets a leading ``'``), then quoted when it must be."""
-    text = _text(value)
-    neutral = case((func.left(text, 1).in_(FORMULA_STARTS), literal("'", String) + text), else_=text)
-    quoted = literal('"', String) + func.replace(neutral, '"', '""') + literal('"', String)
-    return case((neutral.regexp_match(NEEDS_QUOTES), quoted), else_=neutral)
+def neutralised_cell(value: SQLColumnExpression[str | None]) -> ColumnElement[str | None]:
+    """The cell's text with a formula start behind a leading ``'``; NULL when empty or missing,
+    because ``COPY`` writes NULL as nothing but quotes an empty string (``csv.writer`` does not)."""
+    # ascii() is the first character's code point (0 for ''): no substring is built per row.
+    starts_a_formula = func.ascii(value).in_([ord(start) for start in FORMULA_STARTS])
+    neutral = case((starts_a_formula, literal("'", String) + value), else_=value)
+    return func.nullif(neutral, literal("", String))
 
 
 def _resource(
     role: str, resource_type: SQLColumnExpression[str | None], resource_id: SQLColumnExpression[str | None]
-) -> ColumnElement[str]:
+) -> ColumnElement[str | None]:
     """``affected=STACK:prod-eu``, or NULL when the event has no such resource (concat_ws skips it)."""
     return case(
-        (resource_type.is_not(None), literal(f"{role}=", String) + resource_type + ":" + _text(resource_id)),
+        (
+            resource_type.is_not(None),
+            literal(f"{role}=", String) + resource_type + ":" + func.coalesce(resource_id, literal("", String)),
+        ),
         else_=None,
     )
 
 
-def csv_line() -> ColumnElement[str]:
-    """The event as one CSV line, CRLF included, in ``CSV_COLUMNS`` order."""
+def csv_cells() -> list[ColumnElement[str | None]]:
+    """The event's cells in ``CSV_COLUMNS`` order, each its final text (NULL for an empty cell)."""
     resources = func.concat_ws(
         ";",
         _resource("affected", col(AuditEvent.affected_resource_type), col(AuditEvent.affected_resource_id)),
         _resource("related", col(AuditEvent.related_resource_type), col(AuditEvent.related_resource_id)),
     )
-    cells = [
-        # A ULID, a fixed time format and an enum name: never a formula, a quote, a comma or a newline.
-        col(AuditEvent.id),
+    return [
+        # A ULID, a fixed time format and an enum name: never empty, a formula, a quote, a comma or a newline.
+        type_coerce(col(AuditEvent.id), String),
         func.to_char(func.timezone("UTC", col(AuditEvent.created_at)), ISO_UTC_MILLISECONDS),
-        csv_cell(col(AuditEvent.action)),
+        neutralised_cell(col(AuditEvent.action)),
         type_coerce(col(AuditEvent.event_type), String),
-        csv_cell(col(AuditEvent.actor)),
-        csv_cell(resources),
-        csv_cell(col(AuditEvent.remote_ip)),
-        _json_object_cell(col(AuditEvent.body)),
+        neutralised_cell(col(AuditEvent.actor)),
+        # Always starts with "affected=" or "related=": never a formula, only ever empty.
+        func.nullif(resources, literal("", String)),
+        neutralised_cell(col(AuditEvent.remote_ip)),
+        type_coerce(col(AuditEvent.body), String).label(BODY_COLUMN),
     ]
-    return func.concat_ws(",", *cells) + literal("\r\n", String)
 
 
-def _json_object_cell(body: SQLColumnExpression[str]) -> ColumnElement[str]:
-    """The body, a JSON object: it starts with ``{`` (never a formula) and always holds quotes, so it is
-    always quoted, as csv.writer quotes it; the biggest cell of a line is spared the checks."""
-    return literal('"', String) + func.replace(body, '"', '""') + literal('"', String)
-
-
-def export_line(export_format: ExportFormat) -> ColumnElement[str]:
-    """The one column an export selects: the stored body (``COPY`` adds the newline), or the CSV line."""
-    return type_coerce(col(AuditEvent.body), String) if export_format is ExportFormat.NDJSON else csv_line()
+def export_columns(export_format: ExportFormat) -> list[ColumnElement[str | None]]:
+    """What an export selects: the stored body alone (``COPY`` adds the newline), or the CSV's cells."""
+    return [type_coerce(col(AuditEvent.body), String)] if export_format is ExportFormat.NDJSON else csv_cells()

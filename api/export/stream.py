@@ -23,8 +23,8 @@ from sqlalchemy import Select, literal, select
 from api.audit.query import Filters, time_before
 from api.audit.search import PageRequest, search_statement
 from api.db import Database
-from api.export.copy import COPY_OPTIONS, CopyUnwrapper, ExportChunk, PlainLines
-from api.export.formats import ExportFormat, export_line
+from api.export.copy import ExportChunk, copy_options, line_reader
+from api.export.formats import ExportFormat, export_columns
 from api.paging import Direction
 
 DEFAULT_BATCH_SIZE = 2000
@@ -55,14 +55,14 @@ class ExportQuery:
     now: datetime | None = None
     """The moment ``timeInLast`` counts back from; fixed once so every batch agrees."""
 
-    def statement(self, export_format: ExportFormat = ExportFormat.NDJSON) -> Select[Any]:
+    def statement(self, export_format: ExportFormat = ExportFormat.NDJSON) -> Select[*tuple[Any, ...]]:
         """The whole export's statement; BAD_USER_INPUT for filters the search would refuse."""
         page = PageRequest(
             first=self.batch_size, after=self.after, order_field=self.order_field, direction=self.direction
         )
         statement = search_statement(self.account_id, self.filters, page, now=self.now or datetime.now(UTC))
         # The search's statement reads one page (and a row); an export reads everything it selects.
-        return statement.with_only_columns(export_line(export_format)).limit(None)
+        return statement.with_only_columns(*export_columns(export_format)).limit(None)
 
     def time_range(self) -> tuple[datetime | None, datetime | None]:
         """The createdAt bounds the filters set (None for an open end), to name the export by."""
@@ -102,17 +102,17 @@ async def export_chunks(
     Closing the iterator (the client left) cancels the ``COPY``: asyncpg asks PostgreSQL to stop.
     """
     pieces: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=READ_AHEAD_PIECES)
-    copying = asyncio.create_task(_copy(db, query.statement(export_format), pieces))
+    copying = asyncio.create_task(_copy(db, query.statement(export_format), copy_options(export_format), pieces))
     piece_timeout = db.timeouts.statement_seconds
-    unwrapper = PlainLines() if export_format is ExportFormat.NDJSON else CopyUnwrapper()
+    reader = line_reader(export_format)
     try:
         while True:
             piece = await _next_piece(pieces, copying, piece_timeout)
-            data: list[bytes] = []
+            data: list[bytes | memoryview] = []
             rows = 0
             # Gather what is already waiting into one chunk: fewer, larger writes to the socket.
             while piece is not _COPY_ENDED:
-                chunk = unwrapper.feed(piece)
+                chunk = reader.feed(piece)
                 data.append(chunk.data)
                 rows += chunk.rows
                 if rows >= query.batch_size or pieces.empty():
@@ -121,7 +121,7 @@ async def export_chunks(
             if rows:
                 yield ExportChunk(b"".join(data), rows)
             if piece is _COPY_ENDED:
-                unwrapper.finish()
+                reader.finish()
                 return
     finally:
         copying.cancel()
@@ -152,7 +152,12 @@ async def _next_piece(
     return await _next_piece(pieces, copying, timeout_seconds)
 
 
-async def _copy(db: Database, statement: Select[Any], pieces: asyncio.Queue[bytes | None]) -> None:
+async def _copy(
+    db: Database,
+    statement: Select[*tuple[Any, ...]],
+    options: dict[str, object],
+    pieces: asyncio.Queue[bytes | None],
+) -> None:
     """Run the ``COPY`` into ``pieces`` (waiting while it is full), then the end marker."""
     async with db.transaction() as session:
         connection = await session.connection()
@@ -163,6 +168,6 @@ async def _copy(db: Database, statement: Select[Any], pieces: asyncio.Queue[byte
         driver = (await connection.get_raw_connection()).driver_connection
         assert isinstance(driver, asyncpg.Connection)
         await driver.copy_from_query(
-            compiled.string, *arguments, output=pieces.put, timeout=COPY_TIMEOUT_SECONDS, **COPY_OPTIONS
+            compiled.string, *arguments, output=pieces.put, timeout=COPY_TIMEOUT_SECONDS, **options
         )
     await pieces.put(_COPY_ENDED)

@@ -1,5 +1,5 @@
 """The lines PostgreSQL builds and ``COPY`` sends: the CSV is what Python's ``csv.writer`` writes, and
-``COPY``'s framing comes off exactly, whatever bytes the values hold and wherever the pieces are cut."""
+only its records' ends become CRLF, whatever bytes the values hold and wherever the pieces are cut."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import io
 import orjson
 import pytest
 
-from api.export.copy import CopyUnwrapper, PlainLines
+from api.export.copy import CsvRecords, PlainLines
 from api.models import Role
 from tests.export.support import csv_records
 from tests.helpers import Api
@@ -51,18 +51,30 @@ async def test_csv_export_is_byte_for_byte_what_csv_writer_writes(api: Api) -> N
     assert response.content == rewritten.getvalue().encode()
 
 
-def test_copy_framing_comes_off_the_same_wherever_the_pieces_are_cut() -> None:
-    lines = [b'{"a":"\\u0002"}\n', b'id,\x02\x02\x02\x02,"a\nb"\r\n', b"\x02\n\x02,x\r\n", b"{}\n"]
-    # What COPY (FORMAT csv, QUOTE E'\x02') sends for these values: framed, inner quotes doubled.
-    sent = b"".join(b"\x02" + line.replace(b"\x02", b"\x02\x02") + b"\x02\n" for line in lines)
-    whole = CopyUnwrapper()
-    assert whole.feed(sent).data == b"".join(lines)
+def test_only_record_ends_become_crlf_wherever_the_pieces_are_cut() -> None:
+    # What COPY (FORMAT csv, FORCE_QUOTE (body)) sends: the body a quoted JSON object, LF after each record.
+    records = [
+        b'010,plain,"{""a"":{""b"":""}""}}"',
+        b'01A,"a\nb}""\n",,"{""k"":""}\\""""}"',
+        b'01B,"\r\n""}""\n""",x,"{}"',
+        b'01C,plain,"}""\r\n","{""a"":1}"',
+        b'01D,plain,"{""a"":[1,2]}"',
+        b'01E,"quoted, no LF","{""z"":0}"',
+    ]
+    sent = b"".join(record + b"\n" for record in records)
+    expected = b"".join(record + b"\r\n" for record in records)
     for cut in range(1, len(sent)):
-        unwrapper = CopyUnwrapper()
-        first, second = unwrapper.feed(sent[:cut]), unwrapper.feed(sent[cut:])
-        unwrapper.finish()
-        assert first.data + second.data == b"".join(lines)
-        assert first.rows + second.rows == len(lines)
+        reader = CsvRecords()
+        first, second = reader.feed(sent[:cut]), reader.feed(sent[cut:])
+        reader.finish()
+        assert (bytes(first.data) + bytes(second.data), first.rows + second.rows) == (expected, len(records))
+
+
+def test_a_csv_copy_cut_short_inside_a_record_is_an_error() -> None:
+    reader = CsvRecords()
+    assert reader.feed(b'01A,x,"{""a"":1}"\n01B,y,"{""b').rows == 1
+    with pytest.raises(RuntimeError, match="COPY ended inside a record"):
+        reader.finish()
 
 
 def test_plain_bodies_pass_untouched_and_a_framed_row_stops_the_export() -> None:

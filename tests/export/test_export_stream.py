@@ -4,6 +4,7 @@ the very bytes the webhook received."""
 from __future__ import annotations
 
 import httpx
+import pytest
 from structlog.testing import capture_logs
 
 from api.app import create_app
@@ -19,7 +20,10 @@ from tests.test_audit_support import ago, draft, seed
 PADDED_EVENTS = 3_000  # ~24 MB of bodies: far more than the socket buffers hold
 
 
-async def test_a_client_that_disconnects_mid_stream_stops_the_export(api: Api, export_settings: Settings) -> None:
+@pytest.mark.parametrize("export_format", ["ndjson", "csv"])
+async def test_a_client_that_disconnects_mid_stream_stops_the_export(
+    api: Api, export_settings: Settings, export_format: str
+) -> None:
     key = await api.key("acme", Role.READER, login=False)
     padding = {"pad": "x" * 8000}
     for first in range(0, PADDED_EVENTS, 1000):
@@ -30,7 +34,8 @@ async def test_a_client_that_disconnects_mid_stream_stops_the_export(api: Api, e
         async with serving(app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             live = Api(client, api.db, export_settings)  # tokens are accepted only at the URL they were issued for
             headers = {"Authorization": f"Bearer {await live.login(key.id, key.secret)}"}
-            async with client.stream("GET", "/export", headers=headers) as response:
+            params = {"format": export_format}
+            async with client.stream("GET", "/export", params=params, headers=headers) as response:
                 assert response.status_code == 200
                 received = 0
                 async for chunk in response.aiter_bytes():
