@@ -16,12 +16,12 @@ from typing import Any
 import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-from ulid import ULID
 
 from api.audit.actors import actor_source
 from api.audit.hashing import event_hash
 from api.audit.payload import build_body
 from api.models import EventType, new_id
+from api.ulids import ULIDS
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class RecordedBatch:
 
 def event_id_at(timestamp_ms: int) -> str:
     """Event ids carry their own time, so an id alone finds its partition."""
-    return str(ULID.from_timestamp(timestamp_ms / 1000))
+    return ULIDS.at(timestamp_ms)
 
 
 def now_ms() -> int:
