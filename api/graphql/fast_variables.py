@@ -43,6 +43,7 @@ from graphql import (
 from graphql.execution import Executor
 from graphql.language.parser import MAX_NESTING_DEPTH
 from graphql.pyutils import is_iterable
+from graphql.type.scalars import coerce_string
 from graphql.utilities.coerce_input_value import coerce_default_value
 
 from api.graphql.compiled_completion import CompiledCompletionContext
@@ -126,7 +127,9 @@ def _input_object(type_: GraphQLInputObjectType, enclosing: frozenset[str], dept
         coerce_field = _coercer(field.type, inside, depth + 1)
         if coerce_field is None:
             return None
-        plan.append((name, field.out_name or name, coerce_field, field, is_required_input_field(field)))
+        # graphql-core memoizes a field's coerced default on the field: the same object every time.
+        default = Undefined if is_required_input_field(field) else coerce_default_value(field)
+        plan.append((name, field.out_name or name, coerce_field, is_required_input_field(field), default))
     names = frozenset(type_.fields)
     out_type = type_.out_type
 
@@ -138,12 +141,11 @@ def _input_object(type_: GraphQLInputObjectType, enclosing: frozenset[str], dept
         ):
             return Undefined
         coerced: dict[str, Any] = {}
-        for name, out_name, coerce_field, field, is_required in plan:
+        for name, out_name, coerce_field, is_required, default in plan:
             field_value = value.get(name, Undefined)
             if field_value is Undefined:
                 if is_required:
                     return Undefined
-                default = coerce_default_value(field)
                 if default is not Undefined:
                     coerced[out_name] = default
             else:
@@ -158,6 +160,9 @@ def _input_object(type_: GraphQLInputObjectType, enclosing: frozenset[str], dept
 
 def _leaf(type_: GraphQLScalarType | GraphQLEnumType) -> Coercer:
     coerce = type_.coerce_input_value
+    if coerce is coerce_string:
+        # graphql-core's String, inlined: most fields of an event are strings.
+        return lambda value: value if isinstance(value, str) else Undefined
 
     def coerce_leaf(value: Any) -> Any:
         try:
