@@ -46,7 +46,7 @@ MAX_CACHED_IP_LENGTH = 64
 """Longer addresses (an IPv6 with a long zone id, or no address at all) are parsed, not cached."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: see EventDraft in api/audit/record.py
 class IncomingEvent:
     """One event as a service sent it, not yet checked."""
 

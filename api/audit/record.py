@@ -37,7 +37,11 @@ class RunRef:
     stack_id: str
 
 
-@dataclass(frozen=True)
+# IncomingEvent, EventDraft and NewEvent are made for every event of a batch and never changed
+# afterwards, yet not ``frozen``: a frozen dataclass's ``__init__`` sets each field through
+# ``object.__setattr__``, which made building these three about 40% of validating and building a
+# 500-event batch (5.5 of 13 ms of CPU).
+@dataclass(slots=True)
 class EventDraft:
     """An event as the caller knows it, before it has an id."""
 
@@ -58,7 +62,7 @@ class EventDraft:
     """The client's id of an ingested event, unique per account: written once, whoever retries it."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: see EventDraft
 class NewEvent:
     """An event as written: the columns of ``audit_events``.
 
