@@ -16,7 +16,8 @@ from api.graphql.compiled_completion import CompiledCompletionContext
 from api.graphql.fast_variables import FastVariablesContext, coerce_hot_variables
 from api.graphql.schema import build_schema
 
-SCHEMA = build_schema()._schema
+BUILT = build_schema()
+SCHEMA = BUILT._schema
 RECORD = "mutation($events: [AuditTrailEventInput!]!) { auditTrailRecordEvents(events: $events) { id } }"
 RECORD_NULLABLE = "mutation($events: [AuditTrailEventInput]) { auditTrailRecordEvents(events: $events) { id } }"
 RECORD_AND_RETAIN = (
@@ -127,6 +128,10 @@ def test_hostile_batches_get_graphql_cores_errors_with_their_paths(events: Any) 
     errors = assert_same_as_graphql_core(RECORD, {"events": events})
     assert isinstance(errors, list) and errors
     assert all(error["message"].startswith(("Variable", "Too many errors")) for error in errors)
+
+
+def test_the_service_schema_executes_with_the_compiled_coercion() -> None:
+    assert BUILT.execution_context_class is FastVariablesContext
 
 
 def test_the_fast_path_takes_valid_batches_and_leaves_refused_ones_to_graphql_core() -> None:
