@@ -115,8 +115,8 @@ def validate_event(event: IncomingEvent, limits: IngestLimits, *, recorder: str,
     ):
         raise BadInput(f"{where}.run id and stackId must be 1 to {MAX_RESOURCE_FIELD_LENGTH} characters")
     context = _check_json_object(event.context, f"{where}.context", MAX_CONTEXT_BYTES)
-    forged = sorted(SERVICE_CONTEXT_KEYS & context.keys())
-    if forged:
+    if not SERVICE_CONTEXT_KEYS.isdisjoint(context):
+        forged = sorted(SERVICE_CONTEXT_KEYS & context.keys())
         raise Forbidden(
             f"{where}.context may not set {', '.join(forged)}: the service writes those keys itself"
             f" ({', '.join(sorted(SERVICE_CONTEXT_KEYS))}); give an event's id as its externalId field"
