@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import Column, DateTime, LargeBinary, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
-from ulid import ULID
+
+from api.ulids import ULIDS
 
 ID_LENGTH = 26
 """Every id is a ULID of this length; a longer value is refused before any lookup."""
@@ -32,7 +33,7 @@ def shown_id(value: str) -> str:
 
 def new_id() -> str:
     """A 26-character ULID: sortable by creation time, safe in URLs."""
-    return str(ULID())
+    return ULIDS.now()
 
 
 def utcnow() -> datetime:

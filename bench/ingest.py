@@ -1,21 +1,27 @@
 """Ingestion: auditTrailRecordEvents over HTTP vs asyncpg ``executemany`` (and COPY) of the same rows.
 
-Also the latency of one audited mutation vs a bare starlette endpoint doing one INSERT.
-Run alone with ``python -m bench.ingest [--quick]``.
+Also the latency of one audited mutation vs a bare starlette endpoint doing one INSERT, and the CPU
+each side spends (the API processes' per batch and per request: the steadiest figure on a loaded
+machine).  Ours and raw run in alternating rounds within one run.  Run alone with
+``python -m bench.ingest [--quick]``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import asyncpg
 import httpx
 import orjson
+import psutil
 from rich.progress import Progress
 
 from api.accounts.accounts import create_account
@@ -23,6 +29,7 @@ from api.accounts.keys import create_key
 from api.audit.hashing import event_hash
 from api.audit.record import EventDraft, Resource, build_event, now_ms
 from api.db import Database, raw_url
+from api.embedded import EmbeddedServers
 from api.models import EventType, Role
 from bench.harness import (
     Measurement,
@@ -34,6 +41,7 @@ from bench.harness import (
     run_alone,
     service_env,
     stop_process,
+    wait_until_ready,
 )
 
 BATCH = 500
@@ -174,75 +182,147 @@ AUDITED_MUTATION = 'mutation { apiKeyCreate(input: {name: "bench", role: READER}
 FLOOR_QUERY = "{ viewer { id } }"
 
 
-async def request_latencies(base_url: str, jwt: str, query: str, samples: int) -> list[float]:
+async def request_latencies(client: httpx.AsyncClient, query: str, samples: int) -> list[float]:
     latencies = []
-    async with httpx.AsyncClient(base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {jwt}"}) as client:
-        for _ in range(samples):
-            started = time.perf_counter()
-            response = await client.post("/graphql", json={"query": query})
-            latencies.append((time.perf_counter() - started) * 1000)
-            assert not response.json().get("errors"), response.text
+    for _ in range(samples):
+        started = time.perf_counter()
+        response = await client.post("/graphql", json={"query": query})
+        latencies.append((time.perf_counter() - started) * 1000)
+        assert not response.json().get("errors"), response.text
     return latencies
 
 
-async def raw_insert_latencies(env: dict[str, str], samples: int) -> list[float]:
+async def raw_insert_latencies(client: httpx.AsyncClient, samples: int) -> list[float]:
+    latencies = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        (await client.post("/insert")).raise_for_status()
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+@contextlib.contextmanager
+def raw_insert_server(env: dict[str, str]) -> Iterator[tuple[str, psutil.Process]]:
+    """``bench.raw_insert_app`` in its own uvicorn: its URL and its process (for its CPU)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "bench.raw_insert_app:app", "--port", str(port), "--log-level", "warning"],
         env=env,
     )
-    latencies = []
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    await client.post("/insert")
-                    break
-                except httpx.HTTPError:
-                    await asyncio.sleep(0.1)
-            for _ in range(samples):
-                started = time.perf_counter()
-                (await client.post("/insert")).raise_for_status()
-                latencies.append((time.perf_counter() - started) * 1000)
+        wait_until_ready(f"http://127.0.0.1:{port}/insert", what="raw insert app")  # GET: 405 once it is up
+        yield f"http://127.0.0.1:{port}", psutil.Process(process.pid)
     finally:
         stop_process(process)
-    return latencies
+
+
+def server_process(base_url: str) -> psutil.Process:
+    """The ``audittrail serve`` process listening at ``base_url`` (its workers are its children)."""
+    port = base_url.rsplit(":", 1)[1]
+    for candidate in psutil.process_iter(["cmdline"]):
+        cmdline = candidate.info["cmdline"] or []
+        if "serve" in cmdline and "--port" in cmdline and port in cmdline:
+            return candidate
+    raise RuntimeError(f"no audittrail serve process on port {port}")
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """User + system CPU of ``process`` and its children (uvicorn's workers)."""
+    total = 0.0
+    for member in [process, *process.children(recursive=True)]:
+        times = member.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+@dataclass
+class Side:
+    """One side's figures summed over the rounds."""
+
+    events: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    def cpu_ms_per(self, count: int) -> float:
+        return 1000 * self.cpu_seconds / count if count else float("nan")
+
+
+async def measure_rounds(
+    servers: EmbeddedServers, account: tuple[str, str, str], api_url: str, raw_url_: str, raw_server: psutil.Process,
+    quick: bool,
+) -> dict[str, Side]:  # fmt: skip
+    """Ours and raw in alternating rounds, so a change of the machine's load weighs on both alike."""
+    account_id, key_id, secret = account
+    rounds, per_round = (4, 5_000) if quick else (5, 40_000)
+    samples = 50 if quick else 200
+    api = server_process(api_url)
+    sides = {name: Side() for name in ("ingest", "executemany", "copy", "mutation", "floor", "insert")}
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
+        jwt = await login(client, key_id, secret)
+    async with (
+        httpx.AsyncClient(base_url=api_url, timeout=30, headers={"Authorization": f"Bearer {jwt}"}) as ours,
+        httpx.AsyncClient(base_url=raw_url_, timeout=30) as raw,
+    ):
+        for _ in range(rounds):
+            cpu = cpu_seconds(api)
+            rate = await ingest_over_http(api_url, jwt, per_round)
+            side = sides["ingest"]
+            side.events, side.seconds = side.events + per_round, side.seconds + per_round / rate
+            side.cpu_seconds += cpu_seconds(api) - cpu
+            for name, write in (("executemany", executemany_chunk), ("copy", copy_chunk)):
+                rows = raw_rows(account_id, key_id, per_round)  # fresh ids each time, built before the clock starts
+                cpu = time.process_time()
+                rate = await raw_rate(servers.database_url, rows, write)
+                side = sides[name]
+                side.events, side.seconds = side.events + per_round, side.seconds + per_round / rate
+                side.cpu_seconds += time.process_time() - cpu
+            for name, process, measure in (
+                ("mutation", api, partial(request_latencies, ours, AUDITED_MUTATION, samples)),
+                ("floor", api, partial(request_latencies, ours, FLOOR_QUERY, samples)),
+                ("insert", raw_server, partial(raw_insert_latencies, raw, samples)),
+            ):
+                cpu = cpu_seconds(process)
+                sides[name].latencies += await measure()
+                sides[name].cpu_seconds += cpu_seconds(process) - cpu
+    return sides
 
 
 def run(quick: bool) -> list[Measurement]:
-    total = 20_000 if quick else 200_000
-    samples = 200 if quick else 1_000
     with embedded_stack() as servers:
-        account_id, key_id, secret = asyncio.run(setup_account(servers.database_url))
-        with api_processes(servers, workers=2, ready_timeout=240) as base_url:  # a loaded machine starts slowly
-
-            async def through_api() -> tuple[float, list[float], list[float]]:
-                async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-                    jwt = await login(client, key_id, secret)
-                rate = await ingest_over_http(base_url, jwt, total)
-                mutation = await request_latencies(base_url, jwt, AUDITED_MUTATION, samples)
-                return rate, mutation, await request_latencies(base_url, jwt, FLOOR_QUERY, samples)
-
-            ours_rate, ours_latencies, floor_latencies = asyncio.run(through_api())
-        # Fresh rows (new ids) for each raw run; the goal is against executemany, COPY is shown beside it.
-        executemany_rate = asyncio.run(
-            raw_rate(servers.database_url, raw_rows(account_id, key_id, total), executemany_chunk)
-        )
-        copy_rate = asyncio.run(raw_rate(servers.database_url, raw_rows(account_id, key_id, total), copy_chunk))
-        env = {**service_env(servers), "BENCH_ACCOUNT_ID": account_id}
-        raw_latencies = asyncio.run(raw_insert_latencies(env, samples))
-    p50, p99 = median(ours_latencies), percentile(ours_latencies, 99)
-    raw_p50, raw_p99 = median(raw_latencies), percentile(raw_latencies, 99)
+        account = asyncio.run(setup_account(servers.database_url))
+        env = {**service_env(servers), "BENCH_ACCOUNT_ID": account[0]}
+        with (
+            api_processes(servers, workers=2, ready_timeout=240) as api_url,  # a loaded machine starts slowly
+            raw_insert_server(env) as (raw_url_, raw_server),
+        ):
+            sides = asyncio.run(measure_rounds(servers, account, api_url, raw_url_, raw_server, quick))
+    ingest, executemany, copy, mutation, floor, insert = (
+        sides[name] for name in ("ingest", "executemany", "copy", "mutation", "floor", "insert")
+    )
+    batches = ingest.events // BATCH
+    requests = len(mutation.latencies)
+    p50, p99 = median(mutation.latencies), percentile(mutation.latencies, 99)
+    raw_p50, raw_p99 = median(insert.latencies), percentile(insert.latencies, 99)
+    events = f"{ingest.events:,} in batches of {BATCH}, alternating rounds"
     return [
-        Measurement("ingest", f"events/s ({total:,} in batches of {BATCH}) vs executemany", ours_rate,
-                    executemany_rate, "ev/s", ">= 0.6x raw", ours_rate >= 0.6 * executemany_rate),
-        Measurement("ingest", f"events/s ({total:,} in batches of {BATCH}) vs COPY", ours_rate, copy_rate,
-                    "ev/s", "(reported)", True),
+        Measurement("ingest", f"events/s ({events}) vs executemany", ingest.rate, executemany.rate, "ev/s",
+                    ">= 0.6x raw", ingest.rate >= 0.6 * executemany.rate),
+        Measurement("ingest", f"events/s ({events}) vs COPY", ingest.rate, copy.rate, "ev/s", "(reported)", True),
+        Measurement("ingest", "CPU per batch: API processes vs executemany's client", ingest.cpu_ms_per(batches),
+                    executemany.cpu_ms_per(batches), "ms CPU", "(reported)", True),
         Measurement("ingest", "audited mutation p50", p50, raw_p50, "ms", "<= 2x raw", p50 <= 2 * raw_p50),
         Measurement("ingest", "audited mutation p99", p99, raw_p99, "ms", "<= 2x raw", p99 <= 2 * raw_p99),
-        Measurement("ingest", f"floor: `{FLOOR_QUERY}` p50 vs raw INSERT p50", median(floor_latencies), raw_p50,
+        Measurement("ingest", "audited mutation: CPU per request vs raw INSERT app's", mutation.cpu_ms_per(requests),
+                    insert.cpu_ms_per(requests), "ms CPU", "(reported)", True),
+        Measurement("ingest", f"floor: `{FLOOR_QUERY}` p50 vs raw INSERT p50", median(floor.latencies), raw_p50,
                     "ms", "(none: what any request costs)", True),
+        Measurement("ingest", f"floor: `{FLOOR_QUERY}` CPU per request vs raw INSERT app's",
+                    floor.cpu_ms_per(requests), insert.cpu_ms_per(requests), "ms CPU", "(reported)", True),
     ]  # fmt: skip
 
 

@@ -9,6 +9,7 @@ written, and the batch says which ids those were.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,12 +17,12 @@ from typing import Any
 import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-from ulid import ULID
 
 from api.audit.actors import actor_source
 from api.audit.hashing import event_hash
 from api.audit.payload import build_body
 from api.models import EventType, new_id
+from api.ulids import ULIDS
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,11 @@ class RunRef:
     stack_id: str
 
 
-@dataclass(frozen=True)
+# IncomingEvent, EventDraft and NewEvent are made for every event of a batch and never changed
+# afterwards, yet not ``frozen``: a frozen dataclass's ``__init__`` sets each field through
+# ``object.__setattr__``, which made building these three about 40% of validating and building a
+# 500-event batch (5.5 of 13 ms of CPU).
+@dataclass(slots=True)
 class EventDraft:
     """An event as the caller knows it, before it has an id."""
 
@@ -57,7 +62,7 @@ class EventDraft:
     """The client's id of an ingested event, unique per account: written once, whoever retries it."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: see EventDraft
 class NewEvent:
     """An event as written: the columns of ``audit_events``.
 
@@ -101,7 +106,7 @@ class RecordedBatch:
 
 def event_id_at(timestamp_ms: int) -> str:
     """Event ids carry their own time, so an id alone finds its partition."""
-    return str(ULID.from_timestamp(timestamp_ms / 1000))
+    return ULIDS.at(timestamp_ms)
 
 
 def now_ms() -> int:
@@ -109,8 +114,12 @@ def now_ms() -> int:
     return int(datetime.now(UTC).timestamp() * 1000)
 
 
+@functools.lru_cache(maxsize=4096)
 def instant(epoch_ms: int) -> datetime:
-    """The ``timestamptz`` of milliseconds since the epoch: how times in bodies are stored in columns."""
+    """The ``timestamptz`` of milliseconds since the epoch: how times in bodies are stored in columns.
+
+    Cached (datetimes are immutable): the events of a batch mostly share their time and all share
+    their recording time, so a batch converts a few times instead of twice per event."""
     return datetime.fromtimestamp(epoch_ms / 1000, UTC)
 
 

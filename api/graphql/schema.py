@@ -15,10 +15,10 @@ from strawberry.types import ExecutionContext
 
 from api.graphql.accounts import AccountsMutation, AccountsQuery
 from api.graphql.audit import AuditMutation, AuditQuery
-from api.graphql.compiled_completion import CompiledCompletionContext
 from api.graphql.document_limits import DocumentLimits, LimitedValidation
 from api.graphql.errors import ErrorCodes
 from api.graphql.fast_inputs import install_fast_inputs
+from api.graphql.fast_variables import FastVariablesContext
 from api.graphql.integrity import IntegrityMutation, IntegrityQuery
 from api.graphql.live import LiveSubscription
 from api.graphql.observed import Observed
@@ -77,7 +77,7 @@ def build_schema(settings: Settings | None = None) -> AuditTrailSchema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
-        execution_context_class=CompiledCompletionContext,
+        execution_context_class=FastVariablesContext,
     )
     schema.documents = documents
     install_fast_inputs()
