@@ -38,7 +38,8 @@ class StoredEvent(NamedTuple):
     data_json: str
     """``context`` and ``data`` as PostgreSQL prints the jsonb: parsed here, with orjson, to compare."""
     remote_ip: str | None
-    body: str
+    body: bytes
+    """The body's UTF-8 bytes, as hashed."""
     event_hash: bytes | None
 
 

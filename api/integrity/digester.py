@@ -9,6 +9,7 @@ so two workers (or a rerun) never write the same interval twice.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -200,7 +201,9 @@ async def write_next_digest(
         interval_start=start,
         interval_end=end,
         event_count=len(leaves),
-        merkle_root=leaves.root(),
+        # In a thread, as the sort: a busy interval's tree is a second or more of hashing, during
+        # which the worker's event loop goes on delivering between the GIL's switches.
+        merkle_root=await asyncio.to_thread(leaves.root),
         previous_digest_hash=previous_hash,
         key_id=signing_key.public.key_id,
     )
@@ -237,4 +240,4 @@ async def leaves_recorded_in(session: AsyncSession, account_id: str, start: date
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None
     packed = await raw.fetchval(_LEAVES_RECORDED_IN, account_id, start, end, timeout=LEAVES_FETCH_TIMEOUT_SECONDS)
-    return Leaves(sort_packed(packed or b""))
+    return Leaves(await asyncio.to_thread(sort_packed, packed or b""))

@@ -6,7 +6,8 @@ compared are one snapshot even while the service records more.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,10 +15,11 @@ from typing import Any
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.audit.hashing import Leaves, event_hash, pack_leaves
+from api.audit.hashing import Leaves, pack_leaves
 from api.db import Database
 from api.integrity.checks import check_chain, compare_leaves
-from api.integrity.columns import StoredEvent, disagreements, id_milliseconds
+from api.integrity.columns import id_milliseconds
+from api.integrity.event_checks import check_events_recorded_in
 from api.integrity.keys import PublicKey
 from api.integrity.problems import ProblemKind, VerifyReport
 from api.integrity.statement import DigestStatement, SignedDigest
@@ -25,7 +27,6 @@ from api.integrity.time_range import TimeRange
 
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
-FETCH_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -52,18 +53,6 @@ _DIGEST_BEFORE = text(
     ORDER BY sequence DESC LIMIT 1
     """
 )
-
-# As in the digester (api/integrity/digester.py): recording time is coalesce(recorded_at, created_at),
-# read through the two indexes that serve each half.  Columns in ``StoredEvent``'s order; asyncpg's $n.
-_EVENTS_RECORDED_IN = """
-    SELECT id, (extract(epoch FROM created_at) * 1000000)::bigint, action, actor, actor_source, context::text,
-           data::text, remote_ip, body, event_hash FROM audit_events
-    WHERE account_id = $1 AND recorded_at >= $2 AND recorded_at < $3
-    UNION ALL
-    SELECT id, (extract(epoch FROM created_at) * 1000000)::bigint, action, actor, actor_source, context::text,
-           data::text, remote_ip, body, event_hash FROM audit_events
-    WHERE account_id = $1 AND recorded_at IS NULL AND created_at >= $2 AND created_at < $3
-"""
 
 _EVENTS_BY_ID = text("SELECT id FROM audit_events WHERE account_id = :account_id AND id = ANY(:ids)")
 
@@ -118,7 +107,9 @@ async def verify_account(
             account.account_name,
             "the chain's first digests are gone",
         )
-    trusted = {digest.digest_id for digest in check_chain(report, digests, keys, preceding=preceding)}
+    # A thread: a million-event digest's Merkle tree is seconds of hashing the event loop need not wait out.
+    chain = await asyncio.to_thread(check_chain, report, digests, keys, preceding=preceding)
+    trusted = {digest.digest_id for digest in chain}
     expired_before_ms = (now - timedelta(days=account.retention_days)).timestamp() * 1000
     for digest in digests:
         found = await _check_events(
@@ -147,32 +138,7 @@ async def verify_account(
 async def _check_events(
     session: AsyncSession, report: VerifyReport, account: AccountToVerify, start: datetime, end: datetime
 ) -> dict[str, bytes]:
-    """Check every event recorded in ``[start, end)`` against its own body; return id → recomputed hash."""
-    found: dict[str, bytes] = {}
-    async for events in _events_recorded_in(session, account.account_id, start, end):
-        report.events_checked += len(events)
-        for event in events:
-            actual = event_hash(event.id, event.body)
-            wrong = disagreements(event, account.account_name, actual)
-            if wrong:
-                detail = f"disagrees with its body: {', '.join(wrong)}"
-                report.add(ProblemKind.MODIFIED, event.id, account.account_name, detail)
-            found[event.id] = actual
-    return found
-
-
-async def _events_recorded_in(
-    session: AsyncSession, account_id: str, start: datetime, end: datetime
-) -> AsyncIterator[list[StoredEvent]]:
-    """Batches of rows from a cursor on the session's own asyncpg connection (same transaction):
-    one await per batch, and asyncpg's records rather than SQLAlchemy's rows, which cost more than
-    the check itself.  Each fetch is a statement of its own, under the statement timeout."""
-    connection = await session.connection()
-    raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None
-    cursor = await raw.cursor(_EVENTS_RECORDED_IN, account_id, start, end)
-    while rows := await cursor.fetch(FETCH_BATCH):
-        yield [StoredEvent._make(row) for row in rows]
+    return await check_events_recorded_in(session, report, account.account_id, account.account_name, start, end)
 
 
 async def _existing_ids(session: AsyncSession, account_id: str, event_ids: list[str]) -> list[str]:
