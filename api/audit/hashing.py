@@ -6,7 +6,7 @@ without a database or the service secret.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 EVENT_ID_LENGTH = 26
@@ -37,21 +37,25 @@ def merkle_root(leaves: Iterable[tuple[str, bytes]]) -> bytes:
 
 
 def packed_merkle_root(packed: bytes) -> bytes:
-    """The root over leaves packed in tree order (``pack_leaves``).
+    """The root over leaves packed in tree order (``pack_leaves``)."""
+    return entries_merkle_root(leaf_entries(packed))
+
+
+def entries_merkle_root(entries: Sequence[bytes]) -> bytes:
+    """The root over packed leaves' 58-byte entries (``id ‖ event hash``), in tree order.
 
     Leaf = SHA-256(0x00 ‖ id ‖ event hash); each level pairs neighbours left to right into
     SHA-256(0x01 ‖ left ‖ right), and an odd last node goes up unchanged.  An empty interval's root
-    is SHA-256 of nothing.  Written as flat comprehensions over the packed bytes: a million leaves
-    are two million SHA-256 calls, and any Python step more per call shows.
+    is SHA-256 of nothing.  Written as flat comprehensions: a million leaves are two million
+    SHA-256 calls, and any Python step more per call shows.
     """
     sha256 = hashlib.sha256
-    level = [
-        sha256(LEAF_PREFIX + packed[i : i + PACKED_LEAF_SIZE]).digest() for i in range(0, len(packed), PACKED_LEAF_SIZE)
-    ]
+    level = [sha256(LEAF_PREFIX + entry).digest() for entry in entries]
     if not level:
         return sha256(b"").digest()
     while len(level) > 1:
         pairs = iter(level)
+        # Not strict: an odd last node is left over by zip, and goes up below.
         paired = [sha256(NODE_PREFIX + left + right).digest() for left, right in zip(pairs, pairs, strict=False)]
         if len(level) % 2:
             paired.append(level[-1])
@@ -59,17 +63,15 @@ def packed_merkle_root(packed: bytes) -> bytes:
     return level[0]
 
 
+def leaf_entries(packed: bytes) -> list[bytes]:
+    """Packed leaves cut into their 58-byte entries.  Ids have one length, so sorting the entries
+    sorts by id (then hash, as ``sorted`` orders pairs)."""
+    return [packed[i : i + PACKED_LEAF_SIZE] for i in range(0, len(packed), PACKED_LEAF_SIZE)]
+
+
 def pack_leaves(leaves: Iterable[tuple[str, bytes]]) -> bytes:
     """Leaves as stored beside a digest: id ASCII then hash, 58 bytes each, in tree order."""
     return b"".join(event_id.encode("ascii") + digest for event_id, digest in sorted(leaves))
-
-
-def sort_packed(packed: bytes) -> bytes:
-    """Packed leaves put in tree order.  Ids have one length, so sorting whole entries sorts by id
-    (then hash, as ``sorted`` orders pairs); leaves read in about that order sort in one pass."""
-    entries = [packed[i : i + PACKED_LEAF_SIZE] for i in range(0, len(packed), PACKED_LEAF_SIZE)]
-    entries.sort()
-    return b"".join(entries)
 
 
 def unpack_leaves(packed: bytes) -> list[tuple[str, bytes]]:

@@ -10,7 +10,7 @@ import random
 import pytest
 from ulid import ULID
 
-from api.audit.hashing import Leaves, merkle_root, pack_leaves, packed_merkle_root, sort_packed, unpack_leaves
+from api.audit.hashing import Leaves, leaf_entries, merkle_root, pack_leaves, packed_merkle_root, unpack_leaves
 from api.integrity.columns import id_milliseconds
 
 
@@ -41,12 +41,13 @@ def test_the_root_over_packed_leaves_is_the_documented_root(count: int) -> None:
     assert Leaves.of(leaves).root() == expected
 
 
-def test_sorting_packed_leaves_gives_the_tree_order_of_pairs() -> None:
+def test_sorted_entries_give_the_tree_order_of_pairs() -> None:
     leaves = random_leaves(500, random.Random(7))
     shuffled = b"".join(event_id.encode() + digest for event_id, digest in leaves)
-    assert sort_packed(shuffled) == pack_leaves(leaves)
-    assert list(Leaves(sort_packed(shuffled))) == sorted(leaves)
-    assert unpack_leaves(sort_packed(shuffled)) == sorted(leaves)
+    in_tree_order = b"".join(sorted(leaf_entries(shuffled)))
+    assert in_tree_order == pack_leaves(leaves)
+    assert list(Leaves(in_tree_order)) == sorted(leaves)
+    assert unpack_leaves(in_tree_order) == sorted(leaves)
 
 
 def test_stored_leaves_that_are_not_whole_are_refused() -> None:
