@@ -107,7 +107,8 @@ async def verify_account(
             account.account_name,
             "the chain's first digests are gone",
         )
-    # A thread: a million-event digest's Merkle tree is seconds of hashing the event loop need not wait out.
+    # Threads, here and for _lists_exactly: a million-event digest is seconds of hashing and sorting
+    # that the event loop (in the API, every other request) need not wait out.
     chain = await asyncio.to_thread(check_chain, report, digests, keys, preceding=preceding)
     trusted = {digest.digest_id for digest in chain}
     expired_before_ms = (now - timedelta(days=account.retention_days)).timestamp() * 1000
@@ -115,7 +116,7 @@ async def verify_account(
         found = await _check_events(
             session, report, account, digest.statement.interval_start, digest.statement.interval_end
         )
-        if digest.digest_id not in trusted or _lists_exactly(digest, found):
+        if digest.digest_id not in trusted or await asyncio.to_thread(_lists_exactly, digest, found):
             continue
         listed_ids = [event_id for event_id, _ in digest.leaves if event_id not in found]
         elsewhere = await _existing_ids(session, account.account_id, listed_ids)
