@@ -18,7 +18,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="about a minute per benchmark instead of the full load")
     parser.add_argument("--only", choices=BENCHMARKS, action="append", help="run only this one (repeatable)")
+    parser.add_argument("--events", type=int, help="events in the digests benchmark's interval (1,000,000 full)")
     arguments = parser.parse_args()
+    if arguments.events:
+        os.environ["BENCH_DIGEST_EVENTS"] = str(arguments.events)
     measurements: list[Measurement] = []
     for name in arguments.only or BENCHMARKS:
         console.rule(f"bench {name}{' --quick' if arguments.quick else ''}")

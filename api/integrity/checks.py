@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from api.audit.hashing import merkle_root
 from api.integrity.keys import PublicKey
 from api.integrity.problems import ProblemKind, VerifyReport
 from api.integrity.statement import SignedDigest, format_time
@@ -35,7 +34,7 @@ def check_chain(
         if not is_signed:
             reason = "signature does not verify" if key else f"unknown key id {statement.key_id!r}"
             report.add(ProblemKind.BAD_SIGNATURE, digest.digest_id, statement.account, reason)
-        elif merkle_root(digest.leaves) != statement.merkle_root or len(digest.leaves) != statement.event_count:
+        elif digest.leaves.root() != statement.merkle_root or len(digest.leaves) != statement.event_count:
             report.add(
                 ProblemKind.BAD_SIGNATURE,
                 digest.digest_id,
@@ -91,7 +90,7 @@ def compare_leaves(
     ``elsewhere`` holds listed events found outside the interval (their recording time moved): MODIFIED.
     """
     account = digest.statement.account
-    listed = dict(digest.leaves)
+    listed = digest.leaves.by_id()
     for event_id, actual in found.items():
         expected = listed.get(event_id)
         if expected is None:

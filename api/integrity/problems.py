@@ -44,6 +44,8 @@ class VerifyReport:
     """Recorded after the last digest checked: not covered yet."""
     verified_until: datetime | None = None
     """The end of the last digest checked."""
+    _reported: set[tuple[ProblemKind, str]] = field(default_factory=set, repr=False)
+    """(kind, subject) of ``problems``: a set, since a tampered million-event interval adds a million."""
 
     @property
     def is_clean(self) -> bool:
@@ -51,9 +53,7 @@ class VerifyReport:
 
     def add(self, kind: ProblemKind, subject_id: str, account: str, detail: str) -> None:
         """Record one problem, once: an event whose body changed fails both its own hash and its digest's."""
-        if any(p.kind == kind and p.subject_id == subject_id for p in self._recent(subject_id)):
+        if (kind, subject_id) in self._reported:
             return
+        self._reported.add((kind, subject_id))
         self.problems.append(Problem(kind=kind, subject_id=subject_id, account=account, detail=detail))
-
-    def _recent(self, subject_id: str) -> list[Problem]:
-        return [p for p in self.problems if p.subject_id == subject_id]

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from api.audit.hashing import EVENT_ID_LENGTH
+from api.audit.hashing import EVENT_ID_LENGTH, HASH_SIZE, Leaves
 
 STATEMENT_VERSION = 1
 DIGEST_ACTION = "audit_trail.digest"
@@ -94,7 +94,7 @@ class SignedDigest:
     digest_id: str
     statement: DigestStatement
     signature: bytes
-    leaves: list[tuple[str, bytes]]
+    leaves: Leaves
 
     @property
     def digest_hash(self) -> bytes:
@@ -113,12 +113,14 @@ class SignedDigest:
     @classmethod
     def from_event_data(cls, data: dict[str, Any]) -> SignedDigest:
         """The digest a delivered event carries; ``KeyError``/``ValueError``/``TypeError`` when malformed."""
-        leaves = [(str(event_id), bytes.fromhex(digest)) for event_id, digest in data["events"]]
-        if any(len(event_id) != EVENT_ID_LENGTH or not event_id.isascii() for event_id, _ in leaves):
+        pairs = [(str(event_id), bytes.fromhex(digest)) for event_id, digest in data["events"]]
+        if any(len(event_id) != EVENT_ID_LENGTH or not event_id.isascii() for event_id, _ in pairs):
             raise ValueError(f"every listed event id must be {EVENT_ID_LENGTH} ASCII characters")
+        if any(len(digest) != HASH_SIZE for _, digest in pairs):
+            raise ValueError(f"every listed event hash must be {HASH_SIZE} bytes")
         return cls(
             digest_id=str(data["digestId"]),
             statement=DigestStatement.from_fields(data),
             signature=base64.b64decode(data["signature"], validate=True),
-            leaves=leaves,
+            leaves=Leaves.of(pairs),
         )

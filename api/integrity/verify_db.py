@@ -6,19 +6,20 @@ compared are one snapshot even while the service records more.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from ulid import ULID
 
-from api.audit.hashing import event_hash, unpack_leaves
+from api.audit.hashing import Leaves, pack_leaves
 from api.db import Database
 from api.integrity.checks import check_chain, compare_leaves
-from api.integrity.columns import StoredEvent, disagreements
+from api.integrity.columns import id_milliseconds
+from api.integrity.event_checks import check_events_recorded_in
 from api.integrity.keys import PublicKey
 from api.integrity.problems import ProblemKind, VerifyReport
 from api.integrity.statement import DigestStatement, SignedDigest
@@ -26,7 +27,6 @@ from api.integrity.time_range import TimeRange
 
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
-FETCH_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -51,20 +51,6 @@ _DIGEST_BEFORE = text(
            key_id, signature, leaves FROM audit_digests
     WHERE account_id = :account_id AND interval_end <= :start
     ORDER BY sequence DESC LIMIT 1
-    """
-)
-
-# As in the digester (api/integrity/digester.py): recording time is coalesce(recorded_at, created_at),
-# read through the two indexes that serve each half.
-_EVENTS_RECORDED_IN = text(
-    """
-    SELECT id, created_at, action, actor, actor_source, context::text AS context, data::text AS data, remote_ip, body,
-           event_hash FROM audit_events
-    WHERE account_id = :account_id AND recorded_at >= :start AND recorded_at < :end
-    UNION ALL
-    SELECT id, created_at, action, actor, actor_source, context::text AS context, data::text AS data, remote_ip, body,
-           event_hash FROM audit_events
-    WHERE account_id = :account_id AND recorded_at IS NULL AND created_at >= :start AND created_at < :end
     """
 )
 
@@ -121,18 +107,21 @@ async def verify_account(
             account.account_name,
             "the chain's first digests are gone",
         )
-    trusted = {digest.digest_id for digest in check_chain(report, digests, keys, preceding=preceding)}
-    expired_before = now - timedelta(days=account.retention_days)
+    # Threads, here and for _lists_exactly: a million-event digest is seconds of hashing and sorting
+    # that the event loop (in the API, every other request) need not wait out.
+    chain = await asyncio.to_thread(check_chain, report, digests, keys, preceding=preceding)
+    trusted = {digest.digest_id for digest in chain}
+    expired_before_ms = (now - timedelta(days=account.retention_days)).timestamp() * 1000
     for digest in digests:
         found = await _check_events(
             session, report, account, digest.statement.interval_start, digest.statement.interval_end
         )
-        if digest.digest_id not in trusted:
+        if digest.digest_id not in trusted or await asyncio.to_thread(_lists_exactly, digest, found):
             continue
         listed_ids = [event_id for event_id, _ in digest.leaves if event_id not in found]
         elsewhere = await _existing_ids(session, account.account_id, listed_ids)
         for event_id in compare_leaves(report, digest, found, elsewhere=dict.fromkeys(elsewhere, b"")):
-            if ULID.from_str(event_id).datetime < expired_before:
+            if (listed_ms := id_milliseconds(event_id[:10])) is not None and listed_ms < expired_before_ms:
                 report.expired_event_ids.append(event_id)
             else:
                 report.add(ProblemKind.MISSING, event_id, account.account_name, f"listed by digest {digest.digest_id}")
@@ -150,42 +139,7 @@ async def verify_account(
 async def _check_events(
     session: AsyncSession, report: VerifyReport, account: AccountToVerify, start: datetime, end: datetime
 ) -> dict[str, bytes]:
-    """Check every event recorded in ``[start, end)`` against its own body; return id → recomputed hash."""
-    found: dict[str, bytes] = {}
-    async for events in _events_recorded_in(session, account.account_id, start, end):
-        for event in events:
-            report.events_checked += 1
-            actual = event_hash(event.id, event.body)
-            wrong = disagreements(event, account.account_name, actual)
-            if wrong:
-                detail = f"disagrees with its body: {', '.join(wrong)}"
-                report.add(ProblemKind.MODIFIED, event.id, account.account_name, detail)
-            found[event.id] = actual
-    return found
-
-
-async def _events_recorded_in(
-    session: AsyncSession, account_id: str, start: datetime, end: datetime
-) -> AsyncIterator[list[StoredEvent]]:
-    """Batches of rows: one await per batch, not per row (a million rows cost seconds of switching)."""
-    params = {"account_id": account_id, "start": start, "end": end}
-    result = await session.stream(_EVENTS_RECORDED_IN.execution_options(yield_per=FETCH_BATCH), params)
-    async for rows in result.partitions(FETCH_BATCH):
-        yield [
-            StoredEvent(
-                id=row.id,
-                created_at=row.created_at,
-                action=row.action,
-                actor=row.actor,
-                actor_source=row.actor_source,
-                context_json=row.context,
-                data_json=row.data,
-                remote_ip=row.remote_ip,
-                body=row.body,
-                event_hash=row.event_hash,
-            )
-            for row in rows
-        ]
+    return await check_events_recorded_in(session, report, account.account_id, account.account_name, start, end)
 
 
 async def _existing_ids(session: AsyncSession, account_id: str, event_ids: list[str]) -> list[str]:
@@ -195,13 +149,24 @@ async def _existing_ids(session: AsyncSession, account_id: str, event_ids: list[
     return [str(event_id) for event_id in rows.scalars()]
 
 
+def _lists_exactly(digest: SignedDigest, found: dict[str, bytes]) -> bool:
+    """Whether the events found are the digest's leaves, hashes and all: one comparison of packed
+    bytes settles the common case, with no per-leaf Python objects for the listed side."""
+    if len(found) != len(digest.leaves):
+        return False
+    try:
+        return pack_leaves(found.items()) == digest.leaves.packed
+    except UnicodeEncodeError:  # an id that is not ASCII: not a leaf, the comparison below names it
+        return False
+
+
 def _signed_digest(row: Row[Any], account: AccountToVerify) -> SignedDigest:
     """A stored digest as the shared checks take it.  Leaves that are not whole are kept empty: the
     root then disagrees and the digest is reported, rather than verification failing."""
     try:
-        leaves = unpack_leaves(bytes(row.leaves))
-    except (ValueError, UnicodeDecodeError):
-        leaves = []
+        leaves = Leaves.from_stored(bytes(row.leaves))
+    except ValueError:
+        leaves = Leaves()
     previous = row.previous_digest_hash
     statement = DigestStatement(
         account_id=account.account_id,
