@@ -26,6 +26,8 @@ from graphql.execution import Executor
 
 from api.graphql.audit.types import AuditTrailEntry
 from api.graphql.compiled_completion import CompiledCompletionContext
+from api.observability import count_live_entry_sent
+from api.observability.metrics import LiveSendPath
 
 
 @dataclass(frozen=True)
@@ -88,13 +90,16 @@ class FrameWriter:
     async def send(self, entry: AuditTrailEntry) -> bool:
         """Send ``entry``'s frame; False when it must go the plain way (the resolver yields it)."""
         payload = _shared.get(entry.id, self._selection)
+        how: LiveSendPath = "shared"
         if payload is None:
             payload = await self._render(entry)
             if payload is None:
                 return False
             _shared.put(entry.id, self._selection, payload)
+            how = "executed"
         if not self._target.is_completed():
             await self._target.send_text((self._frame_start + payload + b"}").decode())
+            count_live_entry_sent(how)
         return True
 
     async def _render(self, entry: AuditTrailEntry) -> bytes | None:

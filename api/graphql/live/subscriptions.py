@@ -13,6 +13,7 @@ from api.graphql.live.frames import FrameWriter, outlet
 from api.graphql.live.inputs import AuditTrailEntryAddedInput
 from api.graphql.permissions import Readers
 from api.models import AuditEvent
+from api.observability import count_live_entry_sent
 
 RECENT_ENTRIES = 4096
 
@@ -64,6 +65,7 @@ class LiveSubscription:
                 entry = _recent.entry(event)
                 # Sent directly when it can be (the same bytes, shared); otherwise strawberry sends it.
                 if frames is None or not await frames.send(entry):
+                    count_live_entry_sent("plain")
                     yield entry
         finally:
             services.live.unsubscribe(subscriber)
