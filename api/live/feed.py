@@ -124,10 +124,13 @@ class LiveFeed:
         async with self._starting:
             if self._connection is not None and not self._connection.is_closed():
                 return
+            connection: asyncpg.Connection | None = None
             try:
                 connection = await asyncpg.connect(raw_url(self._database_url), timeout=10)
                 await connection.add_listener(CHANNEL, self._on_notification)
             except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+                if connection is not None:
+                    connection.terminate()  # connected but not listening: of no use
                 log.warning("live tail could not listen", error=type(error).__name__)
                 raise ServiceUnavailable(
                     "live tail is unavailable: the database cannot be reached; retry shortly"
