@@ -113,3 +113,19 @@ async def record(api: Api, token: str, *actions: str, actor: str = "github::alic
     events = [{"action": action, "actor": actor, "eventType": "CREATE"} for action in actions]
     result = await api.gql(RECORD, {"events": events}, token=token)
     return [entry["id"] for entry in result.ok()["auditTrailRecordEvents"]]
+
+
+async def ending(client: LiveClient) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Read until the subscription ends: its last error, and the entries pushed before it."""
+    entries: list[dict[str, Any]] = []
+    while True:
+        message = await client.next_message()
+        assert isinstance(message, dict), message
+        if message["type"] == "next" and "errors" not in message["payload"]:
+            entries.append(message["payload"]["data"]["auditTrailEntryAdded"])
+            continue
+        assert message["type"] in ("next", "error"), message
+        errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+        if message["type"] == "next":
+            assert await client.next_message() == {"id": message["id"], "type": "complete"}
+        return errors[0], entries

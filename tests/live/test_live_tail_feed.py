@@ -19,8 +19,8 @@ from api.db import Database
 from api.models import EventType, Role
 from api.settings import Settings
 from tests.helpers import Api
-from tests.live.conftest import Served
-from tests.live.support import live_client, record, wait_for_subscribers
+from tests.live.conftest import BUFFER_EVENTS, Served
+from tests.live.support import ending, live_client, record, wait_for_subscribers
 from tests.support.polling import poll
 from tests.support.processes import stop_process
 from tests.support.scrape import scrape
@@ -79,18 +79,22 @@ async def terminate_listeners(db: Database) -> int:
     return len(pids)
 
 
-async def record_unheard(db: Database, account_id: str, account_name: str, action: str) -> str:
-    """An event written with triggers off: no NOTIFY, as if it committed while nobody listened."""
+async def record_unheard(db: Database, account_id: str, account_name: str, action: str, count: int = 1) -> list[str]:
+    """Events written with triggers off: no NOTIFY, as if they committed while nobody listened."""
     moment = now_ms()
-    draft = EventDraft(
-        action=action, actor="github::alice", timestamp_ms=moment, event_type=EventType.CREATE, recorded_at_ms=moment
-    )
+    drafts = [
+        EventDraft(
+            action=action,
+            actor="github::alice",
+            timestamp_ms=moment,
+            event_type=EventType.CREATE,
+            recorded_at_ms=moment,
+        )
+    ] * count
     async with db.transaction() as session:
         await session.execute(text("SET LOCAL session_replication_role = replica"))
-        batch = await record_events(
-            session, [draft], account_id=account_id, account_name=account_name, recorded_by=None
-        )
-    return batch.events[0].id
+        batch = await record_events(session, drafts, account_id=account_id, account_name=account_name, recorded_by=None)
+    return [event.id for event in batch.events]
 
 
 async def test_an_entry_recorded_through_one_api_process_reaches_a_subscriber_of_another(
@@ -120,7 +124,7 @@ async def test_a_dropped_listen_connection_is_listened_again_and_what_it_missed_
         assert await terminate_listeners(served.api.db) == 1
         later = await record(served.api, admin.jwt, "stack.later")
         # The unheard event comes back through the catch-up, before the later one; nothing twice.
-        assert [entry["id"] for entry in await client.entries(2)] == [unheard, *later]
+        assert [entry["id"] for entry in await client.entries(2)] == [*unheard, *later]
         last = await record(served.api, admin.jwt, "stack.last")
         assert [entry["id"] for entry in await client.entries(1)] == last
 
@@ -136,3 +140,16 @@ async def test_a_dropped_listen_connection_is_listened_again_and_what_it_missed_
 async def _listener_pids(db: Database) -> list[int]:
     async with db.transaction() as session:
         return list((await session.execute(text(LISTENERS))).scalars().all())
+
+
+async def test_a_gap_larger_than_the_buffer_closes_the_subscriber_with_the_reason(served: Served) -> None:
+    admin = await served.api.key("acme", Role.ADMIN)
+    async with live_client(served.url, admin.jwt) as client:
+        await client.subscribe({})
+        await wait_for_subscribers(served.api.client, 1)
+        await record_unheard(served.api.db, admin.account_id, admin.account_name, "stack.unheard", BUFFER_EVENTS + 1)
+        assert await terminate_listeners(served.api.db) == 1
+        error, entries = await ending(client)
+    assert entries == []
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert "search from the last entry received to catch up" in error["message"]
