@@ -32,7 +32,12 @@ from api.observability.metrics import LiveSendPath
 
 @dataclass(frozen=True)
 class Selection:
-    """What one subscription asked for; subscribers with equal selections get equal payloads."""
+    """What one subscription asked for; subscribers with equal selections get equal payloads.
+
+    No role or token is part of it: ``AuditTrailEntry``'s fields are the event's plain data, the
+    same for every reader of the account.  A field whose value depended on the subscriber would
+    have to add what it depends on here.
+    """
 
     account_id: str
     query: str
