@@ -194,7 +194,8 @@ class LiveFeed:
             try:
                 await self._listen()
                 return
-            except ServiceUnavailable:
+            except Exception as error:  # whatever keeps it from listening is retried until the deadline
+                log.warning("live tail is still not listening", error=type(error).__name__)
                 if time.monotonic() + pause > deadline:
                     self._gap = None
                     self._close_all(ServiceUnavailable(LOST_CONNECTION), "feed")
