@@ -55,16 +55,15 @@ async def socket_relay(database_url: str, directory: Path) -> AsyncIterator[tupl
         server_writer.close()
 
     server = await asyncio.start_unix_server(relay, path=str(directory / SOCKET_NAME))
+
+    async def close_on_cut() -> None:
+        await cut.wait()
+        server.close()
+
+    closer = asyncio.create_task(close_on_cut())
     query["host"] = [str(directory)]
-    relayed = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
     try:
-
-        async def close_on_cut() -> None:
-            await cut.wait()
-            server.close()
-
-        closer = asyncio.create_task(close_on_cut())
-        yield relayed, cut
+        yield urlunsplit(parts._replace(query=urlencode(query, doseq=True))), cut
     finally:
         cut.set()
         await closer
