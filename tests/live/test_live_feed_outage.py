@@ -84,5 +84,6 @@ async def test_subscribers_are_closed_when_the_feed_cannot_listen_again_in_time(
             async with asyncio.timeout(30):
                 async for _ in subscriber.events():
                     pass
+        feed.unsubscribe(subscriber)  # as the subscription's resolver does when it ends
         await feed.close()
     assert "lost its database notifications" in closed.value.message
