@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     """The most failed deliveries one "Redeliver all failed" queues (oldest first; call again for more)."""
     live_buffer_events: int = Field(default=1000, ge=1, le=100_000)
     """Events a live-tail subscriber may have waiting before it is closed as too slow."""
+    live_shared_frames: bool = True
+    """Live-tail subscribers with the same document share each event's executed, encoded payload;
+    off, each subscription runs strawberry's own per-event execution (the same bytes, more CPU)."""
     max_query_depth: int = Field(default=10, ge=1)
     max_aliases: int = Field(default=30, ge=1)
     # Real documents are far smaller (the introspection query: 183 tokens, 72 fields, 3 fragments,

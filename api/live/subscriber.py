@@ -7,6 +7,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from api.accounts.tokens import TokenClaims
 from api.audit.query import Filters
@@ -36,6 +37,8 @@ class Subscriber:
         self.audience = audience
         self.filters = filters
         self.buffer_size = buffer_size
+        self.subscribed_at = datetime.now(UTC)
+        """Events recorded before it are not news to this subscriber (a catch-up skips them)."""
         self._buffer: deque[AuditEvent] = deque()
         self._arrived = asyncio.Event()
         self._closed_by: AppError | None = None

@@ -9,7 +9,7 @@ keeps each value in a file of that directory and the scrape sums them over proce
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -85,6 +85,13 @@ LIVE_CLOSED = Counter(
     " out or expired; feed: the database notifications were lost or outrun; stopping).",
     ["reason"],
 )
+LIVE_ENTRIES_SENT = Counter(
+    "audittrail_live_entries_sent",
+    "Live-tail entries sent to subscribers, by how their message was made (shared: another subscriber's"
+    " payload of the same document reused; executed: executed once here for everyone sharing it; plain:"
+    " strawberry's own execution, for a result with errors or with shared frames off).",
+    ["how"],
+)
 
 _RESULT_OF_STATUS: dict[str, AttemptResult] = {"DELIVERED": "delivered", "PENDING": "retrying", "FAILED": "failed"}
 _STATUS_CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
@@ -140,6 +147,7 @@ def count_retention_run(*, events_removed: int, deliveries_removed: int, partiti
 
 
 LiveCloseReason = Literal["slow", "access", "feed", "stopping"]
+LiveSendPath = Literal["shared", "executed", "plain"]
 
 
 def count_live_subscribers(change: int) -> None:
@@ -150,3 +158,12 @@ def count_live_subscribers(change: int) -> None:
 def count_live_closed(reason: LiveCloseReason) -> None:
     """The server ended a live-tail subscription, for ``reason``."""
     LIVE_CLOSED.labels(reason=reason).inc()
+
+
+# Counted once per entry per subscriber (tens of thousands a second): the children are looked up once.
+_LIVE_ENTRIES_SENT_BY_HOW = {how: LIVE_ENTRIES_SENT.labels(how=how) for how in get_args(LiveSendPath)}
+
+
+def count_live_entry_sent(how: LiveSendPath) -> None:
+    """A live-tail entry went to one subscriber, its message made ``how``."""
+    _LIVE_ENTRIES_SENT_BY_HOW[how].inc()

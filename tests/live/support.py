@@ -56,13 +56,24 @@ class LiveClient:
         await self.websocket.send(orjson.dumps(message).decode())
         return operation_id
 
-    async def next_message(self, timeout: float = 15.0) -> dict[str, Any] | Closed:
+    async def send_subscribe(self, operation_id: str, payload: dict[str, Any]) -> None:
+        """A ``subscribe`` message with this id and payload (query, variables, operationName) as given."""
+        await self.websocket.send(orjson.dumps({"id": operation_id, "type": "subscribe", "payload": payload}).decode())
+
+    async def next_frame(self, timeout: float = 15.0) -> str | Closed:
+        """The next message exactly as the server sent it, or how the server closed."""
         try:
             raw = await asyncio.wait_for(self.websocket.recv(), timeout)
         except ConnectionClosed as closed:
             received = closed.rcvd
             return Closed(received.code if received else 1006, received.reason if received else "")
         assert isinstance(raw, str), "graphql-transport-ws messages are text frames"
+        return raw
+
+    async def next_message(self, timeout: float = 15.0) -> dict[str, Any] | Closed:
+        raw = await self.next_frame(timeout)
+        if isinstance(raw, Closed):
+            return raw
         decoded: dict[str, Any] = orjson.loads(raw)
         return decoded
 
@@ -102,3 +113,19 @@ async def record(api: Api, token: str, *actions: str, actor: str = "github::alic
     events = [{"action": action, "actor": actor, "eventType": "CREATE"} for action in actions]
     result = await api.gql(RECORD, {"events": events}, token=token)
     return [entry["id"] for entry in result.ok()["auditTrailRecordEvents"]]
+
+
+async def ending(client: LiveClient) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Read until the subscription ends: its last error, and the entries pushed before it."""
+    entries: list[dict[str, Any]] = []
+    while True:
+        message = await client.next_message()
+        assert isinstance(message, dict), message
+        if message["type"] == "next" and "errors" not in message["payload"]:
+            entries.append(message["payload"]["data"]["auditTrailEntryAdded"])
+            continue
+        assert message["type"] in ("next", "error"), message
+        errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+        if message["type"] == "next":
+            assert await client.next_message() == {"id": message["id"], "type": "complete"}
+        return errors[0], entries

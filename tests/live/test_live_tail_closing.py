@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from api.models import Role
 from tests.live.conftest import BUFFER_EVENTS, Served
-from tests.live.support import LiveClient, live_client, record, wait_for_subscribers
+from tests.live.support import ending, live_client, record, wait_for_subscribers
 from tests.receivers import SET_WEBHOOK, Reply, running_receiver, webhook_input
 from tests.support.scrape import scrape
 
 REVOKE = "mutation($id: ID!) { apiKeyDelete(id: $id) { id } }"
-
-
-async def ending(client: LiveClient) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Read until the subscription ends: its last error, and the entries pushed before it."""
-    entries: list[dict[str, Any]] = []
-    while True:
-        message = await client.next_message()
-        assert isinstance(message, dict), message
-        if message["type"] == "next" and "errors" not in message["payload"]:
-            entries.append(message["payload"]["data"]["auditTrailEntryAdded"])
-            continue
-        assert message["type"] in ("next", "error"), message
-        errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
-        if message["type"] == "next":
-            assert await client.next_message() == {"id": message["id"], "type": "complete"}
-        return errors[0], entries
 
 
 async def test_subscription_of_a_revoked_key_is_closed_unauthenticated(served: Served) -> None:

@@ -9,9 +9,11 @@ import strawberry
 
 from api.graphql.audit.types import AuditTrailEntry
 from api.graphql.context import AppInfo
+from api.graphql.live.frames import FrameWriter, outlet
 from api.graphql.live.inputs import AuditTrailEntryAddedInput
 from api.graphql.permissions import Readers
 from api.models import AuditEvent
+from api.observability import count_live_entry_sent
 
 RECENT_ENTRIES = 4096
 
@@ -49,10 +51,21 @@ class LiveSubscription:
         self, info: AppInfo, input: AuditTrailEntryAddedInput
     ) -> AsyncGenerator[AuditTrailEntry, None]:
         identity = await info.context.identity()
-        live = info.context.services.live
-        subscriber = await live.subscribe(identity.account_id, identity.claims, input.filters())
+        services = info.context.services
+        target = outlet.get()
+        frames = (
+            # graphql-core's own info: the writer builds the subscription's executor from its operation.
+            FrameWriter(target, info._raw_info, identity.account_id)
+            if target is not None and services.settings.live_shared_frames
+            else None
+        )
+        subscriber = await services.live.subscribe(identity.account_id, identity.claims, input.filters())
         try:
             async for event in subscriber.events():
-                yield _recent.entry(event)
+                entry = _recent.entry(event)
+                # Sent directly when it can be (the same bytes, shared); otherwise strawberry sends it.
+                if frames is None or not await frames.send(entry):
+                    count_live_entry_sent("plain")
+                    yield entry
         finally:
-            live.unsubscribe(subscriber)
+            services.live.unsubscribe(subscriber)

@@ -16,12 +16,13 @@ from graphql import GraphQLError
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
 
 from api.errors import AppError, PayloadTooLarge
 from api.graphql.context import RequestContext
 from api.graphql.errors import is_unavailable
+from api.graphql.live.frames import Outlet, outlet
 
 log = structlog.get_logger(__name__)
 
@@ -36,8 +37,12 @@ class TextFrames(ASGIWebSocketAdapter):
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         encoded = self.view.encode_json(message)
+        await self.send_text(encoded.decode() if isinstance(encoded, bytes) else encoded)
+
+    async def send_text(self, text: str) -> None:
+        """A message already encoded (the live tail's shared frames)."""
         try:
-            await self.ws.send_text(encoded.decode() if isinstance(encoded, bytes) else encoded)
+            await self.ws.send_text(text)
         except WebSocketDisconnect as gone:
             raise WebSocketDisconnected from gone
 
@@ -64,6 +69,24 @@ class TokenCheckingTransport(BaseGraphQLTransportWSHandler[RequestContext, None]
             await self.send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
             return
         await super().handle_subscribe(message)
+
+    async def run_operation(self, operation: Operation[RequestContext, None]) -> None:
+        """strawberry's, with the operation's outlet set for its task: a live subscription writes its
+        shared frames there (``api/graphql/live/frames.py``)."""
+        if isinstance(self.websocket, TextFrames):
+            websocket = self.websocket
+            outlet.set(
+                Outlet(
+                    operation_id=operation.id,
+                    query=operation.query,
+                    variables=operation.variables,
+                    operation_name=operation.operation_name,
+                    encode_json=websocket.view.encode_json,
+                    send_text=websocket.send_text,
+                    is_completed=lambda: operation.completed,
+                )
+            )
+        await super().run_operation(operation)
 
 
 async def _refusal(context: RequestContext, payload: dict[str, object]) -> tuple[int, str] | None:
