@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import RowMapping, Select, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,7 +57,7 @@ class Identity:
 
 # Built once, plain columns rather than ORM entities: this runs on every request.  The token's
 # revocation (logout) is looked up in the same statement: one round trip for the whole check.
-_KEY_AND_ACCOUNT: Select[Unpack[tuple[Any, ...]]] = (
+_KEY_AND_ACCOUNT: Select[*tuple[Any, ...]] = (
     select(
         col(ApiKey.name),
         col(ApiKey.role),
