@@ -14,6 +14,7 @@ prepared statements, so PostgreSQL parses each once per connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -27,6 +28,8 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import LRUCache
 
+BROKEN = (TimeoutError, OSError, asyncpg.InterfaceError, asyncio.CancelledError)
+"""What leaves a connection in an unknown state; a statement's own error (``PostgresError``) does not."""
 COMPILED_STATEMENTS = 256
 """Distinct statement shapes kept compiled (a search's shape is its set of predicates, not its values)."""
 
@@ -53,7 +56,8 @@ async def _keep_session_state(connection: asyncpg.Connection) -> None:
 
 
 class ReadPool:
-    """A lazily opened asyncpg pool for single-statement reads outside any transaction."""
+    """An asyncpg pool for single-statement reads outside any transaction, opened when the API starts
+    (``warm``) or, if the database was away then, on first use."""
 
     def __init__(
         self,
@@ -82,7 +86,9 @@ class ReadPool:
                 return self._pool
             self._pool = await asyncpg.create_pool(
                 self._dsn,
-                min_size=0,
+                # One connection kept open: a frozen server then costs a request the statement timeout,
+                # not the longer connect timeout of a pool that has to connect first.
+                min_size=1,
                 max_size=self._max_size,
                 timeout=self._connect_seconds,
                 command_timeout=self._statement_seconds,
@@ -92,12 +98,27 @@ class ReadPool:
             )
             return self._pool
 
+    async def warm(self) -> None:
+        """Open the pool now if the database answers; a database that does not is left to the first read."""
+        with contextlib.suppress(*BROKEN, asyncpg.PostgresError):
+            await self._opened()
+
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection for the block; TimeoutError when none frees up within the acquire bound."""
         pool = await self._opened()
-        async with pool.acquire(timeout=self._acquire_seconds) as connection:
+        # asyncio.timeout rather than acquire(timeout=): asyncpg's wait_for costs a task per request.
+        async with asyncio.timeout(self._acquire_seconds):
+            connection = await pool.acquire()
+        try:
             yield connection
+        except BROKEN:
+            # A statement past its timeout (a frozen server) or cut off: asyncpg would wait, on release,
+            # for PostgreSQL to confirm the cancel, which a frozen server never does.  Close it at once.
+            connection.terminate()
+            raise
+        finally:
+            await pool.release(connection)
 
     async def close(self) -> None:
         if self._pool is not None:

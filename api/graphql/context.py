@@ -15,7 +15,7 @@ from strawberry.types import Info
 from api.accounts.identity import Identity, identity_from_token, identity_on
 from api.errors import Unauthenticated
 from api.models import Role
-from api.raw_reads import RawReader
+from api.raw_reads import BROKEN, RawReader
 from api.services import Services
 
 
@@ -112,7 +112,14 @@ class RequestContext:
         async with self._raw_lock:
             if self._raw_reader is None:
                 self._raw_reader = await self._read_scope.enter_async_context(self.services.db.reader())
-            yield self._raw_reader
+            try:
+                yield self._raw_reader
+            except BROKEN:
+                # The connection is given back only when the operation ends: close it now, so that giving
+                # it back does not wait for a frozen server to confirm the cancel of a timed-out statement.
+                self._raw_reader.connection.terminate()
+                self._raw_reader = None
+                raise
 
     async def close(self) -> None:
         """End the read transaction and give the raw connection back, if they were opened."""
