@@ -10,6 +10,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from api.observability.tracing import span
+from api.raw_reads import RawReader, ReadPool, StatementCompiler
 
 
 def async_url(database_url: str) -> str:
@@ -82,6 +83,16 @@ class Database:
             },
         )
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.reads = ReadPool(
+            raw_url(database_url),
+            max_size=pool_size,
+            connect_seconds=timeouts.connect_seconds,
+            acquire_seconds=timeouts.acquire_seconds,
+            statement_seconds=timeouts.statement_seconds,
+            connection_class=_PromptlyClosedConnection,
+        )
+        """The hot single-statement reads, on asyncpg without SQLAlchemy's session (``api/raw_reads.py``)."""
+        self.statements = StatementCompiler(self.engine.dialect)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -89,5 +100,12 @@ class Database:
         async with span("db.transaction", is_leaf=True), self._sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[RawReader]:
+        """A pooled asyncpg connection for single-statement reads, outside any transaction."""
+        async with self.reads.connection() as connection:
+            yield RawReader(connection, self.statements)
+
     async def dispose(self) -> None:
+        await self.reads.close()
         await self.engine.dispose()

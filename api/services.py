@@ -41,6 +41,7 @@ class Services:
         if not settings.database_url or not settings.redis_url:
             raise RuntimeError("DATABASE_URL and REDIS_URL must be set (the CLI sets them for embedded servers)")
         db = Database(settings.database_url, timeouts=settings.database_timeouts)
+        await db.reads.warm()
         queue = await connect_queue(settings.redis_url)
         sender = Sender.from_settings(settings, resolve=resolve)
         signing_key = settings.resolved_secret_key()

@@ -6,9 +6,13 @@ import asyncio
 import random
 from datetime import timedelta
 
+from asyncpg.connection import LoggedQuery
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from api.audit.query import Filters
+from api.audit.search import suggest_values
+from api.audit.search_raw import suggest_values_on
 from api.models import EventType, Role
 from tests.helpers import Api
 from tests.test_audit_support import SEARCH, ago, draft, predicate, seed
@@ -114,11 +118,20 @@ async def test_suggestions_count_values_under_the_other_filters(api: Api) -> Non
 
 
 async def test_the_whole_sidebar_is_one_statement(api: Api) -> None:
-    """Every field's values and the total come back in one round trip, not 1 + N sequential ones."""
+    """Every field's values and the total come back in one round trip, not 1 + N sequential ones, on the
+    session path and on the asyncpg path the API runs."""
     reader = await api.key("acme", Role.READER)
     await seed(
         api.db, reader.account_id, [draft("stack.create", "github::alice"), draft("stack.delete", "gitlab::bob")]
     )
+    result = (await api.gql(SUGGEST, {"input": {}}, token=reader.jwt)).ok()
+    fields = {f["name"]: f for f in result["searchAuditTrailEntriesSuggestions"]["fields"]}
+    sources = fields["actorSource"]["possibleValuesString"]
+    # Three events: the two seeded and the key's own creation.
+    assert result["searchAuditTrailEntriesSuggestions"]["filteredCount"] == 3
+    assert dict(zip(sources["values"], sources["counts"], strict=True)) == {"github": 1, "gitlab": 1, "api": 1}
+    assert len(fields) > 5
+
     statements: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
@@ -127,12 +140,22 @@ async def test_the_whole_sidebar_is_one_statement(api: Api) -> None:
 
     event.listen(Engine, "before_cursor_execute", count)
     try:
-        result = (await api.gql(SUGGEST, {"input": {}}, token=reader.jwt)).ok()
+        async with api.db.transaction() as session:
+            await suggest_values(session, reader.account_id, Filters())
     finally:
         event.remove(Engine, "before_cursor_execute", count)
-    fields = {f["name"]: f for f in result["searchAuditTrailEntriesSuggestions"]["fields"]}
-    sources = fields["actorSource"]["possibleValuesString"]
-    # Three events: the two seeded and the key's own creation.
-    assert result["searchAuditTrailEntriesSuggestions"]["filteredCount"] == 3
-    assert dict(zip(sources["values"], sources["counts"], strict=True)) == {"github": 1, "gitlab": 1, "api": 1}
-    assert len(fields) > 5 and len(statements) == 1, statements
+    assert len(statements) == 1, statements
+
+    sent: list[str] = []
+
+    def log(record: LoggedQuery) -> None:
+        sent.append(record.query)
+
+    async with api.db.reader() as connection:
+        connection.connection.add_query_logger(log)
+        try:
+            suggestions = await suggest_values_on(connection, reader.account_id, Filters())
+        finally:
+            connection.connection.remove_query_logger(log)
+    assert len(sent) == 1 and "audit_events" in sent[0], sent
+    assert suggestions.filtered_count == 3 and len(suggestions.fields) == len(fields)

@@ -64,6 +64,7 @@ SCALAR_SAMPLES: dict[str, Any] = {
     "Float": 1_700_000_000_000.5,
     "Boolean": True,
     "JSON": {"requestId": "q", "nested": [1, {"a": None}], "text": "x"},
+    "DateTime": "2026-11-26T07:00:00.123456+01:00",
 }
 
 
@@ -103,8 +104,19 @@ def strawberrys_own_conversion() -> Iterator[None]:
             definition.from_input = builders[name]
 
 
-def test_the_fast_path_is_the_ingestion_input_tree() -> None:
-    assert FAST_PATH == ["AuditTrailEventInput", "AuditTrailResourceInput", "AuditTrailRunInput"]
+def test_the_fast_path_is_the_ingestion_and_search_input_trees() -> None:
+    assert FAST_PATH == [
+        "AuditTrailEventInput",
+        "AuditTrailResourceInput",
+        "AuditTrailRunInput",
+        "QueryFieldConstraint",
+        "QueryOrder",
+        "QueryPredicate",
+        "QueryTimeInLast",
+        "QueryTimeInRange",
+        "SearchInput",
+        "SearchSuggestionsInput",
+    ]
 
 
 def test_input_types_on_the_fast_path_have_a_builder_and_the_others_keep_strawberrys_conversion() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Executable, bindparam, exists, select
+from sqlalchemy import RowMapping, Select, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -13,6 +15,7 @@ from api.audit.actors import key_actor
 from api.audit.facts import Principal
 from api.errors import Forbidden, Unauthenticated
 from api.models import Account, ApiKey, RevokedToken, Role
+from api.raw_reads import RawReader
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class Identity:
 
 # Built once, plain columns rather than ORM entities: this runs on every request.  The token's
 # revocation (logout) is looked up in the same statement: one round trip for the whole check.
-_KEY_AND_ACCOUNT: Executable = (
+_KEY_AND_ACCOUNT: Select[*tuple[Any, ...]] = (
     select(
         col(ApiKey.name),
         col(ApiKey.role),
@@ -76,6 +79,18 @@ async def identity_from_token(session: AsyncSession, claims: TokenClaims) -> Ide
         .mappings()
         .one_or_none()
     )
+    return _identity_of(row, claims)
+
+
+async def identity_on(reader: RawReader, claims: TokenClaims) -> Identity:
+    """The same check as ``identity_from_token``, the same statement, on a plain asyncpg connection
+    outside any transaction: one round trip instead of BEGIN, SELECT and COMMIT (``api/raw_reads.py``)."""
+    rows = await reader.fetch(_KEY_AND_ACCOUNT, {"key_id": claims.key_id, "token_id": claims.token_id})
+    return _identity_of(rows[0] if rows else None, claims)
+
+
+def _identity_of(row: Mapping[str, Any] | RowMapping | None, claims: TokenClaims) -> Identity:
+    """The caller of a verified token, from its key's row (None: no such key), or UNAUTHENTICATED."""
     if row is None or row["account_id"] != claims.account_id:
         raise Unauthenticated("unauthorized: invalid token")
     if row["revoked_at"] is not None:

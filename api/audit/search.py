@@ -6,15 +6,38 @@ with ``account_id`` and one account can never see another's rows.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnClause, Select, Text, cast, func, literal, literal_column, null, select, tuple_, union_all
+from sqlalchemy import (
+    ColumnClause,
+    CompoundSelect,
+    Select,
+    Text,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from ulid import ULID
 
-from api.audit.query import ORDERABLE_FIELDS, SEARCH_FIELDS, FieldKind, Filters, filter_condition, search_field
+from api.audit.query import (
+    ORDERABLE_FIELDS,
+    SEARCH_FIELDS,
+    FieldKind,
+    Filters,
+    SearchField,
+    filter_condition,
+    search_field,
+)
 from api.errors import BadInput
 from api.models import AuditEvent
 from api.paging import Cursor, Direction, decode_cursor, encode_cursor
@@ -31,9 +54,48 @@ class PageRequest:
     direction: Direction = Direction.DESC
 
 
+class StoredEvent(Protocol):
+    """What an entry is made from: an ORM row (``AuditEvent``) or the fast path's ``EventRow``."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def run_state_change(self) -> bool: ...
+    @property
+    def affected_resource_type(self) -> str | None: ...
+    @property
+    def affected_resource_id(self) -> str | None: ...
+    @property
+    def related_resource_type(self) -> str | None: ...
+    @property
+    def related_resource_id(self) -> str | None: ...
+    @property
+    def run_id(self) -> str | None: ...
+    @property
+    def run_stack_id(self) -> str | None: ...
+    @property
+    def context(self) -> dict[str, Any]: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def remote_ip(self) -> str | None: ...
+    @property
+    def recorded_at(self) -> datetime | None: ...
+    @property
+    def body(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Page:
-    events: list[AuditEvent]
+    events: Sequence[StoredEvent]
     cursors: list[str]
     has_next_page: bool
     has_previous_page: bool
@@ -83,7 +145,11 @@ async def search_events(
 ) -> Page:
     """One page of the account's events matching ``filters``, ordered by (created_at, id)."""
     statement = search_statement(account_id, filters, page, now=now or datetime.now(UTC))
-    rows = list((await session.execute(statement)).scalars())
+    return page_of(list((await session.execute(statement)).scalars()), page)
+
+
+def page_of(rows: Sequence[StoredEvent], page: PageRequest) -> Page:
+    """The page of ``rows`` (the statement's, one more than asked when there is a next page)."""
     events = rows[: page.first]
     return Page(
         events=events,
@@ -104,16 +170,20 @@ def created_at_of(event_id: str) -> datetime | None:
 
 async def get_event(session: AsyncSession, account_id: str, event_id: str) -> AuditEvent | None:
     """The account's event ``event_id``; the id's own time picks the one partition to look in."""
+    return (await session.execute(event_statement(account_id, event_id))).scalar_one_or_none()
+
+
+def event_statement(account_id: str, event_id: str) -> Select[AuditEvent]:
+    """The query of one event, or BAD_USER_INPUT for an id that is not one of ours."""
     created_at = created_at_of(event_id)
     if created_at is None:
         raise BadInput(f"id must be a 26-character audit event id, got {event_id[:40]!r}")
     # A millisecond either side: the id's time and created_at are both derived from a float timestamp.
-    statement = select(AuditEvent).where(
+    return select(AuditEvent).where(
         col(AuditEvent.account_id) == account_id,
         col(AuditEvent.id) == event_id,
         col(AuditEvent.created_at).between(created_at - ONE_MS, created_at + ONE_MS),
     )
-    return (await session.execute(statement)).scalar_one_or_none()
 
 
 async def count_events(session: AsyncSession, account_id: str, filters: Filters, *, now: datetime) -> int:
@@ -134,10 +204,19 @@ async def suggest_values(
     """How many events match ``filters``, and per field its values with counts under the other filters.
 
     ``field_names`` defaults to every filterable field; time fields have no values to suggest.
+    """
+    statement, targets = suggestions_statement(account_id, filters, field_names, now=now or datetime.now(UTC))
+    return suggestions_of((await session.execute(statement)).all(), targets)
+
+
+def suggestions_statement(
+    account_id: str, filters: Filters, field_names: list[str] | None, *, now: datetime
+) -> tuple[CompoundSelect[int, None, int], list[SearchField]]:
+    """The one statement of the sidebar, and the fields its ``position`` column counts from.
+
     One statement answers it all (the sidebar used to cost 1 + N sequential round trips): a
     UNION ALL of the total and of each field's most frequent values, tagged with the field's position.
     """
-    moment = now or datetime.now(UTC)
     names = field_names if field_names else list(SEARCH_FIELDS)
     targets = [search_field(name) for name in dict.fromkeys(names)]
     in_account = col(AuditEvent.account_id) == account_id
@@ -147,7 +226,7 @@ async def suggest_values(
     parts = [
         select(literal(-1).label("position"), null().label("value"), func.count().label("count"))
         .select_from(AuditEvent)
-        .where(in_account, filter_condition(filters, now=moment))
+        .where(in_account, filter_condition(filters, now=now))
     ]
     for index, target in enumerate(targets):
         if target.kind is FieldKind.TIME:
@@ -156,14 +235,18 @@ async def suggest_values(
         field_count = func.count()
         parts.append(
             select(literal(index).label("position"), cast(column, Text).label("value"), field_count.label("count"))
-            .where(in_account, filter_condition(filters, now=moment, skip_field=target.name), column.is_not(None))
+            .where(in_account, filter_condition(filters, now=now, skip_field=target.name), column.is_not(None))
             .group_by(column)
             .order_by(field_count.desc(), column)
             .limit(MAX_SUGGESTED_VALUES)
             .subquery()
             .select()
         )
-    rows = (await session.execute(union_all(*parts).order_by(position, count.desc(), value))).all()
+    return union_all(*parts).order_by(position, count.desc(), value), targets
+
+
+def suggestions_of(rows: Iterable[Sequence[Any]], targets: list[SearchField]) -> Suggestions:
+    """The sidebar from the rows of ``suggestions_statement`` (position, value, count)."""
     filtered_count = 0
     values: dict[int, list[tuple[str, int]]] = {}
     for row_position, row_value, row_count in rows:

@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 from strawberry.types import Info
 
-from api.accounts.identity import Identity, identity_from_token
+from api.accounts.identity import Identity, identity_from_token, identity_on
 from api.errors import Unauthenticated
 from api.models import Role
+from api.raw_reads import BROKEN, RawReader
 from api.services import Services
 
 
@@ -45,9 +46,11 @@ def client_ip(request: HTTPConnection, trusted_proxies: list[str]) -> str | None
 class RequestContext:
     """What one GraphQL request shares between its fields.
 
-    Reads run in one transaction per request, opened on first use (usually by the identity
-    check) and closed when the operation ends (``RequestScope``).  graphql-core resolves sibling
-    fields concurrently, so the shared session is handed out one field at a time.
+    The hot reads (the identity check, the search, an entry, the suggestions) run on one pooled
+    asyncpg connection per request, outside any transaction (``raw_reading``); the other query
+    fields share one read transaction.  Each is opened on first use and closed when the operation
+    ends (``RequestScope``).  graphql-core resolves sibling fields concurrently, so each is handed
+    out one field at a time.
     """
 
     def __init__(self, request: HTTPConnection, services: Services, request_id: str) -> None:
@@ -60,6 +63,8 @@ class RequestContext:
         self._read_scope = AsyncExitStack()
         self._read_session: AsyncSession | None = None
         self._read_lock = asyncio.Lock()
+        self._raw_reader: RawReader | None = None
+        self._raw_lock = asyncio.Lock()
 
     @cached_property
     def remote_ip(self) -> str | None:
@@ -101,9 +106,25 @@ class RequestContext:
                 self._read_session = await self._read_scope.enter_async_context(self.services.db.transaction())
             yield self._read_session
 
+    @asynccontextmanager
+    async def raw_reading(self) -> AsyncIterator[RawReader]:
+        """The request's asyncpg connection for single-statement reads, for one field at a time."""
+        async with self._raw_lock:
+            if self._raw_reader is None:
+                self._raw_reader = await self._read_scope.enter_async_context(self.services.db.reader())
+            try:
+                yield self._raw_reader
+            except BROKEN:
+                # The connection is given back only when the operation ends: close it now, so that giving
+                # it back does not wait for a frozen server to confirm the cancel of a timed-out statement.
+                self._raw_reader.connection.terminate()
+                self._raw_reader = None
+                raise
+
     async def close(self) -> None:
-        """End the read transaction, if one was opened."""
+        """End the read transaction and give the raw connection back, if they were opened."""
         self._read_session = None
+        self._raw_reader = None
         await self._read_scope.aclose()
 
     async def identity(self, session: AsyncSession | None = None) -> Identity:
@@ -113,8 +134,8 @@ class RequestContext:
             if session is not None:
                 self._identity = await identity_from_token(session, claims)
             else:
-                async with self.reading() as read_session:
-                    self._identity = await identity_from_token(read_session, claims)
+                async with self.raw_reading() as reader:
+                    self._identity = await identity_on(reader, claims)
         return self._identity
 
     async def require(self, *roles: Role) -> Identity:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import asyncpg
 import structlog
 from graphql.error import GraphQLError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -17,7 +18,17 @@ log = structlog.get_logger(__name__)
 
 # A pool that gives no connection in time (sqlalchemy's TimeoutError) and a statement past its
 # timeout (asyncio's, which is the builtin) are a database that does not answer, like a closed socket.
-UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, ConnectionError, OSError, TimeoutError, PoolTimeout)
+# The read path's plain asyncpg connections raise asyncpg's own InterfaceError (a connection or
+# pool closed under it), unwrapped.
+UNAVAILABLE_ERRORS = (
+    OperationalError,
+    InterfaceError,
+    asyncpg.InterfaceError,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+    PoolTimeout,
+)
 # PostgreSQL's connection exceptions (class 08) and its shutting-down/starting-up refusals (57P01-03):
 # what a restarting database looks like through asyncpg, whatever SQLAlchemy wraps them in.
 UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")

@@ -33,10 +33,11 @@ from strawberry.types.enum import StrawberryEnumDefinition, has_enum_definition
 from strawberry.types.field import StrawberryField
 from strawberry.types.lazy_type import LazyType
 
-from api.graphql.audit.inputs import AuditTrailEventInput
+from api.graphql.audit.inputs import AuditTrailEventInput, SearchInput, SearchSuggestionsInput
 
-HOT_INPUTS: tuple[type, ...] = (AuditTrailEventInput,)
-"""Roots of the inputs worth a builder: ``auditTrailRecordEvents`` takes up to 1,000 per request."""
+HOT_INPUTS: tuple[type, ...] = (AuditTrailEventInput, SearchInput, SearchSuggestionsInput)
+"""Roots of the inputs worth a builder: ``auditTrailRecordEvents`` takes up to 1,000 per request, and the
+search and its suggestions, the read path's hottest requests, spent 1-15 % of their CPU converting theirs."""
 
 Keys = tuple[str | int, ...]
 Converter = Callable[[Any, InputContext, str | int], Any]

@@ -1,10 +1,10 @@
-"""Queries of the audit trail, all in the request's read transaction."""
+"""Queries of the audit trail, on the request's asyncpg connection (``api/audit/search_raw.py``)."""
 
 from __future__ import annotations
 
 import strawberry
 
-from api.audit.search import get_event, search_events, suggest_values
+from api.audit.search_raw import get_event_on, search_events_on, suggest_values_on
 from api.graphql.audit.inputs import SearchInput, SearchSuggestionsInput
 from api.graphql.audit.types import AuditTrailEntry, AuditTrailEntryConnection, SearchSuggestionsOutput
 from api.graphql.context import AppInfo
@@ -20,8 +20,8 @@ class AuditQuery:
     async def search_audit_trail_entries(self, info: AppInfo, input: SearchInput) -> AuditTrailEntryConnection:
         identity = await info.context.identity()
         page_request = input.page_request(info.context.services.settings)
-        async with info.context.reading() as session:
-            page = await search_events(session, identity.account_id, input.filters(), page_request)
+        async with info.context.raw_reading() as reader:
+            page = await search_events_on(reader, identity.account_id, input.filters(), page_request)
         return AuditTrailEntryConnection.from_page(page)
 
     @strawberry.field(
@@ -32,8 +32,8 @@ class AuditQuery:
         self, info: AppInfo, input: SearchSuggestionsInput
     ) -> SearchSuggestionsOutput:
         identity = await info.context.identity()
-        async with info.context.reading() as session:
-            suggestions = await suggest_values(session, identity.account_id, input.filters(), input.field_names())
+        async with info.context.raw_reading() as reader:
+            suggestions = await suggest_values_on(reader, identity.account_id, input.filters(), input.field_names())
         return SearchSuggestionsOutput.from_suggestions(suggestions)
 
     @strawberry.field(
@@ -41,6 +41,6 @@ class AuditQuery:
     )
     async def audit_trail_entry(self, info: AppInfo, id: strawberry.ID) -> AuditTrailEntry | None:
         identity = await info.context.identity()
-        async with info.context.reading() as session:
-            event = await get_event(session, identity.account_id, str(id))
+        async with info.context.raw_reading() as reader:
+            event = await get_event_on(reader, identity.account_id, str(id))
         return AuditTrailEntry.from_event(event) if event else None

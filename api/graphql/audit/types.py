@@ -10,7 +10,7 @@ from api.audit.actors import RECORDED_BY, split_actor
 from api.audit.external_ids import EXTERNAL_ID
 from api.audit.query import ORDERABLE_FIELDS, FieldKind
 from api.audit.record import NewEvent
-from api.audit.search import FieldValues, Page, Suggestions
+from api.audit.search import FieldValues, Page, StoredEvent, Suggestions
 from api.graphql.pagination import PageInfo
 from api.graphql.scalars import JSON, unix_seconds
 from api.models import AuditEvent, EventType
@@ -72,7 +72,7 @@ class AuditTrailEntry:
     timestamp: float = strawberry.field(description="Milliseconds since the epoch.")
 
     @classmethod
-    def from_event(cls, event: AuditEvent | NewEvent) -> AuditTrailEntry:
+    def from_event(cls, event: AuditEvent | NewEvent | StoredEvent) -> AuditTrailEntry:
         source, identity = split_actor(event.actor)
         run = (
             AuditTrailActorRun(id=event.run_id, stack_id=event.run_stack_id)

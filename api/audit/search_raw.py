@@ -1,0 +1,83 @@
+"""The search, one entry and the suggestions on a plain asyncpg connection (the GraphQL read path).
+
+The same statements as ``api/audit/search.py`` builds (the search narrowed to the columns an entry
+shows), run through ``api/raw_reads.py`` instead of SQLAlchemy's session, and their rows turned into
+``EventRow``s instead of ORM instances: no identity map, no attribute instrumentation, no
+transaction.  ``tests/test_read_fast_path.py`` checks that both paths give the same answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import col
+
+from api.audit.query import Filters
+from api.audit.search import (
+    Page,
+    PageRequest,
+    Suggestions,
+    event_statement,
+    page_of,
+    search_statement,
+    suggestions_of,
+    suggestions_statement,
+)
+from api.models import AuditEvent
+from api.raw_reads import RawReader
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """The columns of an event that its entry shows, in ``ENTRY_COLUMNS``' order."""
+
+    id: str
+    created_at: datetime
+    action: str
+    actor: str
+    event_type: str
+    run_state_change: bool
+    affected_resource_type: str | None
+    affected_resource_id: str | None
+    related_resource_type: str | None
+    related_resource_id: str | None
+    run_id: str | None
+    run_stack_id: str | None
+    context: dict[str, Any]
+    data: dict[str, Any]
+    remote_ip: str | None
+    recorded_at: datetime | None
+    body: str
+
+
+ENTRY_COLUMNS = tuple(col(getattr(AuditEvent, name)) for name in EventRow.__slots__)
+
+
+async def search_events_on(
+    reader: RawReader, account_id: str, filters: Filters, page: PageRequest, *, now: datetime | None = None
+) -> Page:
+    """``search_events`` on ``reader``: the same rows in the same order."""
+    statement = search_statement(account_id, filters, page, now=now or datetime.now(UTC))
+    rows = await reader.fetch(statement.with_only_columns(*ENTRY_COLUMNS))
+    return page_of([EventRow(*row) for row in rows], page)
+
+
+async def get_event_on(reader: RawReader, account_id: str, event_id: str) -> EventRow | None:
+    """``get_event`` on ``reader``."""
+    rows = await reader.fetch(event_statement(account_id, event_id).with_only_columns(*ENTRY_COLUMNS))
+    return EventRow(*rows[0]) if rows else None
+
+
+async def suggest_values_on(
+    reader: RawReader,
+    account_id: str,
+    filters: Filters,
+    field_names: list[str] | None = None,
+    *,
+    now: datetime | None = None,
+) -> Suggestions:
+    """``suggest_values`` on ``reader``: one statement, one round trip."""
+    statement, targets = suggestions_statement(account_id, filters, field_names, now=now or datetime.now(UTC))
+    return suggestions_of(await reader.fetch(statement), targets)

@@ -1,0 +1,172 @@
+"""The hot reads (the identity check, the search, one entry, the suggestions) on asyncpg directly.
+
+SQLAlchemy's session, its execution context and its ORM rows were about a third of the API's CPU
+on a page of 50 entries, and the identity check cost a transaction of its own (BEGIN, SELECT,
+COMMIT: three round trips) on every request.  These reads are single statements that need no
+transaction, so they run on a connection of a small asyncpg pool of their own: one round trip each.
+
+The statements are still built by SQLAlchemy (``search_statement`` is the search's one definition,
+the export runs it too) and compiled through a compiled cache of their own, so a statement seen
+before costs its cache key and its parameters, not a compilation; asyncpg keeps each connection's
+prepared statements, so PostgreSQL parses each once per connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util import LRUCache
+
+BROKEN = (TimeoutError, OSError, asyncpg.InterfaceError, asyncio.CancelledError)
+"""What leaves a connection in an unknown state; a statement's own error (``PostgresError``) does not."""
+COMPILED_STATEMENTS = 256
+"""Distinct statement shapes kept compiled (a search's shape is its set of predicates, not its values)."""
+
+
+def decode_json(text: str) -> object:
+    """PostgreSQL's JSON text as Python values, the same values SQLAlchemy's ``json.loads`` gives:
+    orjson first, the standard parser for what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+async def _decode_json_columns(connection: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await connection.set_type_codec(
+            type_name, schema="pg_catalog", encoder=lambda value: value, decoder=decode_json, format="text"
+        )
+
+
+async def _keep_session_state(connection: asyncpg.Connection) -> None:
+    """Nothing to reset on release: these reads set nothing and take no locks (asyncpg still rolls
+    back a transaction left open), so the pool's default reset, a round trip per release, is skipped."""
+
+
+class ReadPool:
+    """An asyncpg pool for single-statement reads outside any transaction, opened when the API starts
+    (``warm``) or, if the database was away then, on first use."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        max_size: int,
+        connect_seconds: float,
+        acquire_seconds: float,
+        statement_seconds: float,
+        connection_class: type[asyncpg.Connection],
+    ) -> None:
+        self._dsn = dsn
+        self._max_size = max_size
+        self._connect_seconds = connect_seconds
+        self._acquire_seconds = acquire_seconds
+        self._statement_seconds = statement_seconds
+        self._connection_class = connection_class
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+
+    async def _opened(self) -> asyncpg.Pool:
+        if self._pool is not None:
+            return self._pool
+        async with self._opening:
+            if self._pool is not None:
+                return self._pool
+            self._pool = await asyncpg.create_pool(
+                self._dsn,
+                # One connection kept open: a frozen server then costs a request the statement timeout,
+                # not the longer connect timeout of a pool that has to connect first.
+                min_size=1,
+                max_size=self._max_size,
+                timeout=self._connect_seconds,
+                command_timeout=self._statement_seconds,
+                connection_class=self._connection_class,
+                init=_decode_json_columns,
+                reset=_keep_session_state,
+            )
+            return self._pool
+
+    async def warm(self) -> None:
+        """Open the pool now if the database answers; a database that does not is left to the first read."""
+        with contextlib.suppress(*BROKEN, asyncpg.PostgresError):
+            await self._opened()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection for the block; TimeoutError when none frees up within the acquire bound."""
+        pool = await self._opened()
+        # asyncio.timeout rather than acquire(timeout=): asyncpg's wait_for costs a task per request.
+        async with asyncio.timeout(self._acquire_seconds):
+            connection = await pool.acquire()
+        try:
+            yield connection
+        except BROKEN:
+            # A statement past its timeout (a frozen server) or cut off: asyncpg would wait, on release,
+            # for PostgreSQL to confirm the cancel, which a frozen server never does.  Close it at once.
+            connection.terminate()
+            raise
+        finally:
+            await pool.release(connection)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+
+class StatementCompiler:
+    """SQLAlchemy statements as asyncpg's ``$n`` text and arguments, compiled once per shape.
+
+    This is what SQLAlchemy's own execution does (``_compile_w_cache``, then the expanded state of
+    ``IN`` lists and the bind processors), without its execution context around it.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._dialect = dialect
+        self._compiled: LRUCache[Any, Any] = LRUCache(COMPILED_STATEMENTS)
+
+    def sql_and_arguments(
+        self, statement: ClauseElement, parameters: dict[str, Any] | None = None
+    ) -> tuple[str, Sequence[Any]]:
+        compiled, extracted, collected, _ = statement._compile_w_cache(
+            self._dialect, compiled_cache=self._compiled, column_keys=[]
+        )
+        assert isinstance(compiled, SQLCompiler)
+        values = compiled.construct_params(
+            parameters, extracted_parameters=extracted, escape_names=False, _collected_params=collected
+        )
+        processors: dict[str, Any] = dict(compiled._bind_processors)
+        sql: str = compiled.string
+        order: Sequence[str] | None = compiled.positiontup
+        if compiled.literal_execute_params or compiled.post_compile_params:
+            expanded = compiled._process_parameters_for_postcompile(values)
+            sql, order = expanded.statement, expanded.positiontup
+            processors.update(expanded.processors)
+        arguments = [processors[name](values[name]) if name in processors else values[name] for name in order or ()]
+        return sql, arguments
+
+
+@dataclass(frozen=True)
+class RawReader:
+    """One pooled connection and the compiler: what a request's hot reads run on."""
+
+    connection: asyncpg.Connection
+    statements: StatementCompiler
+
+    async def fetch(self, statement: ClauseElement, parameters: dict[str, Any] | None = None) -> list[asyncpg.Record]:
+        """The rows of ``statement``: one round trip, a statement asyncpg prepared on this connection before."""
+        sql, arguments = self.statements.sql_and_arguments(statement, parameters)
+        rows: list[asyncpg.Record] = await self.connection.fetch(sql, *arguments)
+        return rows
