@@ -41,9 +41,13 @@ class LiveClient:
         self.websocket = websocket
         self._ids = itertools.count(1)
 
-    async def init(self, payload: dict[str, Any]) -> dict[str, Any] | Closed:
-        """``connection_init`` with ``payload``: the ``connection_ack``, or how the server closed."""
-        await self.websocket.send(orjson.dumps({"type": "connection_init", "payload": payload}).decode())
+    async def init(self, payload: dict[str, Any] | None) -> dict[str, Any] | Closed:
+        """``connection_init`` with ``payload`` (None: a message without one): the ``connection_ack``,
+        or how the server closed."""
+        message: dict[str, Any] = {"type": "connection_init"}
+        if payload is not None:
+            message["payload"] = payload
+        await self.websocket.send(orjson.dumps(message).decode())
         return await self.next_message()
 
     async def subscribe(self, input_value: dict[str, Any], query: str = SUBSCRIBE) -> str:

@@ -75,7 +75,13 @@ async def test_missing_garbage_and_foreign_tokens_are_refused_at_connection_init
         headers={"Host": "elsewhere.example"},
     )
     foreign_jwt = other_base.ok()["apiKeyUser"]["jwt"]
-    for payload in ({}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": f"Bearer {foreign_jwt}"}):
+    payloads: tuple[dict[str, str] | None, ...] = (
+        None,  # a connection_init without any payload carries no token either
+        {},
+        {"Authorization": "Bearer not-a-jwt"},
+        {"Authorization": f"Bearer {foreign_jwt}"},
+    )
+    for payload in payloads:
         async with live_client(served.url, None) as client:
             closed = await client.init(payload)
         assert isinstance(closed, Closed), closed

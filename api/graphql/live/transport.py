@@ -49,7 +49,11 @@ class TextFrames(ASGIWebSocketAdapter):
 
 class TokenCheckingTransport(BaseGraphQLTransportWSHandler[RequestContext, None]):
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        # No payload (absent or null) is no token: refused as an empty one is (strawberry would
+        # acknowledge it).
         payload = message.get("payload")
+        if payload is None:
+            payload = {}
         if isinstance(payload, dict) and not self.connection_init_received and not self.connection_timed_out:
             refusal = await _refusal(self.context, payload)
             if refusal is not None:
