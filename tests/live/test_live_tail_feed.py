@@ -71,7 +71,10 @@ def _free_port() -> int:
 
 
 async def terminate_listeners(db: Database) -> int:
-    """End every LISTEN backend of the feed (waiting until each is gone); how many there were."""
+    """End every LISTEN backend of the feed (waiting until each is gone); how many there were.  At
+    least this test's app's; in a full run the backend of an API process or app that a previous test
+    just stopped can still be listed for a moment (seen once in CI), so callers ask for one or more:
+    what they then receive proves that their own feed was the one cut."""
     async with db.transaction() as session:
         pids = (await session.execute(text(LISTENERS))).scalars().all()
         for pid in pids:
@@ -121,7 +124,7 @@ async def test_a_dropped_listen_connection_is_listened_again_and_what_it_missed_
         heard = await record(served.api, admin.jwt, "stack.heard")
         assert [entry["id"] for entry in await client.entries(1)] == heard
         unheard = await record_unheard(served.api.db, admin.account_id, admin.account_name, "stack.unheard")
-        assert await terminate_listeners(served.api.db) == 1
+        assert await terminate_listeners(served.api.db) >= 1
         later = await record(served.api, admin.jwt, "stack.later")
         # The unheard event comes back through the catch-up, before the later one; nothing twice.
         assert [entry["id"] for entry in await client.entries(2)] == [*unheard, *later]
@@ -148,7 +151,7 @@ async def test_a_gap_larger_than_the_buffer_closes_the_subscriber_with_the_reaso
         await client.subscribe({})
         await wait_for_subscribers(served.api.client, 1)
         await record_unheard(served.api.db, admin.account_id, admin.account_name, "stack.unheard", BUFFER_EVENTS + 1)
-        assert await terminate_listeners(served.api.db) == 1
+        assert await terminate_listeners(served.api.db) >= 1
         error, entries = await ending(client)
     assert entries == []
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
