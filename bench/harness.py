@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 from rich.console import Console
 from rich.table import Table
 
@@ -194,3 +195,12 @@ def run_alone(run: Callable[[bool], list[Measurement]], description: str | None)
     measurements = run(parser.parse_args().quick)
     report(measurements)
     save(measurements)
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """User + system CPU of ``process`` and its live children (uvicorn's workers, node's threads)."""
+    total = 0.0
+    for member in [process, *process.children(recursive=True)]:
+        times = member.cpu_times()
+        total += times.user + times.system
+    return total

@@ -34,6 +34,7 @@ from api.models import EventType, Role
 from bench.harness import (
     Measurement,
     api_processes,
+    cpu_seconds,
     embedded_stack,
     free_port,
     median,
@@ -224,15 +225,6 @@ def server_process(base_url: str) -> psutil.Process:
         if "serve" in cmdline and "--port" in cmdline and port in cmdline:
             return candidate
     raise RuntimeError(f"no audittrail serve process on port {port}")
-
-
-def cpu_seconds(process: psutil.Process) -> float:
-    """User + system CPU of ``process`` and its children (uvicorn's workers)."""
-    total = 0.0
-    for member in [process, *process.children(recursive=True)]:
-        times = member.cpu_times()
-        total += times.user + times.system
-    return total
 
 
 @dataclass

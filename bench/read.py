@@ -28,13 +28,12 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
-import psutil
 from rich.progress import Progress
 from rich.table import Table
 from ulid import ULID
 
 from api.db import raw_url
-from bench.harness import Measurement, console, embedded_stack, percentile, run_alone
+from bench.harness import Measurement, console, cpu_seconds, embedded_stack, percentile, run_alone
 from bench.load import BenchAccount, Span, create_accounts, generate_events
 from bench.read_cases import Case, Figures, read_cases
 from bench.read_servers import Server, floor_server, our_server, postgraphile_server
@@ -60,15 +59,6 @@ LANGUAGE sql STABLE AS $$
                          GROUP BY action ORDER BY n DESC, action LIMIT 50) AS top))
 $$;
 """
-
-
-def cpu_seconds(process: psutil.Process) -> float:
-    """User + system CPU of ``process`` and its children (uvicorn's worker, node's threads)."""
-    total = 0.0
-    for member in [process, *process.children(recursive=True)]:
-        times = member.cpu_times()
-        total += times.user + times.system
-    return total
 
 
 async def send(client: httpx.AsyncClient, server: Server, case: Case) -> None:
