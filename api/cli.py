@@ -61,6 +61,11 @@ err = Console(stderr=True, soft_wrap=True)  # an error is one line, whatever the
 T = TypeVar("T")
 API_PROCESS_HEALTHCHECK_SECONDS = 30
 """How long uvicorn waits for an API process to answer its supervisor before replacing it."""
+API_KEEP_ALIVE_SECONDS = 75
+"""How long an idle client connection is kept open.  uvicorn's 5 s default closes connections that
+clients and load balancers (60 s idle by default on AWS's) still count on: a request sent as the
+server closes its connection is reset unanswered (the load test saw 5 in 252 on a loaded machine).
+Longer than a balancer's idle timeout, the balancer always closes first."""
 
 
 @contextmanager
@@ -191,6 +196,7 @@ def serve(
                 # time (5 s by default): on a loaded machine a child still importing the app and opening
                 # its pools took longer, and was killed and restarted over and over.
                 timeout_worker_healthcheck=API_PROCESS_HEALTHCHECK_SECONDS,
+                timeout_keep_alive=API_KEEP_ALIVE_SECONDS,
                 log_level=settings.log_level.lower(),
                 # X-Forwarded-For/-Proto only from trusted proxies: a token's aud is built from the scheme.
                 proxy_headers=bool(settings.trusted_proxies),

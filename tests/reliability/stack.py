@@ -26,6 +26,7 @@ from sqlalchemy import text
 
 from api.accounts import accounts as account_store
 from api.accounts import keys as key_store
+from api.cli import API_KEEP_ALIVE_SECONDS
 from api.db import Database
 from api.embedded import EmbeddedPostgres, EmbeddedRedis
 from api.migrate import upgrade_database
@@ -132,6 +133,7 @@ class Stack:
                 [
                     *(sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1"),
                     *("--port", str(self.port), "--log-level", "debug", "--no-proxy-headers"),
+                    *("--timeout-keep-alive", str(API_KEEP_ALIVE_SECONDS)),
                 ],
                 env=self.environment(),
                 stdout=log,
