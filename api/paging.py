@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import orjson
+from sqlalchemy import Integer, bindparam
+from sqlalchemy.sql.elements import BindParameter
 
 from api.errors import BadInput
 
@@ -65,3 +67,14 @@ def check_page_size(first: int | None, *, default: int, maximum: int) -> int:
     if not 1 <= size <= maximum:
         raise BadInput(f"first must be between 1 and {maximum}, got {size}")
     return size
+
+
+def planned_limit(rows: int) -> BindParameter[int]:
+    """A page's LIMIT written into the statement's text instead of sent as a parameter.
+
+    asyncpg prepares each statement once per connection, and PostgreSQL soon reuses one generic plan
+    for it.  With the LIMIT a parameter that plan is costed for a tenth of the matching rows: on the
+    daily partitions a page of 50 took 6.8 ms instead of 0.8 ms (200,000 events, 40 partitions).
+    With the number in the text each page size gets its own prepared statement, a few at most.
+    """
+    return bindparam(None, rows, type_=Integer, literal_execute=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from datetime import timedelta
 
 from asyncpg.connection import LoggedQuery
@@ -11,12 +12,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from api.audit.query import Filters
-from api.audit.search import suggest_values
-from api.audit.search_raw import suggest_values_on
+from api.audit.search import PageRequest, search_events, suggest_values
+from api.audit.search_raw import search_events_on, suggest_values_on
 from api.models import EventType, Role
 from tests.helpers import Api
+from tests.receivers import SET_WEBHOOK, Receiver, webhook_input
 from tests.test_audit_support import SEARCH, ago, draft, predicate, seed
 
+DELIVERY_PAGE = "{ auditTrailWebhook { deliveries(first: 3) { edges { node { id } } } } }"
 SUGGEST = (
     "query($input: SearchSuggestionsInput!) { searchAuditTrailEntriesSuggestions(input: $input) {"
     " filteredCount fields { name type orderable possibleValuesString { values counts }"
@@ -159,3 +162,32 @@ async def test_the_whole_sidebar_is_one_statement(api: Api) -> None:
             connection.connection.remove_query_logger(log)
     assert len(sent) == 1 and "audit_events" in sent[0], sent
     assert suggestions.filtered_count == 3 and len(suggestions.fields) == len(fields)
+
+
+async def test_a_pages_limit_reaches_postgresql_in_the_statement_text(api: Api, receiver: Receiver) -> None:
+    """A LIMIT sent as a parameter gets a generic plan costed for a tenth of the rows, several times
+    slower on the daily partitions; each page size must be its own statement (``planned_limit``)."""
+    admin = await api.key("acme", Role.ADMIN)
+    (await api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
+    on_session: list[str] = []
+
+    def keep(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        on_session.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", keep)
+    try:
+        async with api.db.transaction() as session:
+            await search_events(session, admin.account_id, Filters(), PageRequest(first=7))
+        (await api.gql(DELIVERY_PAGE, token=admin.jwt)).ok()
+    finally:
+        event.remove(Engine, "before_cursor_execute", keep)
+    pages = [s for s in on_session if "FROM audit_events" in s or "FROM webhook_deliveries" in s]
+    assert any("LIMIT 8" in s and "FROM audit_events" in s for s in pages), pages
+    assert any("LIMIT 4" in s and "FROM webhook_deliveries" in s for s in pages), pages
+    assert not [s for s in pages if re.search(r"LIMIT \$", s)], pages
+
+    sent: list[str] = []
+    async with api.db.reader() as connection:
+        connection.connection.add_query_logger(lambda record: sent.append(record.query))
+        await search_events_on(connection, admin.account_id, Filters(), PageRequest(first=7))
+    assert len(sent) == 1 and re.search(r"LIMIT 8\s*$", sent[0]), sent

@@ -40,7 +40,7 @@ from api.audit.query import (
 )
 from api.errors import BadInput
 from api.models import AuditEvent
-from api.paging import Cursor, Direction, decode_cursor, encode_cursor
+from api.paging import Cursor, Direction, decode_cursor, encode_cursor, planned_limit
 
 MAX_SUGGESTED_VALUES = 50
 ONE_MS = timedelta(milliseconds=1)
@@ -137,7 +137,7 @@ def search_statement(account_id: str, filters: Filters, page: PageRequest, *, no
         statement = statement.order_by(created_at.desc(), event_id.desc())
     else:
         statement = statement.order_by(created_at.asc(), event_id.asc())
-    return statement.limit(page.first + 1)
+    return statement.limit(planned_limit(page.first + 1))
 
 
 async def search_events(

@@ -10,7 +10,7 @@ from sqlmodel import col
 
 from api.errors import NotFound
 from api.models import DeliveryStatus, WebhookDelivery, WebhookDeliveryAttempt, could_be_id, shown_id
-from api.paging import Cursor, Direction, decode_cursor, encode_cursor
+from api.paging import Cursor, Direction, decode_cursor, encode_cursor, planned_limit
 
 
 async def get_delivery(session: AsyncSession, account_id: str, delivery_id: str) -> WebhookDelivery:
@@ -53,7 +53,9 @@ async def list_deliveries(
                 after_created_at=position.created_at, after_id=position.row_id
             )
         )
-    query = query.order_by(col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc()).limit(first + 1)
+    query = query.order_by(col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc()).limit(
+        planned_limit(first + 1)
+    )
     rows = list((await session.execute(query)).scalars())
     return DeliveryPage(deliveries=rows[:first], has_next_page=len(rows) > first)
 
