@@ -220,3 +220,27 @@ async def test_delete_settles_other_pending_deliveries_as_failed(api: Api, worke
     assert by_action["api_key.create"].status == "FAILED"
     assert "deleted" in by_action["api_key.create"].last_error
     assert "audit_trail_webhook.delete" in by_action  # the final payload is still owed
+
+
+async def test_a_deleted_webhooks_delivery_is_not_redelivered_to_its_endpoint(
+    api: Api, receiver: Receiver, worker: None
+) -> None:
+    admin = await api.key("acme", Role.ADMIN)
+    (await api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
+    tested = (await api.gql(TEST, token=admin.jwt)).ok()["auditTrailTestWebhook"]
+    (await api.gql(DELETE, token=admin.jwt)).ok()
+    await receiver.wait_for(3)  # set, test, and the deletion's own payload
+    # A new webhook at the same endpoint: the old delivery still belongs to the deleted one.
+    (await api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
+    await receiver.wait_for(4)
+
+    refused = await api.gql(REDELIVER, {"id": tested["id"]}, token=admin.jwt)
+    assert refused.codes == ["CONFLICT"], refused.errors
+    assert "deleted webhook" in refused.errors[0]["message"]
+    assert len(receiver.requests) == 4
+    assert "audit_trail_webhook.redeliver" not in await event_actions(api)
+
+
+async def event_actions(api: Api) -> list[str]:
+    async with api.db.transaction() as session:
+        return list((await session.execute(text("SELECT action FROM audit_events ORDER BY id"))).scalars())

@@ -18,7 +18,7 @@ from api.audit.record import Resource
 from api.audit.resources import ResourceType
 from api.db import Database
 from api.errors import Conflict, WebhookVerificationFailed
-from api.models import WebhookDelivery, shown_id
+from api.models import Webhook, WebhookDelivery, shown_id
 from api.observability import count_attempt
 from api.webhooks.attempts import (
     ClaimedAttempt,
@@ -87,7 +87,7 @@ async def deliver_now(
 async def prepare_redelivery(session: AsyncSession, account_id: str, *, delivery_id: str) -> Audited[WebhookDelivery]:
     """``auditTrailRedeliver``'s audited part: the delivery must be the account's (NOT_FOUND records
     nothing); ``redeliver`` sends it once this is recorded."""
-    delivery = await get_delivery(session, account_id, delivery_id)
+    delivery = await _redeliverable(session, account_id, delivery_id)
     facts = AuditFacts(
         affected_resource=Resource(ResourceType.ACCOUNT, account_id),
         related_resource=Resource(ResourceType.AUDIT_TRAIL_DELIVERY, delivery.id),
@@ -100,8 +100,22 @@ async def redeliver(
 ) -> DeliveryAttemptResult:
     """``deliver_now`` for a delivery of ``account_id``; NOT_FOUND for any other."""
     async with db.transaction() as session:
-        await get_delivery(session, account_id, delivery_id)
+        await _redeliverable(session, account_id, delivery_id)
     return await deliver_now(db, sender, retry_policy, delivery_id=delivery_id)
+
+
+async def _redeliverable(session: AsyncSession, account_id: str, delivery_id: str) -> WebhookDelivery:
+    """The account's delivery, unless its webhook was deleted: a customer who deleted a webhook is
+    promised that its endpoint gets nothing more (but the deletion's own payload, sent by the worker).
+    Checked again when sending, so a webhook deleted in between is not sent to either."""
+    delivery = await get_delivery(session, account_id, delivery_id)
+    webhook = await session.get(Webhook, delivery.webhook_id, populate_existing=True)
+    if webhook is None or webhook.deleted_at is not None:
+        raise Conflict(
+            f"delivery {shown_id(delivery_id)} belongs to a deleted webhook, and nothing more is sent to a deleted"
+            " webhook's endpoint; auditTrailReplay sends stored events to the current webhook"
+        )
+    return delivery
 
 
 async def verify_on_save(session: AsyncSession, sender: Sender, *, delivery_id: str) -> None:
