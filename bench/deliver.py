@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import httpx
 import orjson
+import psutil
 from rich.progress import Progress
 
 from api.audit.record import event_id_at, now_ms
@@ -28,6 +29,7 @@ from api.webhooks.queue import connect_queue, enqueue_deliveries
 from api.webhooks.signing import USER_AGENT
 from bench.harness import (
     Measurement,
+    cpu_seconds,
     embedded_stack,
     median,
     percentile,
@@ -49,6 +51,8 @@ from bench.load import (
 
 CONCURRENCY = 50  # the worker's default max_jobs
 STEADY_RATE = 100
+RECEIPT_P50_GOAL_MS = 20
+"""Commit to receipt: the worker is woken by each enqueue (``workers/wake_ups.py``), not left to its poll."""
 
 
 def receiver_stats(receiver_url: str) -> dict[str, float]:
@@ -191,11 +195,15 @@ def run(quick: bool) -> list[Measurement]:
         asyncio.run(enqueue_pipelined(redis_url, delivery_ids))
 
         reset_receiver(receiver_url)
-        with worker_process(servers, worker_max_jobs=str(CONCURRENCY)):
+        with worker_process(servers, worker_max_jobs=str(CONCURRENCY)) as worker:
+            worker_cpu = cpu_seconds(psutil.Process(worker.pid))
             ours_rate = wait_for_receipts(receiver_url, total, label="worker delivering", timeout=600)
+            worker_cpu = cpu_seconds(psutil.Process(worker.pid)) - worker_cpu
             reset_receiver(receiver_url)
+            raw_cpu = time.process_time()
             asyncio.run(raw_send_all(database_url, endpoint, webhook_id))
             raw_rate = wait_for_receipts(receiver_url, total, label="raw httpx", timeout=60)
+            raw_cpu = time.process_time() - raw_cpu
 
             worker_is_up(redis_url)
             reset_receiver(receiver_url)
@@ -209,12 +217,19 @@ def run(quick: bool) -> list[Measurement]:
             )
             raw_latency = latencies_ms(receiver_url, committed, label="steady raw")
     p50, raw_p50 = median(ours_latency), median(raw_latency)
+    p95, raw_p95 = percentile(ours_latency, 95), percentile(raw_latency, 95)
     p99, raw_p99 = percentile(ours_latency, 99), percentile(raw_latency, 99)
     return [
         Measurement("deliver", f"deliveries/s ({total:,}, concurrency {CONCURRENCY})", ours_rate, raw_rate, "req/s",
                     ">= 0.6x raw", ours_rate >= 0.6 * raw_rate),
+        # The steadiest figure on a loaded machine: a worker short of CPU for STEADY_RATE falls behind,
+        # and then its backlog, not its wake-up, sets the latencies below.
+        Measurement("deliver", "CPU per delivery: worker process vs raw httpx loop", 1000 * worker_cpu / total,
+                    1000 * raw_cpu / total, "ms CPU", "(reported)", True),
         Measurement("deliver", f"commit->receipt p50 ({steady:,} at {STEADY_RATE}/s)", p50, raw_p50, "ms",
-                    "<= 50 ms", p50 <= 50),
+                    f"<= {RECEIPT_P50_GOAL_MS} ms", p50 <= RECEIPT_P50_GOAL_MS),
+        Measurement("deliver", f"commit->receipt p95 ({steady:,} at {STEADY_RATE}/s)", p95, raw_p95, "ms",
+                    "(reported)", True),
         Measurement("deliver", f"commit->receipt p99 ({steady:,} at {STEADY_RATE}/s)", p99, raw_p99, "ms",
                     "(reported)", True),
     ]  # fmt: skip
