@@ -17,6 +17,7 @@ import cProfile
 import os
 import pstats
 import time
+from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +28,7 @@ from bench.harness import console, embedded_stack, exit_cleanly_on_sigterm, serv
 from bench.read import prepare
 from bench.read_cases import Case, read_cases
 
-ROUNDS = 5
+ROUNDS = int(os.environ.get("BENCH_READ_CPU_ROUNDS", 5))
 BATCH = int(os.environ.get("BENCH_READ_CPU_BATCH", 40))
 
 
@@ -53,7 +54,7 @@ async def call(app: Starlette, body: dict[str, Any], token: str | None) -> dict[
         sent = True
         return {"type": "http.request", "body": payload, "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
 
