@@ -64,7 +64,7 @@ class Edge:
 @strawberry.type
 class Query:
     @strawberry.field
-    def edges(self, broken: bool = False) -> list[Edge]:
+    def edges(self, broken: bool = False, huge: bool = False) -> list[Edge]:
         nodes = [
             Node(
                 id=strawberry.ID(f"n{i}"),
@@ -78,6 +78,8 @@ class Query:
             )
             for i in range(5)
         ]
+        if huge:  # Int is 32 bits: beyond is graphql-core's error; a bool is answered as 0 or 1
+            nodes[1].count, nodes[2].count = 2**31, True
         if broken:
             nodes[3].required_name = None  # type: ignore[assignment]  # a resolver breaking its own type
         return [Edge(cursor=f"c{i}", node=node) for i, node in enumerate(nodes)]
@@ -124,6 +126,16 @@ def test_a_null_where_the_type_forbids_it_is_reported_at_its_path_as_graphql_cor
     assert compiled.errors is not None and plain.errors is not None
     assert [(e.message, e.path) for e in compiled.errors] == [(e.message, e.path) for e in plain.errors]
     assert compiled.errors[0].path == ["edges", 3, "node", "requiredName"]
+
+
+def test_an_int_beyond_32_bits_is_reported_at_its_path_as_graphql_core_does() -> None:
+    document = "{ edges(huge: true) { node { id count } } }"
+    compiled = run(CompiledCompletionContext, document)
+    plain = run(StrawberryGraphQLCoreExecutionContext, document)
+    assert compiled.data == plain.data
+    assert compiled.errors is not None and plain.errors is not None
+    assert [(e.message, e.path) for e in compiled.errors] == [(e.message, e.path) for e in plain.errors]
+    assert compiled.errors[0].path == ["edges", 1, "node", "count"]
 
 
 def test_a_repeated_document_is_completed_by_the_functions_compiled_for_its_first_request() -> None:

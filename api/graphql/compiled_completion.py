@@ -35,6 +35,7 @@ from graphql import (
     GraphQLBoolean,
     GraphQLEnumType,
     GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -47,6 +48,7 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetails
 from graphql.language import DirectiveNode, Node
 from graphql.pyutils import AwaitableOrValue, Path
+from graphql.type.scalars import GRAPHQL_MAX_INT, GRAPHQL_MIN_INT
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
@@ -220,14 +222,22 @@ class CompiledCompletionContext(StrawberryGraphQLCoreExecutionContext):
         complete_value = self._compile(field.type, details)
         if complete_value is None:
             return None
-        return CompiledField(response_key, attribute=attribute, complete=complete_value, as_is=_as_is(field.type))
+        named = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+        return CompiledField(
+            response_key,
+            attribute=attribute,
+            complete=complete_value,
+            as_is=_RETURNED_AS_IS.get(named) if isinstance(named, GraphQLScalarType) else None,
+            int32=named is GraphQLInt,
+        )
 
 
 class CompiledField:
     """One field of a generated object completer: its answer key, where its value is read, how it is
-    completed, and the type a value is answered unchanged in (a string, ID or boolean leaf)."""
+    completed, and the type a value is answered unchanged in (a string, ID or boolean leaf; an Int
+    leaf answers an ``int`` within 32 bits unchanged, as graphql-core's ``serialize_int`` does)."""
 
-    __slots__ = ("as_is", "attribute", "complete", "constant", "response_key")
+    __slots__ = ("as_is", "attribute", "complete", "constant", "int32", "response_key")
 
     def __init__(
         self,
@@ -237,18 +247,14 @@ class CompiledField:
         complete: Completer,
         constant: str | None = None,
         as_is: type | None = None,
+        int32: bool = False,
     ) -> None:
         self.response_key = response_key
         self.attribute = attribute
         self.complete = complete
         self.constant = constant
         self.as_is = as_is
-
-
-def _as_is(output_type: GraphQLOutputType) -> type | None:
-    """The Python type whose values a leaf answers unchanged (see ``_RETURNED_AS_IS``), if any."""
-    named = output_type.of_type if isinstance(output_type, GraphQLNonNull) else output_type
-    return _RETURNED_AS_IS.get(named) if isinstance(named, GraphQLScalarType) else None
+        self.int32 = int32
 
 
 def _generated_object(fields: list[CompiledField], *, nullable: bool) -> Completer:
@@ -270,6 +276,9 @@ def _generated_object(fields: list[CompiledField], *, nullable: bool) -> Complet
         if field.as_is is not None:
             namespace[f"k{index}"] = field.as_is
             entries.append(f"{key}: v{index} if type(v{index}) is k{index} else c{index}(v{index})")
+        elif field.int32:
+            within = f"type(v{index}) is int and {GRAPHQL_MIN_INT} <= v{index} <= {GRAPHQL_MAX_INT}"
+            entries.append(f"{key}: v{index} if {within} else c{index}(v{index})")
         else:
             entries.append(f"{key}: c{index}(v{index})")
     source = "\n".join(
