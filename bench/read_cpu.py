@@ -2,8 +2,9 @@
 
 ``bench.read`` measures the server as a user runs it, beside PostGraphile; its CPU figure is the
 server process's over a throughput run, on a machine that other work shares.  This one calls the
-ASGI app directly in this process (no uvicorn, no client), one request at a time, and reads
-``time.process_time``: the CPU our code spends per request, steady enough to compare two commits.
+ASGI app directly in this process (on uvloop, without uvicorn's HTTP and without a client), one
+request at a time, and reads ``time.process_time``: the CPU our code spends per request, steadier
+than the server's CPU over a throughput run when comparing two commits.
 Each case is run ``ROUNDS`` times in batches of ``BATCH`` requests; the best batch is reported.
 ``--profile CASE`` prints cProfile's costliest functions for that case instead.
 ``BENCH_READ_CPU_EVENTS`` sets the events generated (default 20,000).
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import uvloop
 from starlette.applications import Starlette
 
 from bench.harness import console, embedded_stack, exit_cleanly_on_sigterm, service_env
@@ -119,7 +121,9 @@ def main() -> None:
     exit_cleanly_on_sigterm()
     with embedded_stack() as servers:
         os.environ.update(service_env(servers))
-        asyncio.run(measure(servers.database_url, arguments.profile, arguments.only))
+        # uvloop, as uvicorn runs ``audittrail serve``'s event loop.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(measure(servers.database_url, arguments.profile, arguments.only))
 
 
 if __name__ == "__main__":
