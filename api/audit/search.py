@@ -122,6 +122,10 @@ class Suggestions:
     fields: list[FieldValues]
 
 
+EVENT_COLUMNS = AuditEvent.__table__.c  # type: ignore[attr-defined]  # sqlmodel's table
+"""The table's own columns: the same SQL as the ORM attributes, without their per-request coercion."""
+
+
 def search_statement(
     account_id: str,
     filters: Filters,
@@ -135,9 +139,9 @@ def search_statement(
     if page.order_field not in ORDERABLE_FIELDS:
         raise BadInput(f"orderBy field must be one of {', '.join(ORDERABLE_FIELDS)}, got {page.order_field!r}")
     condition = filter_condition(filters, now=now)
-    created_at, event_id = col(AuditEvent.created_at), col(AuditEvent.id)
+    created_at, event_id = EVENT_COLUMNS.created_at, EVENT_COLUMNS.id
     selected = select(*columns) if columns is not None else select(AuditEvent)
-    statement = selected.where(col(AuditEvent.account_id) == account_id, condition)
+    statement = selected.where(EVENT_COLUMNS.account_id == account_id, condition)
     if page.after is not None:
         cursor = decode_cursor(page.after, page.direction)
         position = tuple_(created_at, event_id)
@@ -193,9 +197,9 @@ def event_statement(
     selected = select(*columns) if columns is not None else select(AuditEvent)
     # A millisecond either side: the id's time and created_at are both derived from a float timestamp.
     return selected.where(
-        col(AuditEvent.account_id) == account_id,
-        col(AuditEvent.id) == event_id,
-        col(AuditEvent.created_at).between(created_at - ONE_MS, created_at + ONE_MS),
+        EVENT_COLUMNS.account_id == account_id,
+        EVENT_COLUMNS.id == event_id,
+        EVENT_COLUMNS.created_at.between(created_at - ONE_MS, created_at + ONE_MS),
     )
 
 
