@@ -130,19 +130,32 @@ class StatementCompiler:
     """SQLAlchemy statements as asyncpg's ``$n`` text and arguments, compiled once per shape.
 
     This is what SQLAlchemy's own execution does (``_compile_w_cache``, then the expanded state of
-    ``IN`` lists and the bind processors), without its execution context around it.
+    ``IN`` lists and the bind processors), without its execution context around it.  A statement
+    built once and run with new parameters every request (``fixed=True``: the identity check's)
+    keeps its compilation under its own identity, skipping even the cache key: the same object
+    always has the same key and the same literal values.
     """
 
     def __init__(self, dialect: Dialect) -> None:
         self._dialect = dialect
         self._compiled: LRUCache[Any, Any] = LRUCache(COMPILED_STATEMENTS)
+        self._fixed: dict[int, tuple[ClauseElement, Any, Any, Any]] = {}
 
-    def sql_and_arguments(
-        self, statement: ClauseElement, parameters: dict[str, Any] | None = None
-    ) -> tuple[str, Sequence[Any]]:
+    def _compile(self, statement: ClauseElement, *, fixed: bool) -> tuple[Any, Any, Any]:
+        kept = self._fixed.get(id(statement)) if fixed else None
+        if kept is not None:
+            return kept[1:]
         compiled, extracted, collected, _ = statement._compile_w_cache(
             self._dialect, compiled_cache=self._compiled, column_keys=[]
         )
+        if fixed:  # the entry holds the statement: its id cannot be another's while kept
+            self._fixed[id(statement)] = (statement, compiled, extracted, collected)
+        return compiled, extracted, collected
+
+    def sql_and_arguments(
+        self, statement: ClauseElement, parameters: dict[str, Any] | None = None, *, fixed: bool = False
+    ) -> tuple[str, Sequence[Any]]:
+        compiled, extracted, collected = self._compile(statement, fixed=fixed)
         assert isinstance(compiled, SQLCompiler)
         values = compiled.construct_params(
             parameters, extracted_parameters=extracted, escape_names=False, _collected_params=collected
@@ -165,8 +178,11 @@ class RawReader:
     connection: asyncpg.Connection
     statements: StatementCompiler
 
-    async def fetch(self, statement: ClauseElement, parameters: dict[str, Any] | None = None) -> list[asyncpg.Record]:
-        """The rows of ``statement``: one round trip, a statement asyncpg prepared on this connection before."""
-        sql, arguments = self.statements.sql_and_arguments(statement, parameters)
+    async def fetch(
+        self, statement: ClauseElement, parameters: dict[str, Any] | None = None, *, fixed: bool = False
+    ) -> list[asyncpg.Record]:
+        """The rows of ``statement``: one round trip, a statement asyncpg prepared on this connection before.
+        ``fixed``: a module's constant statement, compiled once for good (see ``StatementCompiler``)."""
+        sql, arguments = self.statements.sql_and_arguments(statement, parameters, fixed=fixed)
         rows: list[asyncpg.Record] = await self.connection.fetch(sql, *arguments)
         return rows

@@ -70,3 +70,12 @@ def servers_under(data_dir: str) -> list[psutil.Process]:
         if name in ("postgres", "redis-server") and data_dir in cmdline:
             found.append(candidate)
     return found
+
+
+def test_the_in_process_read_cpu_tool_answers_its_command_line() -> None:
+    """``bench.read_cpu`` is no benchmark of ``make bench`` (a tool to compare two commits); it stays runnable."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "bench.read_cpu", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "--only" in shown.stdout and "--profile" in shown.stdout

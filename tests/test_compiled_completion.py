@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from functools import partial
 from typing import Any
 
 import pytest
@@ -10,7 +11,8 @@ import strawberry
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionResult
 
-from api.graphql.compiled_completion import CompiledCompletionContext
+from api.graphql.compiled_completion import SHARED_COMPLETERS, CompiledCompletionContext
+from api.graphql.parsed_documents import DocumentCache, ParsedDocuments
 from api.graphql.scalars import JSON
 
 COMPILED_LISTS: list[int] = []
@@ -62,7 +64,7 @@ class Edge:
 @strawberry.type
 class Query:
     @strawberry.field
-    def edges(self, broken: bool = False) -> list[Edge]:
+    def edges(self, broken: bool = False, huge: bool = False) -> list[Edge]:
         nodes = [
             Node(
                 id=strawberry.ID(f"n{i}"),
@@ -76,6 +78,8 @@ class Query:
             )
             for i in range(5)
         ]
+        if huge:  # Int is 32 bits: beyond is graphql-core's error; a bool is answered as 0 or 1
+            nodes[1].count, nodes[2].count = 2**31, True
         if broken:
             nodes[3].required_name = None  # type: ignore[assignment]  # a resolver breaking its own type
         return [Edge(cursor=f"c{i}", node=node) for i, node in enumerate(nodes)]
@@ -122,3 +126,56 @@ def test_a_null_where_the_type_forbids_it_is_reported_at_its_path_as_graphql_cor
     assert compiled.errors is not None and plain.errors is not None
     assert [(e.message, e.path) for e in compiled.errors] == [(e.message, e.path) for e in plain.errors]
     assert compiled.errors[0].path == ["edges", 3, "node", "requiredName"]
+
+
+def test_an_int_beyond_32_bits_is_reported_at_its_path_as_graphql_core_does() -> None:
+    document = "{ edges(huge: true) { node { id count } } }"
+    compiled = run(CompiledCompletionContext, document)
+    plain = run(StrawberryGraphQLCoreExecutionContext, document)
+    assert compiled.data == plain.data
+    assert compiled.errors is not None and plain.errors is not None
+    assert [(e.message, e.path) for e in compiled.errors] == [(e.message, e.path) for e in plain.errors]
+    assert compiled.errors[0].path == ["edges", 1, "node", "count"]
+
+
+def test_a_repeated_document_is_completed_by_the_functions_compiled_for_its_first_request() -> None:
+    schema = strawberry.Schema(
+        query=Query,
+        execution_context_class=CountingContext,
+        extensions=[partial(ParsedDocuments, DocumentCache(maxsize=8))],
+    )
+    document = "{ edges { cursor node { __typename id kind resource { resourceType resourceId } } } }"
+    plain = run(StrawberryGraphQLCoreExecutionContext, document)
+    first = schema.execute_sync(document)
+    kept = len(SHARED_COMPLETERS)
+    COMPILED_LISTS.clear()
+    second = schema.execute_sync(document)
+    assert first.errors is None and second.errors is None
+    assert first.data == second.data == plain.data
+    assert COMPILED_LISTS, "the second request did not take the compiled path"
+    assert len(SHARED_COMPLETERS) == kept, "the second request compiled its own functions again"
+
+
+DIRECTIVE_DOCUMENTS = [
+    "query($skip: Boolean!) { edges { cursor @skip(if: $skip) node { id @include(if: $skip) count } } }",
+    "query($skip: Boolean!) { edges { ...E } } fragment E on Edge { cursor @skip(if: $skip) node { id } }",
+    "query($skip: Boolean!) { edges { node { id } ... on Edge @skip(if: $skip) { cursor } } }",
+]
+
+
+@pytest.mark.parametrize("document", DIRECTIVE_DOCUMENTS)
+@pytest.mark.parametrize("skip", [True, False, True])
+def test_a_document_with_directives_is_completed_by_its_own_requests_variables(document: str, skip: bool) -> None:
+    compiled = SHARED_SCHEMA.execute_sync(document, variable_values={"skip": skip})
+    plain = run(StrawberryGraphQLCoreExecutionContext, document, skip=skip)
+    assert compiled.errors is None
+    assert compiled.data == plain.data
+    assert ("cursor" in compiled.data["edges"][0]) is not skip  # type: ignore[index]  # data checked above
+
+
+# One schema and one document cache for the directive test's three requests: the same parsed document each time.
+SHARED_SCHEMA = strawberry.Schema(
+    query=Query,
+    execution_context_class=CompiledCompletionContext,
+    extensions=[partial(ParsedDocuments, DocumentCache(maxsize=8))],
+)

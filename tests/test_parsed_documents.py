@@ -41,3 +41,20 @@ def test_the_cache_keeps_the_most_recently_used_documents() -> None:
     assert cache.get("{ a }") is not None  # now the most recent
     cache.put("{ c }", parse("{ c }"))
     assert [cache.get(text) is not None for text in ("{ a }", "{ b }", "{ c }")] == [True, False, True]
+
+
+async def test_a_documents_validation_is_kept_and_each_request_answers_as_the_first() -> None:
+    """Validation (and the size check before it) runs once per parsed document: a refused, an invalid
+    and a valid document each answer their second and third request exactly as their first."""
+    schema = build_schema(Settings.model_validate({"max_query_fields": 3}))
+    documents = ["{ a b c d }", "{ viewer { nope } }", "{ __typename }"]
+    for document in documents:
+        answers = [(await schema.execute(document)) for _ in range(3)]
+        formatted = [([e.formatted for e in answer.errors or []], answer.data) for answer in answers]
+        assert formatted[0] == formatted[1] == formatted[2]
+    refused, invalid, valid = [(await schema.execute(d)) for d in documents]
+    assert refused.errors and refused.errors[0].message == (
+        "the document is too large to validate: 4 fields (at most 3)"
+    )
+    assert invalid.errors and "Cannot query field 'nope'" in invalid.errors[0].message
+    assert valid.errors is None and valid.data == {"__typename": "Query"}

@@ -176,6 +176,16 @@ async def test_the_identity_is_the_same_on_both_paths(api: Api, db: Database) ->
         assert await identity_on(connection, claims) == plain
 
 
+async def test_each_token_gets_its_own_keys_identity_from_the_statement_compiled_once(api: Api, db: Database) -> None:
+    signer = TokenSigner(TEST_SECRET_KEY, 3600)
+    keys = [await api.key("acme", Role.READER), await api.key("globex", Role.ADMIN)]
+    keys.append(await api.key("acme", Role.SERVICE))
+    async with db.reader() as connection:
+        for key in [*keys, *reversed(keys)]:
+            identity = await identity_on(connection, signer.decode(key.jwt, audience="http://audittrail.test"))
+            assert (identity.key_id, identity.account_id, identity.role) == (key.id, key.account_id, key.role)
+
+
 async def test_a_revoked_key_is_refused_at_once_though_its_token_was_verified_before(api: Api) -> None:
     admin = await api.key("acme", Role.ADMIN)
     reader = await api.key("acme", Role.READER)

@@ -85,7 +85,8 @@ async def identity_from_token(session: AsyncSession, claims: TokenClaims) -> Ide
 async def identity_on(reader: RawReader, claims: TokenClaims) -> Identity:
     """The same check as ``identity_from_token``, the same statement, on a plain asyncpg connection
     outside any transaction: one round trip instead of BEGIN, SELECT and COMMIT (``api/raw_reads.py``)."""
-    rows = await reader.fetch(_KEY_AND_ACCOUNT, {"key_id": claims.key_id, "token_id": claims.token_id})
+    parameters = {"key_id": claims.key_id, "token_id": claims.token_id}
+    rows = await reader.fetch(_KEY_AND_ACCOUNT, parameters, fixed=True)
     return _identity_of(rows[0] if rows else None, claims)
 
 

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnClause,
+    ColumnElement,
     CompoundSelect,
     Select,
     Text,
@@ -121,13 +122,26 @@ class Suggestions:
     fields: list[FieldValues]
 
 
-def search_statement(account_id: str, filters: Filters, page: PageRequest, *, now: datetime) -> Select[AuditEvent]:
-    """The query of one page (one row more than asked, to know whether there is a next page)."""
+EVENT_COLUMNS = AuditEvent.__table__.c  # type: ignore[attr-defined]  # sqlmodel's table
+"""The table's own columns: the same SQL as the ORM attributes, without their per-request coercion."""
+
+
+def search_statement(
+    account_id: str,
+    filters: Filters,
+    page: PageRequest,
+    *,
+    now: datetime,
+    columns: Sequence[ColumnElement[Any]] | None = None,
+) -> Select[AuditEvent]:
+    """The query of one page (one row more than asked, to know whether there is a next page); of the
+    events, or of ``columns`` (selected from the start: narrowing afterwards coerces every column again)."""
     if page.order_field not in ORDERABLE_FIELDS:
         raise BadInput(f"orderBy field must be one of {', '.join(ORDERABLE_FIELDS)}, got {page.order_field!r}")
     condition = filter_condition(filters, now=now)
-    created_at, event_id = col(AuditEvent.created_at), col(AuditEvent.id)
-    statement = select(AuditEvent).where(col(AuditEvent.account_id) == account_id, condition)
+    created_at, event_id = EVENT_COLUMNS.created_at, EVENT_COLUMNS.id
+    selected = select(*columns) if columns is not None else select(AuditEvent)
+    statement = selected.where(EVENT_COLUMNS.account_id == account_id, condition)
     if page.after is not None:
         cursor = decode_cursor(page.after, page.direction)
         position = tuple_(created_at, event_id)
@@ -173,16 +187,19 @@ async def get_event(session: AsyncSession, account_id: str, event_id: str) -> Au
     return (await session.execute(event_statement(account_id, event_id))).scalar_one_or_none()
 
 
-def event_statement(account_id: str, event_id: str) -> Select[AuditEvent]:
-    """The query of one event, or BAD_USER_INPUT for an id that is not one of ours."""
+def event_statement(
+    account_id: str, event_id: str, *, columns: Sequence[ColumnElement[Any]] | None = None
+) -> Select[AuditEvent]:
+    """The query of one event (or of its ``columns``), or BAD_USER_INPUT for an id that is not one of ours."""
     created_at = created_at_of(event_id)
     if created_at is None:
         raise BadInput(f"id must be a 26-character audit event id, got {event_id[:40]!r}")
+    selected = select(*columns) if columns is not None else select(AuditEvent)
     # A millisecond either side: the id's time and created_at are both derived from a float timestamp.
-    return select(AuditEvent).where(
-        col(AuditEvent.account_id) == account_id,
-        col(AuditEvent.id) == event_id,
-        col(AuditEvent.created_at).between(created_at - ONE_MS, created_at + ONE_MS),
+    return selected.where(
+        EVENT_COLUMNS.account_id == account_id,
+        EVENT_COLUMNS.id == event_id,
+        EVENT_COLUMNS.created_at.between(created_at - ONE_MS, created_at + ONE_MS),
     )
 
 

@@ -10,6 +10,7 @@ bounds what they can cost.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
@@ -21,11 +22,14 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLSchema,
     InlineFragmentNode,
     Node,
     OperationDefinitionNode,
 )
-from strawberry.extensions import ValidationCache
+from graphql.validation import ASTValidationRule
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 
 from api.errors import InvalidRequest
 from api.settings import Settings
@@ -106,21 +110,73 @@ def _children(node: Node) -> Iterator[Node]:
             yield from selection_set.selections
 
 
-class LimitedValidation(ValidationCache):
-    """strawberry's validation cache, in front of which the document's size is checked.
+class ValidatedDocuments:
+    """Each document's refusal or validation errors, the most recent ``maxsize``, by the document's
+    identity and the rules it was validated with.
 
-    One extension rather than two: the cache validates as soon as its hook is entered, so a separate
-    check would have to come first and the cache would still have to know to skip."""
+    strawberry's ``ValidationCache`` keys an ``lru_cache`` by the document itself, and a parsed
+    document (a frozen dataclass) hashes every node under it on every lookup; documents are shared
+    by their text (``parsed_documents.py``), so their identity finds them.  Each entry holds its
+    document, so no id in a kept key can be another document's while the entry lives.
+    """
 
-    def __init__(self, limits: DocumentLimits, maxsize: int) -> None:
-        super().__init__(maxsize=maxsize)
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[tuple[int, tuple[type[ASTValidationRule], ...]], _Validated] = OrderedDict()
+
+    def check(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        rules: tuple[type[ASTValidationRule], ...],
+        limits: DocumentLimits,
+    ) -> _Validated:
+        key = (id(document), rules)
+        entry = self._entries.get(key)
+        if entry is not None and entry.document is document:
+            self._entries.move_to_end(key)
+            return entry
+        refusal = limits.refusal(measure(document))
+        errors = None if refusal is not None else validate_document(schema, document, rules)
+        entry = self._entries[key] = _Validated(document, refusal, errors)
+        while len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+        return entry
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass(frozen=True)
+class _Validated:
+    document: DocumentNode
+    refusal: str | None
+    errors: list[GraphQLError] | None
+
+
+class LimitedValidation(SchemaExtension):
+    """A document over the limits is refused before validation; the others are validated once.
+
+    One extension rather than two: the check must come before validation, and both are kept by the
+    same document."""
+
+    def __init__(self, limits: DocumentLimits, validated: ValidatedDocuments) -> None:
         self.limits = limits
+        self.validated = validated
 
     def on_validate(self) -> Iterator[None]:
-        document = self.execution_context.graphql_document
-        refusal = self.limits.refusal(measure(document)) if document is not None else None
-        if refusal is None:
-            yield from super().on_validate()
+        execution_context = self.execution_context
+        document = execution_context.graphql_document
+        if document is None:
+            yield
             return
-        self.execution_context.pre_execution_errors = [GraphQLError(refusal, extensions={"code": InvalidRequest.code})]
+        checked = self.validated.check(
+            execution_context.schema._schema, document, execution_context.validation_rules, self.limits
+        )
+        if checked.refusal is not None:
+            execution_context.pre_execution_errors = [
+                GraphQLError(checked.refusal, extensions={"code": InvalidRequest.code})
+            ]
+        else:
+            execution_context.pre_execution_errors = checked.errors
         yield

@@ -15,7 +15,7 @@ from strawberry.types import ExecutionContext
 
 from api.graphql.accounts import AccountsMutation, AccountsQuery
 from api.graphql.audit import AuditMutation, AuditQuery
-from api.graphql.document_limits import DocumentLimits, LimitedValidation
+from api.graphql.document_limits import DocumentLimits, LimitedValidation, ValidatedDocuments
 from api.graphql.errors import ErrorCodes
 from api.graphql.fast_inputs import install_fast_inputs
 from api.graphql.fast_variables import FastVariablesContext
@@ -62,7 +62,7 @@ def build_schema(settings: Settings | None = None) -> AuditTrailSchema:
         # A document holding more fields, fragments, spreads or directives than allowed is refused
         # before validation, whose cost grows with the square of what a document repeats.
         # (A factory, not an instance: the extension reads the execution context of its own request.)
-        partial(LimitedValidation, DocumentLimits.of(settings), maxsize=256),
+        partial(LimitedValidation, DocumentLimits.of(settings), ValidatedDocuments(maxsize=256)),
         # Parsing stops at this many tokens: a document under the byte limit can still cost seconds of
         # CPU to parse and validate, on the event loop every other request shares.
         MaxTokensLimiter(max_token_count=settings.max_query_tokens),
