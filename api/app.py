@@ -18,7 +18,6 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import StrawberryGraphQLError
@@ -28,6 +27,7 @@ from strawberry.types import ExecutionResult
 from ulid import ULID
 
 from api import __version__
+from api.body_limits import BodySizeLimit
 from api.console.routes import console_routes
 from api.errors import AppError, InvalidRequest, PayloadTooLarge
 from api.export import export_routes
@@ -171,60 +171,6 @@ class ServicesHolder:
         self._services = services
 
 
-class BodySizeLimit:
-    """Refuse request bodies over the limit with 413 before anything parses them."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
-            return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        response = JSONResponse(
-            {
-                "errors": [
-                    {
-                        "message": f"request body over {self.max_bytes} bytes",
-                        "extensions": {"code": PayloadTooLarge.code},
-                    }
-                ]
-            },
-            status_code=413,
-        )
-        await response({"type": "http"}, _no_receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
-
-
 def create_app(settings: Settings | None = None, *, resolve: Resolver = resolve_addresses) -> Starlette:
     """The ASGI app; ``uvicorn --factory api.app:create_app`` and the tests both call this (a test may
     give the webhook sender a DNS resolver of its own)."""
@@ -282,7 +228,14 @@ def create_app(settings: Settings | None = None, *, resolve: Resolver = resolve_
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)],
+        middleware=[
+            Middleware(
+                BodySizeLimit,
+                max_bytes=settings.max_request_bytes,
+                anonymous_max_bytes=settings.max_anonymous_request_bytes,
+                is_signed=lambda token: holder.services.tokens.is_signed(token),
+            )
+        ],
     )
 
 

@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     max_query_variables: int = Field(default=20, ge=0)
     max_query_bytes: int = Field(default=20_000, ge=1_000)
     max_request_bytes: int = Field(default=8_000_000, ge=10_000)
+    max_anonymous_request_bytes: int = Field(default=65_536, ge=10_000)
     trusted_proxies: list[str] = Field(default_factory=list)
     login_failures_per_address: int = Field(default=20, ge=1)
     login_address_window_seconds: int = Field(default=300, ge=1)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
+import jwt as pyjwt
+import orjson
 import pytest
 import strawberry
 from graphql import get_introspection_query, parse
@@ -14,6 +18,7 @@ from api.graphql.schema import build_schema
 from api.models import Role
 from api.settings import Settings
 from bench.hostile_documents import operation_name, worst_documents
+from tests.conftest import TEST_SECRET_KEY
 from tests.helpers import Api
 from tests.test_audit_support import event_count
 
@@ -209,3 +214,62 @@ async def test_every_hostile_document_is_answered_with_a_code_and_the_service_st
     assert answered["huge string (past the limit)"] == "PAYLOAD_TOO_LARGE"
     assert answered["token flood (past the limit)"] == "GRAPHQL_VALIDATION_FAILED"
     assert (await api.client.get("/healthz")).status_code == 200
+
+
+INGEST = "mutation($events: [AuditTrailEventInput!]!) { auditTrailRecordEvents(events: $events) { id } }"
+
+
+def ingestion_body(events: int) -> bytes:
+    """An ingestion request of ``events`` events, about 300 bytes each."""
+    event = {"action": "stack.create", "actor": "github::alice", "eventType": "CREATE", "data": {"note": "x" * 200}}
+    return orjson.dumps({"query": INGEST, "variables": {"events": [event] * events}})
+
+
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer not-a-token", "Basic abc", "Bearer {forged}", "Bearer {expired}"]
+)
+async def test_a_large_body_without_a_valid_token_is_refused_before_it_is_read(
+    api: Api, authorization: str | None
+) -> None:
+    """A client holding no key must not get 8 MB of variables parsed and coerced for nothing."""
+    service = await api.key("acme", Role.SERVICE)
+    claims = pyjwt.decode(service.jwt, options={"verify_signature": False})
+    forged = pyjwt.encode(claims, "another-service-secret-of-enough-length", algorithm="HS256")
+    expired = pyjwt.encode({**claims, "exp": int(time.time()) - 10}, TEST_SECRET_KEY, algorithm="HS256")
+    before = await event_count(api.db)
+    body = ingestion_body(300)
+    assert len(body) > api.settings.max_anonymous_request_bytes
+    headers = {"content-type": "application/json"}
+    if authorization is not None:
+        headers["authorization"] = authorization.format(forged=forged, expired=expired)
+    response = await api.client.post("/graphql", content=body, headers=headers)
+    assert response.status_code == 413
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert (
+        f"without a valid bearer token may send at most {api.settings.max_anonymous_request_bytes}"
+        in (error["message"])
+    )
+    assert await event_count(api.db) == before
+
+
+async def test_a_large_body_streamed_without_a_length_is_cut_off_at_the_anonymous_limit(api: Api) -> None:
+    body = ingestion_body(300)
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 8192):
+            yield body[start : start + 8192]
+
+    response = await api.client.post("/graphql", content=pieces(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_a_signed_in_client_may_send_a_large_batch(api: Api) -> None:
+    service = await api.key("acme", Role.SERVICE)
+    before = await event_count(api.db)
+    headers = {"content-type": "application/json", "authorization": f"Bearer {service.jwt}"}
+    response = await api.client.post("/graphql", content=ingestion_body(300), headers=headers)
+    assert response.status_code == 200
+    assert len(response.json()["data"]["auditTrailRecordEvents"]) == 300
+    assert await event_count(api.db) == before + 300

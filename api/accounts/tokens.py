@@ -107,6 +107,22 @@ class TokenSigner:
         self.verified.put(token, audience, verified)
         return verified
 
+    def is_signed(self, token: str) -> bool:
+        """Whether ``token`` is one this service signed and that has not expired, whatever its audience
+        (the body limit's question: has this client held a key?).  Asked only of bodies over the
+        anonymous limit, so its 0.2 ms is not worth a cache."""
+        try:
+            jwt.decode(
+                token,
+                self.signing_key,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"verify_aud": False, "require": ["exp", "sub", "acc", "aud", "jti"]},
+            )
+        except jwt.PyJWTError:
+            return False
+        return True
+
     def _verify(self, token: str, *, audience: str) -> TokenClaims:
         try:
             claims = jwt.decode(
