@@ -116,6 +116,7 @@ def measure(servers: EmbeddedServers, step: Callable[[], Coroutine[Any, Any, Tim
     """Run ``step`` in a fresh event loop; its wall time, this process's CPU and PostgreSQL's (every
     process of the server, once the step's backend has exited and been counted)."""
     postgres = postmaster(servers)
+    time.sleep(1)  # the backends of the step before exited, and their CPU counted before this one's starts
     postgres_before = cpu_seconds(postgres)
     outcome = asyncio.run(step())
     time.sleep(1)  # the backend's exit, and its CPU added to the postmaster's children's
