@@ -19,6 +19,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 from arq.connections import ArqRedis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,9 +36,10 @@ from api.webhooks.unit_of_work import unit_of_work
 
 MAX_DIGESTS_PER_RUN = 2000
 """Per account and run: an account catching up on a long outage goes on at the next run."""
-LEAVES_FETCH_TIMEOUT_SECONDS = 300.0
-"""Reading a busy interval's leaves is one statement over up to millions of rows: longer than the
-10 s every request statement gets, which would fail the same interval on every run."""
+LEAVES_TIMEOUT_SECONDS = 300.0
+"""Reading a busy interval's leaves is one statement over up to millions of rows, and writing them one
+statement of tens of MB (sent while the tree is computed): longer than the statement timeout every
+other statement gets, which would fail the same interval on every run."""
 
 RECORDING_TIME = "coalesce(recorded_at, created_at)"
 """An event's recording time.  Rows from before migration 0005 have no ``recorded_at``; theirs is
@@ -87,14 +89,11 @@ _LAST_DIGEST = text(
 )
 
 # The row's signed values are filled in by _SEAL_DIGEST, in the same transaction (see the module's docstring).
-_INSERT_DIGEST_LEAVES = text(
-    """
+_INSERT_DIGEST_LEAVES = """
     INSERT INTO audit_digests (id, account_id, sequence, interval_start, interval_end, event_count, merkle_root,
                                previous_digest_hash, key_id, signature, digest_hash, leaves)
-    VALUES (:id, :account_id, :sequence, :interval_start, :interval_end, :event_count, ''::bytea,
-            :previous_digest_hash, :key_id, ''::bytea, ''::bytea, :leaves)
-    """
-)
+    VALUES ($1, $2, $3, $4, $5, $6, ''::bytea, $7, $8, ''::bytea, ''::bytea, $9)
+"""
 
 _SEAL_DIGEST = text(
     """
@@ -208,22 +207,22 @@ async def write_next_digest(
     end = start + timedelta(seconds=schedule.interval_seconds)
     if not schedule.is_closed(end, now):
         return None
-    leaves, entries = await leaves_recorded_in(session, account.account_id, start, end)
+    raw = await driver_connection(session)
+    leaves, entries = await leaves_recorded_in(raw, account.account_id, start, end)
     digest_id = new_id()
     stored = asyncio.create_task(
-        session.execute(
+        raw.execute(
             _INSERT_DIGEST_LEAVES,
-            {
-                "id": digest_id,
-                "account_id": account.account_id,
-                "sequence": sequence,
-                "interval_start": start,
-                "interval_end": end,
-                "event_count": len(leaves),
-                "previous_digest_hash": previous_hash,
-                "key_id": signing_key.public.key_id,
-                "leaves": leaves.packed,
-            },
+            digest_id,
+            account.account_id,
+            sequence,
+            start,
+            end,
+            len(leaves),
+            previous_hash,
+            signing_key.public.key_id,
+            leaves.packed,
+            timeout=LEAVES_TIMEOUT_SECONDS,
         )
     )
     try:
@@ -254,19 +253,21 @@ async def write_next_digest(
     return digest
 
 
-async def leaves_recorded_in(
-    session: AsyncSession, account_id: str, start: datetime, end: datetime
-) -> tuple[Leaves, list[bytes]]:
-    """(id, event hash) of every event recorded in ``[start, end)`` in tree order: packed, and as
-    the list of their 58-byte entries the tree is computed over.
-
-    Read through the session's own asyncpg connection (same transaction) with a timeout of its own:
-    an interval may hold a million rows, longer to read than a request statement may take.
-    """
+async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The session's own asyncpg connection (same transaction), for the two statements over a whole
+    interval: each gets a timeout of its own (``LEAVES_TIMEOUT_SECONDS``)."""
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None
-    packed = await raw.fetchval(_LEAVES_RECORDED_IN, account_id, start, end, timeout=LEAVES_FETCH_TIMEOUT_SECONDS)
+    assert isinstance(raw, asyncpg.Connection)
+    return raw
+
+
+async def leaves_recorded_in(
+    connection: asyncpg.Connection, account_id: str, start: datetime, end: datetime
+) -> tuple[Leaves, list[bytes]]:
+    """(id, event hash) of every event recorded in ``[start, end)`` in tree order: packed, and as
+    the list of their 58-byte entries the tree is computed over."""
+    packed = await connection.fetchval(_LEAVES_RECORDED_IN, account_id, start, end, timeout=LEAVES_TIMEOUT_SECONDS)
     # In a thread: cutting and sorting a million entries takes a few hundred ms, during which the
     # worker's event loop goes on delivering between the GIL's switches instead of stalling.
     return await asyncio.to_thread(_in_tree_order, packed or b"")

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 
 from api import integrity
 from api.accounts import accounts as account_store
@@ -85,7 +85,7 @@ async def test_a_digest_whose_insert_fails_stores_nothing_and_the_next_run_write
         db, "CREATE TRIGGER refuse_digest BEFORE INSERT ON audit_digests FOR EACH ROW EXECUTE FUNCTION refuse_digest()"
     )
     try:
-        with pytest.raises(DBAPIError, match="digests refused by the test"):
+        with pytest.raises(asyncpg.PostgresError, match="digests refused by the test"):
             await integrity.write_due_digests(
                 db, None, keys.signing_key, SCHEDULE, now=datetime.now(UTC) + timedelta(seconds=5)
             )
