@@ -33,6 +33,7 @@ import httpx
 import psutil
 import redis
 from arq.constants import default_queue_name, health_check_key_suffix
+from sqlalchemy import text
 from ulid import ULID
 
 from api import integrity
@@ -174,6 +175,8 @@ async def write_digest(database_url: str, account_id: str, start: datetime, key:
         async with db.transaction() as session:
             return await write_next_digest(session, account, key, schedule, datetime.now(UTC))
 
+    async with db.transaction() as session:  # connected before the step, as the worker's pool is
+        await session.execute(text("SELECT 1"))
     written = await timed(in_its_transaction())
     await db.dispose()
     assert written.result is not None and written.result.statement.interval_start == start
