@@ -16,7 +16,7 @@ with the UPDATE or not at all.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -207,20 +207,38 @@ async def write_next_digest(
     end = start + timedelta(seconds=schedule.interval_seconds)
     if not schedule.is_closed(end, now):
         return None
+    statement_without_root = DigestStatement(
+        account_id=account.account_id,
+        account=account.account_name,
+        sequence=sequence,
+        interval_start=start,
+        interval_end=end,
+        event_count=0,
+        merkle_root=b"",
+        previous_digest_hash=previous_hash,
+        key_id=signing_key.public.key_id,
+    )
+    return await sign_and_store(session, statement_without_root, signing_key)
+
+
+async def sign_and_store(session: AsyncSession, unsigned: DigestStatement, signing_key: SigningKey) -> SignedDigest:
+    """Read the interval's leaves, store them while their root is computed, then seal the row with the
+    statement (``unsigned`` with its count and root filled in) and its signature."""
+    account_id, start, end = unsigned.account_id, unsigned.interval_start, unsigned.interval_end
     raw = await driver_connection(session)
-    leaves, entries = await leaves_recorded_in(raw, account.account_id, start, end)
+    leaves, entries = await leaves_recorded_in(raw, account_id, start, end)
     digest_id = new_id()
     stored = asyncio.create_task(
         raw.execute(
             _INSERT_DIGEST_LEAVES,
             digest_id,
-            account.account_id,
-            sequence,
+            account_id,
+            unsigned.sequence,
             start,
             end,
             len(leaves),
-            previous_hash,
-            signing_key.public.key_id,
+            unsigned.previous_digest_hash,
+            unsigned.key_id,
             leaves.packed,
             timeout=LEAVES_TIMEOUT_SECONDS,
         )
@@ -232,17 +250,7 @@ async def write_next_digest(
         # transaction is rolled back by its owner.
         await asyncio.wait([stored])
     stored.result()
-    statement = DigestStatement(
-        account_id=account.account_id,
-        account=account.account_name,
-        sequence=sequence,
-        interval_start=start,
-        interval_end=end,
-        event_count=len(leaves),
-        merkle_root=root,
-        previous_digest_hash=previous_hash,
-        key_id=signing_key.public.key_id,
-    )
+    statement = replace(unsigned, event_count=len(leaves), merkle_root=root)
     digest = SignedDigest(
         digest_id=digest_id, statement=statement, signature=signing_key.sign(statement.signed_bytes()), leaves=leaves
     )
