@@ -5,32 +5,41 @@ recording transaction's start, so a transaction open across ``end`` commits even
 interval late, and the grace outlasts it (``Settings.digest_grace``).  Each digest is written in a
 transaction of its own under an advisory lock on the account, after re-reading the last digest,
 so two workers (or a rerun) never write the same interval twice.
+
+Inside that transaction the row is written in two statements so that the two cores work at once:
+the INSERT of the leaves (tens of MB for a busy interval, which PostgreSQL cuts into TOAST chunks)
+goes out before the Merkle root is known, and is stored while the root is computed here; an
+UPDATE then sets the root, signature and digest hash.  Nobody sees the row in between: it commits
+with the UPDATE or not at all.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 from arq.connections import ArqRedis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.audit.hashing import Leaves, entries_merkle_root, leaf_entries
+from api.audit.hashing import Leaves, leaf_entries
 from api.audit.record import EventDraft, Resource, now_ms, record_events
 from api.audit.resources import ResourceType
 from api.db import Database
 from api.integrity.keys import SigningKey
 from api.integrity.statement import DIGEST_ACTION, DIGEST_ACTOR, DigestStatement, SignedDigest
+from api.integrity.tree_steps import merkle_root_in_steps
 from api.models import EventType, new_id
 from api.webhooks.unit_of_work import unit_of_work
 
 MAX_DIGESTS_PER_RUN = 2000
 """Per account and run: an account catching up on a long outage goes on at the next run."""
-LEAVES_FETCH_TIMEOUT_SECONDS = 300.0
-"""Reading a busy interval's leaves is one statement over up to millions of rows: longer than the
-10 s every request statement gets, which would fail the same interval on every run."""
+LEAVES_TIMEOUT_SECONDS = 300.0
+"""Reading a busy interval's leaves is one statement over up to millions of rows, and writing them one
+statement of tens of MB (sent while the tree is computed): longer than the statement timeout every
+other statement gets, which would fail the same interval on every run."""
 
 RECORDING_TIME = "coalesce(recorded_at, created_at)"
 """An event's recording time.  Rows from before migration 0005 have no ``recorded_at``; theirs is
@@ -79,12 +88,17 @@ _LAST_DIGEST = text(
     """
 )
 
-_INSERT_DIGEST = text(
-    """
+# The row's signed values are filled in by _SEAL_DIGEST, in the same transaction (see the module's docstring).
+_INSERT_DIGEST_LEAVES = """
     INSERT INTO audit_digests (id, account_id, sequence, interval_start, interval_end, event_count, merkle_root,
                                previous_digest_hash, key_id, signature, digest_hash, leaves)
-    VALUES (:id, :account_id, :sequence, :interval_start, :interval_end, :event_count, :merkle_root,
-            :previous_digest_hash, :key_id, :signature, :digest_hash, :leaves)
+    VALUES ($1, $2, $3, $4, $5, $6, ''::bytea, $7, $8, ''::bytea, ''::bytea, $9)
+"""
+
+_SEAL_DIGEST = text(
+    """
+    UPDATE audit_digests SET merkle_root = :merkle_root, signature = :signature, digest_hash = :digest_hash
+    WHERE id = :id
     """
 )
 
@@ -193,61 +207,85 @@ async def write_next_digest(
     end = start + timedelta(seconds=schedule.interval_seconds)
     if not schedule.is_closed(end, now):
         return None
-    leaves, root = await leaves_recorded_in(session, account.account_id, start, end)
-    statement = DigestStatement(
+    statement_without_root = DigestStatement(
         account_id=account.account_id,
         account=account.account_name,
         sequence=sequence,
         interval_start=start,
         interval_end=end,
-        event_count=len(leaves),
-        merkle_root=root,
+        event_count=0,
+        merkle_root=b"",
         previous_digest_hash=previous_hash,
         key_id=signing_key.public.key_id,
     )
+    return await sign_and_store(session, statement_without_root, signing_key)
+
+
+async def sign_and_store(session: AsyncSession, unsigned: DigestStatement, signing_key: SigningKey) -> SignedDigest:
+    """Read the interval's leaves, store them while their root is computed, then seal the row with the
+    statement (``unsigned`` with its count and root filled in) and its signature."""
+    account_id, start, end = unsigned.account_id, unsigned.interval_start, unsigned.interval_end
+    raw = await driver_connection(session)
+    leaves, entries = await leaves_recorded_in(raw, account_id, start, end)
+    digest_id = new_id()
+    stored = asyncio.create_task(
+        raw.execute(
+            _INSERT_DIGEST_LEAVES,
+            digest_id,
+            account_id,
+            unsigned.sequence,
+            start,
+            end,
+            len(leaves),
+            unsigned.previous_digest_hash,
+            unsigned.key_id,
+            leaves.packed,
+            timeout=LEAVES_TIMEOUT_SECONDS,
+        )
+    )
+    try:
+        root = await merkle_root_in_steps(entries)
+    finally:
+        # Never leave the INSERT running on the session: on an error it is waited for, then the
+        # transaction is rolled back by its owner.
+        await asyncio.wait([stored])
+    stored.result()
+    statement = replace(unsigned, event_count=len(leaves), merkle_root=root)
     digest = SignedDigest(
-        digest_id=new_id(), statement=statement, signature=signing_key.sign(statement.signed_bytes()), leaves=leaves
+        digest_id=digest_id, statement=statement, signature=signing_key.sign(statement.signed_bytes()), leaves=leaves
     )
     await session.execute(
-        _INSERT_DIGEST,
-        {
-            "id": digest.digest_id,
-            "account_id": account.account_id,
-            "sequence": sequence,
-            "interval_start": start,
-            "interval_end": end,
-            "event_count": len(leaves),
-            "merkle_root": statement.merkle_root,
-            "previous_digest_hash": previous_hash,
-            "key_id": statement.key_id,
-            "signature": digest.signature,
-            "digest_hash": digest.digest_hash,
-            "leaves": leaves.packed,
-        },
+        _SEAL_DIGEST,
+        {"id": digest_id, "merkle_root": root, "signature": digest.signature, "digest_hash": digest.digest_hash},
     )
     return digest
 
 
-async def leaves_recorded_in(
-    session: AsyncSession, account_id: str, start: datetime, end: datetime
-) -> tuple[Leaves, bytes]:
-    """(id, event hash) of every event recorded in ``[start, end)``, in tree order, and their Merkle root.
-
-    Read through the session's own asyncpg connection (same transaction) with a timeout of its own:
-    an interval may hold a million rows, longer to read than a request statement may take.
-    """
+async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The session's own asyncpg connection (same transaction), for the two statements over a whole
+    interval: each gets a timeout of its own (``LEAVES_TIMEOUT_SECONDS``)."""
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None
-    packed = await raw.fetchval(_LEAVES_RECORDED_IN, account_id, start, end, timeout=LEAVES_FETCH_TIMEOUT_SECONDS)
-    # In a thread: a busy interval is a second or more of sorting and hashing, during which the
+    assert isinstance(raw, asyncpg.Connection)
+    return raw
+
+
+async def leaves_recorded_in(
+    connection: asyncpg.Connection, account_id: str, start: datetime, end: datetime
+) -> tuple[Leaves, list[bytes]]:
+    """(id, event hash) of every event recorded in ``[start, end)`` in tree order: packed, and as
+    the list of their 58-byte entries the tree is computed over."""
+    packed = await connection.fetchval(_LEAVES_RECORDED_IN, account_id, start, end, timeout=LEAVES_TIMEOUT_SECONDS)
+    # In a thread: cutting and sorting a million entries takes a few hundred ms, during which the
     # worker's event loop goes on delivering between the GIL's switches instead of stalling.
     return await asyncio.to_thread(_in_tree_order, packed or b"")
 
 
-def _in_tree_order(packed: bytes) -> tuple[Leaves, bytes]:
-    """The leaves sorted into tree order, and their root, from one list of entries: rows read in
-    about id order (as they are stored) sort in one pass."""
+def _in_tree_order(packed: bytes) -> tuple[Leaves, list[bytes]]:
+    """The entries sorted into tree order.  Rows read in id order (as they are mostly stored) sort in
+    one pass, and then ``packed`` is already the stored form: it is kept rather than joined again."""
     entries = leaf_entries(packed)
-    entries.sort()
-    return Leaves(b"".join(entries)), entries_merkle_root(entries)
+    in_order = sorted(entries)
+    if in_order == entries:
+        return Leaves(packed), entries
+    return Leaves(b"".join(in_order)), in_order
