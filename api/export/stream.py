@@ -108,7 +108,7 @@ async def export_chunks(
     try:
         while True:
             piece = await _next_piece(pieces, copying, piece_timeout)
-            data: list[bytes | memoryview] = []
+            data: list[bytes | bytearray] = []
             rows = 0
             # Gather what is already waiting into one chunk: fewer, larger writes to the socket.
             while piece is not _COPY_ENDED:
@@ -119,7 +119,7 @@ async def export_chunks(
                     break
                 piece = pieces.get_nowait()
             if rows:
-                yield ExportChunk(b"".join(data), rows)
+                yield ExportChunk(bytes(data[0]) if len(data) == 1 else b"".join(data), rows)
             if piece is _COPY_ENDED:
                 reader.finish()
                 return
