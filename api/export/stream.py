@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Select, literal, select
+from sqlalchemy import Select, text
 
 from api.audit.query import Filters, time_before
 from api.audit.search import PageRequest, search_statement
@@ -39,6 +39,12 @@ COPY_TIMEOUT_SECONDS = 7 * 24 * 3600.0
 """asyncpg bounds a ``COPY`` as one statement, the client's reading included: a week, not the
 statement timeout of a few seconds.  The database's progress is bounded instead: each piece must
 arrive within the statement timeout (``_next_piece``), as each fetch of a cursor had to."""
+
+
+SERIAL_PLAN = text("SET LOCAL max_parallel_workers_per_gather = 0")
+"""An export reads the account's index in order and streams as it reads.  With the CSV's cells costed
+in, the planner chose a parallel plan instead: every row scanned, sorted (on disk past ``work_mem``)
+and merged through the workers' queues before the first line, for twice the CPU of the ``COPY``."""
 
 
 @dataclass(frozen=True)
@@ -162,7 +168,7 @@ async def _copy(
     async with db.transaction() as session:
         connection = await session.connection()
         # SQLAlchemy begins the driver's transaction at its first statement: the COPY runs inside it.
-        await connection.execute(select(literal(1)))
+        await connection.execute(SERIAL_PLAN)
         compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
         arguments = [compiled.params[name] for name in compiled.positiontup or ()]
         driver = (await connection.get_raw_connection()).driver_connection
