@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Select, literal, select
+from sqlalchemy import Select, text
 
 from api.audit.query import Filters, time_before
 from api.audit.search import PageRequest, search_statement
@@ -35,10 +35,19 @@ export holds is this many socket reads, whatever its size."""
 
 _COPY_ENDED = None
 
+_Output = bytes | None | Exception
+"""What the ``COPY`` task queues: a piece of output, the end marker, or the error that stopped it."""
+
 COPY_TIMEOUT_SECONDS = 7 * 24 * 3600.0
 """asyncpg bounds a ``COPY`` as one statement, the client's reading included: a week, not the
 statement timeout of a few seconds.  The database's progress is bounded instead: each piece must
 arrive within the statement timeout (``_next_piece``), as each fetch of a cursor had to."""
+
+
+SERIAL_PLAN = text("SET LOCAL max_parallel_workers_per_gather = 0")
+"""An export reads the account's index in order and streams as it reads.  With the CSV's cells costed
+in, the planner chose a parallel plan instead: every row scanned, sorted (on disk past ``work_mem``)
+and merged through the workers' queues before the first line, for twice the CPU of the ``COPY``."""
 
 
 @dataclass(frozen=True)
@@ -101,14 +110,14 @@ async def export_chunks(
 
     Closing the iterator (the client left) cancels the ``COPY``: asyncpg asks PostgreSQL to stop.
     """
-    pieces: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=READ_AHEAD_PIECES)
+    pieces: asyncio.Queue[_Output] = asyncio.Queue(maxsize=READ_AHEAD_PIECES)
     copying = asyncio.create_task(_copy(db, query.statement(export_format), copy_options(export_format), pieces))
     piece_timeout = db.timeouts.statement_seconds
     reader = line_reader(export_format)
     try:
         while True:
-            piece = await _next_piece(pieces, copying, piece_timeout)
-            data: list[bytes | memoryview] = []
+            piece = await _next_piece(pieces, piece_timeout)
+            data: list[bytes | bytearray] = []
             rows = 0
             # Gather what is already waiting into one chunk: fewer, larger writes to the socket.
             while piece is not _COPY_ENDED:
@@ -117,9 +126,9 @@ async def export_chunks(
                 rows += chunk.rows
                 if rows >= query.batch_size or pieces.empty():
                     break
-                piece = pieces.get_nowait()
+                piece = _piece_of(pieces.get_nowait())
             if rows:
-                yield ExportChunk(b"".join(data), rows)
+                yield ExportChunk(bytes(data[0]) if len(data) == 1 else b"".join(data), rows)
             if piece is _COPY_ENDED:
                 reader.finish()
                 return
@@ -129,45 +138,46 @@ async def export_chunks(
             await copying
 
 
-async def _next_piece(
-    pieces: asyncio.Queue[bytes | None], copying: asyncio.Task[None], timeout_seconds: float
-) -> bytes | None:
+async def _next_piece(pieces: asyncio.Queue[_Output], timeout_seconds: float) -> bytes | None:
     """The next piece of output (None: the end), the ``COPY``'s own error when it failed, or
     TimeoutError when the database sent nothing for ``timeout_seconds``."""
-    if not pieces.empty() or copying.done():
-        if pieces.empty():
-            copying.result()  # raises what stopped the COPY
-            raise RuntimeError("the COPY ended without its end marker")
-        return pieces.get_nowait()
-    waiting = asyncio.ensure_future(pieces.get())
+    if not pieces.empty():
+        return _piece_of(pieces.get_nowait())
     try:
-        done, _ = await asyncio.wait({waiting, copying}, timeout=timeout_seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        if not waiting.done():
-            waiting.cancel()
-    if waiting.done() and not waiting.cancelled():
-        return waiting.result()
-    if not done:
-        raise TimeoutError(f"the database sent no export rows for {timeout_seconds:g} s")
-    return await _next_piece(pieces, copying, timeout_seconds)
+        # Only while the queue is empty: a timer per wait, no task, since this runs for every piece.
+        async with asyncio.timeout(timeout_seconds):
+            return _piece_of(await pieces.get())
+    except TimeoutError:
+        raise TimeoutError(f"the database sent no export rows for {timeout_seconds:g} s") from None
+
+
+def _piece_of(output: _Output) -> bytes | None:
+    if isinstance(output, Exception):
+        raise output
+    return output
 
 
 async def _copy(
     db: Database,
     statement: Select[*tuple[Any, ...]],
     options: dict[str, object],
-    pieces: asyncio.Queue[bytes | None],
+    pieces: asyncio.Queue[_Output],
 ) -> None:
-    """Run the ``COPY`` into ``pieces`` (waiting while it is full), then the end marker."""
-    async with db.transaction() as session:
-        connection = await session.connection()
-        # SQLAlchemy begins the driver's transaction at its first statement: the COPY runs inside it.
-        await connection.execute(select(literal(1)))
-        compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-        arguments = [compiled.params[name] for name in compiled.positiontup or ()]
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert isinstance(driver, asyncpg.Connection)
-        await driver.copy_from_query(
-            compiled.string, *arguments, output=pieces.put, timeout=COPY_TIMEOUT_SECONDS, **options
-        )
+    """Run the ``COPY`` into ``pieces`` (waiting while it is full), then the end marker, or the error
+    that stopped it: the response's task raises it where it reads the pieces."""
+    try:
+        async with db.transaction() as session:
+            connection = await session.connection()
+            # SQLAlchemy begins the driver's transaction at its first statement: the COPY runs inside it.
+            await connection.execute(SERIAL_PLAN)
+            compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+            arguments = [compiled.params[name] for name in compiled.positiontup or ()]
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert isinstance(driver, asyncpg.Connection)
+            await driver.copy_from_query(
+                compiled.string, *arguments, output=pieces.put, timeout=COPY_TIMEOUT_SECONDS, **options
+            )
+    except Exception as error:
+        await pieces.put(error)
+        return
     await pieces.put(_COPY_ENDED)

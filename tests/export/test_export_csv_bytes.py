@@ -40,6 +40,15 @@ HOSTILE_ACTORS = [
     "é ü 日本 🙂 \u2028",
     "trailing LF\n",
     " spaced ",
+    # Either side of each range the export lets through unchecked (after "@", between "-" and "="):
+    ",comma first",
+    ".5",
+    "9lives",
+    "<tag>",
+    ">",
+    "?",
+    "A",
+    "`tick",
 ]
 
 
