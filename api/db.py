@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
-from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.sql import ClauseElement
 
 from api.observability.tracing import span
-from api.raw_reads import BROKEN, RawReader, ReadPool, StatementCompiler
+from api.raw_reads import RawReader, ReadPool, StatementCompiler
 
 
 def async_url(database_url: str) -> str:
@@ -112,46 +109,3 @@ class Database:
     async def dispose(self) -> None:
         await self.reads.close()
         await self.engine.dispose()
-
-
-_DRIVER_STATEMENTS = StatementCompiler(PGDialect_asyncpg())  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it unannotated
-"""The hot writes' statements as asyncpg's text, compiled once per shape (``execute_in``)."""
-
-
-async def execute_in(
-    session: AsyncSession, statement: ClauseElement, parameters: dict[str, Any] | None = None
-) -> list[asyncpg.Record]:
-    """Run ``statement`` in ``session``'s transaction on its own asyncpg connection: one round trip,
-    without SQLAlchemy's execution context or the ORM's flush around it (about half the CPU of the
-    same statement through the session, for the writes every audited mutation makes).
-
-    The session's pending ORM writes are flushed first, so the statement sees them (an account just
-    added, a webhook just saved)."""
-    if session.new or session.dirty or session.deleted:
-        await session.flush()
-    sql, arguments = _DRIVER_STATEMENTS.sql_and_arguments(statement, parameters)
-    connection = await _driver_connection(session)
-    try:
-        rows: list[asyncpg.Record] = await connection.fetch(sql, *arguments)
-    except BROKEN:
-        # What SQLAlchemy does after a statement of its own fails so: a connection in an unknown state
-        # (a timed-out statement may still run) is closed, never given back to the pool.
-        await (await session.connection()).invalidate()
-        raise
-    return rows
-
-
-async def _driver_connection(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection under ``session``, inside its transaction.
-
-    SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its own first statement.  A statement sent
-    here first would commit on its own, so the adapter is asked to begin now, as it would have then
-    (``tests/test_audit_recording.py`` rolls back an event recorded as a transaction's first statement).
-    """
-    fairy = await (await session.connection()).get_raw_connection()
-    adapted: Any = fairy.dbapi_connection  # AsyncAdapt_asyncpg_connection: SQLAlchemy ships no type for it
-    if adapted._transaction is None:
-        await adapted._start_transaction()
-    driver = fairy.driver_connection
-    assert isinstance(driver, asyncpg.Connection)
-    return driver

@@ -6,24 +6,18 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from api.audit.facts import Audited, AuditFacts
 from api.audit.record import Resource
 from api.audit.resources import ResourceType
-from api.db import execute_in
 from api.digests import sha256_hex
 from api.errors import BadInput, Conflict, NotFound, Unauthenticated
 from api.models import Account, ApiKey, Role, could_be_id, new_id, shown_id, utcnow
 
 MAX_KEY_NAME_LENGTH = 200
-
-# One statement on the session's own connection rather than the ORM's flush of a new instance (about
-# 0.4 ms less CPU per transaction, measured in process): the key is written exactly as it was built.
-_INSERTED_COLUMNS = ("id", "account_id", "name", "role", "secret_hash", "created_at")
-_INSERT_KEY = insert(ApiKey).values({column: bindparam(column) for column in _INSERTED_COLUMNS})
 
 
 @dataclass(frozen=True)
@@ -61,7 +55,8 @@ async def create_key(session: AsyncSession, account_id: str, name: str, role: Ro
         last_used_at=None,
         revoked_at=None,
     )
-    await execute_in(session, _INSERT_KEY, {column: getattr(key, column) for column in _INSERTED_COLUMNS})
+    session.add(key)
+    await session.flush()
     return CreatedKey(key=key, secret=secret)
 
 

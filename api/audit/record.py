@@ -2,9 +2,7 @@
 
 One statement per batch: the events go in through ``unnest`` and the delivery rows are derived
 from them in the same statement, so ingestion of 1,000 events is one round trip, and no event
-can commit without the delivery its webhook is owed.  It is sent on the session's own asyncpg
-connection (``execute_in``): every audited mutation runs it, and SQLAlchemy's execution of its 25
-parameters cost more CPU than building the event.  The same statement claims the client ids
+can commit without the delivery its webhook is owed.  The same statement claims the client ids
 of ingested events (``audit_event_external_ids``); an event whose id is already claimed is not
 written, and the batch says which ids those were.
 """
@@ -23,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.audit.actors import actor_source
 from api.audit.hashing import event_hash
 from api.audit.payload import build_body
-from api.db import execute_in
 from api.models import EventType, new_id
 from api.ulids import ULIDS
 
@@ -250,12 +247,12 @@ async def record_events(
 
     A draft whose external id is already claimed is left out: ``known_external_ids`` names those.
     """
+    await session.flush()  # the caller's own writes (a webhook just saved) must be visible to the statement
     events = [
         build_event(draft, account_id=account_id, account_name=account_name, recorded_by=recorded_by)
         for draft in drafts
     ]
-    rows = await execute_in(
-        session,
+    result = await session.execute(
         _INSERT_EVENTS_AND_DELIVERIES,
         {
             "account_id": account_id,
@@ -288,11 +285,11 @@ async def record_events(
     )
     delivery_id_by_event: dict[str, str] = {}
     claimed: set[str] = set()
-    for row in rows:
-        if row["external_id"] is None:
-            delivery_id_by_event[row["event_id"]] = row["id"]
+    for row in result:
+        if row.external_id is None:
+            delivery_id_by_event[str(row.event_id)] = str(row.id)
         else:
-            claimed.add(row["external_id"])
+            claimed.add(str(row.external_id))
     known = frozenset(d.external_id for d in drafts if d.external_id is not None and d.external_id not in claimed)
     return RecordedBatch(
         events=[e for e, d in zip(events, drafts, strict=True) if d.external_id not in known] if known else events,

@@ -3,15 +3,10 @@
 A mutation declares itself once,
 ``CREATE_KEY = AuditedMutation("api_key.create", EventType.CREATE, roles=ADMIN_ONLY)``, and its
 resolver calls ``CREATE_KEY.run(info, args, work)`` with one domain function.  The mechanism
-checks the caller's role, opens the transaction, runs the domain function, records the event from
-the facts it returned (and the deliveries the event owes) in that same transaction, verifies the
-webhook when the facts ask for it, commits, and only then wakes the worker.  A domain function
-that raises leaves nothing behind (a failed login is recorded by the login guard instead).
-
-The caller is checked before the transaction, with the one-round-trip read every query uses
-(``RequestContext.identity``): inside it the same SELECT cost SQLAlchemy's execution on top, and
-it guarded nothing more, since a key revoked by a concurrent request is seen by neither check
-before that request commits.  A caller without the role opens no transaction at all.
+opens the transaction, checks the caller's role inside it, runs the domain function, records the
+event from the facts it returned (and the deliveries the event owes) in that same transaction,
+verifies the webhook when the facts ask for it, commits, and only then wakes the worker.  A domain
+function that raises leaves nothing behind (a failed login is recorded by the login guard instead).
 """
 
 from __future__ import annotations
@@ -64,8 +59,8 @@ class AuditedMutation:
     async def run(self, info: AppInfo, args: Mapping[str, Any], work: Work[T]) -> Recorded[T]:
         """Run ``work`` for the authenticated caller and record the event, all in one transaction."""
         context = info.context
-        caller = await context.require(*self.roles)
         async with unit_of_work(context.services.db, context.services.queue) as unit:
+            caller = (await context.identity(unit.session)).require(*self.roles)
             done = await work(unit.session, caller.account_id)
             principal = done.facts.acting_as or caller.principal
             recorded = await self._record(context, unit, principal, info.field_name, args, done)
