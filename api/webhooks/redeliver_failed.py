@@ -58,18 +58,22 @@ async def requeue_failed_deliveries(
         conditions.append(col(WebhookDelivery.created_at) >= start)
     if end is not None:
         conditions.append(col(WebhookDelivery.created_at) <= end)
-    # SKIP LOCKED: a delivery a single Redeliver is recording right now is left to it.
+    # SKIP LOCKED: a delivery a single Redeliver is recording right now is left to it.  A CTE, read once:
+    # as a subquery PostgreSQL may run it again for each row it updates, and each run, skipping the rows
+    # this very statement just made PENDING, chose the next ones, so one call queued all of them.
     chosen = (
         select(col(WebhookDelivery.id))
         .where(*conditions)
         .order_by(col(WebhookDelivery.created_at), col(WebhookDelivery.id))
         .limit(max_deliveries)
         .with_for_update(skip_locked=True)
+        .cte("chosen")
+        .prefix_with("MATERIALIZED")
     )
     now = utcnow()
     requeued = await session.execute(
         update(WebhookDelivery)
-        .where(col(WebhookDelivery.id).in_(chosen.scalar_subquery()))
+        .where(col(WebhookDelivery.id).in_(select(chosen.c.id)))
         .values(status=DeliveryStatus.PENDING.value, next_attempt_at=now, updated_at=now)
         .returning(col(WebhookDelivery.created_at), col(WebhookDelivery.id))
         .execution_options(synchronize_session=False)
