@@ -24,11 +24,11 @@ from arq.connections import ArqRedis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.audit.hashing import Leaves, leaf_entries
 from api.audit.record import EventDraft, Resource, now_ms, record_events
 from api.audit.resources import ResourceType
 from api.db import Database
 from api.integrity.keys import SigningKey
+from api.integrity.leaf_level import CopiedLeaves, LeafLevel
 from api.integrity.statement import DIGEST_ACTION, DIGEST_ACTOR, DigestStatement, SignedDigest
 from api.integrity.tree_steps import merkle_root_in_steps
 from api.models import EventType, new_id
@@ -45,22 +45,18 @@ RECORDING_TIME = "coalesce(recorded_at, created_at)"
 """An event's recording time.  Rows from before migration 0005 have no ``recorded_at``; theirs is
 the time they claim, which for the service's own events is when they were written."""
 
-# The interval's leaves packed by PostgreSQL, ``id || event hash`` per event, in one bytea: a
-# million events cost one value on the wire instead of a million row objects (sorted into tree
-# order in Python, where it is cheaper than PostgreSQL's sort of a million rows).
+# The interval's leaves, ``id || event hash`` per event, one bytea row each, streamed by ``COPY`` in
+# binary (``api.integrity.leaf_level``).
 # - Rows from before migration 0007 have no stored hash: theirs is computed here from the body,
 #   exactly as ``event_hash`` does (and a stored "hash" that is not 32 bytes long is recomputed
-#   too, so every packed leaf keeps its 58 bytes; verification then reports the stored column).
+#   too, so every leaf keeps its 58 bytes; verification then reports the stored column).
 # - An id that is not 26 single-byte characters cannot be a leaf (the packing has fixed widths):
 #   such a row is left out, so verification reports it as UNEXPECTED.
 # - Two branches rather than one ``coalesce`` predicate on recording time: each is served by an
 #   index ((account_id, recorded_at) and (account_id, created_at)), a coalesce by neither.
 _LEAVES_RECORDED_IN = """
-    SELECT string_agg(
-        convert_to(id, 'UTF8') || coalesce(
-            CASE WHEN octet_length(event_hash) = 32 THEN event_hash END, sha256(convert_to(id || body, 'UTF8'))
-        ),
-        ''::bytea
+    SELECT convert_to(id, 'UTF8') || coalesce(
+        CASE WHEN octet_length(event_hash) = 32 THEN event_hash END, sha256(convert_to(id || body, 'UTF8'))
     )
     FROM (
         SELECT id, event_hash, body FROM audit_events
@@ -71,6 +67,10 @@ _LEAVES_RECORDED_IN = """
     ) AS recorded
     WHERE octet_length(id) = 26 AND length(id) = 26
 """
+_SERIAL_PLAN = "SET LOCAL max_parallel_workers_per_gather = 0"
+"""The leaves are read by one PostgreSQL process while the worker hashes them on the other core: a
+parallel plan put three processes on the two cores (and gathered the rows through queues), for about
+three times PostgreSQL's CPU and no sooner an end."""
 
 _FIRST_RECORDING_TIME = text(
     """
@@ -226,7 +226,8 @@ async def sign_and_store(session: AsyncSession, unsigned: DigestStatement, signi
     statement (``unsigned`` with its count and root filled in) and its signature."""
     account_id, start, end = unsigned.account_id, unsigned.interval_start, unsigned.interval_end
     raw = await driver_connection(session)
-    leaves, entries = await leaves_recorded_in(raw, account_id, start, end)
+    level = await leaves_recorded_in(raw, account_id, start, end)
+    leaves = level.leaves
     digest_id = new_id()
     stored = asyncio.create_task(
         raw.execute(
@@ -244,7 +245,7 @@ async def sign_and_store(session: AsyncSession, unsigned: DigestStatement, signi
         )
     )
     try:
-        root = await merkle_root_in_steps(entries)
+        root = await merkle_root_in_steps(level.hashes)
     finally:
         # Never leave the INSERT running on the session: on an error it is waited for, then the
         # transaction is rolled back by its owner.
@@ -272,20 +273,16 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
 
 async def leaves_recorded_in(
     connection: asyncpg.Connection, account_id: str, start: datetime, end: datetime
-) -> tuple[Leaves, list[bytes]]:
-    """(id, event hash) of every event recorded in ``[start, end)`` in tree order: packed, and as
-    the list of their 58-byte entries the tree is computed over."""
-    packed = await connection.fetchval(_LEAVES_RECORDED_IN, account_id, start, end, timeout=LEAVES_TIMEOUT_SECONDS)
-    # In a thread: cutting and sorting a million entries takes a few hundred ms, during which the
-    # worker's event loop goes on delivering between the GIL's switches instead of stalling.
-    return await asyncio.to_thread(_in_tree_order, packed or b"")
-
-
-def _in_tree_order(packed: bytes) -> tuple[Leaves, list[bytes]]:
-    """The entries sorted into tree order.  Rows read in id order (as they are mostly stored) sort in
-    one pass, and then ``packed`` is already the stored form: it is kept rather than joined again."""
-    entries = leaf_entries(packed)
-    in_order = sorted(entries)
-    if in_order == entries:
-        return Leaves(packed), entries
-    return Leaves(b"".join(in_order)), in_order
+) -> LeafLevel:
+    """(id, event hash) of every event recorded in ``[start, end)``, and their leaf hashes, in tree order."""
+    copied = CopiedLeaves()
+    await connection.execute(_SERIAL_PLAN)
+    await connection.copy_from_query(
+        _LEAVES_RECORDED_IN, account_id, start, end, output=copied.take, format="binary", timeout=LEAVES_TIMEOUT_SECONDS
+    )
+    copied.ended()
+    if copied.in_order:
+        return copied.as_read()
+    # In a thread: sorting a million entries takes about a second, during which the worker's event loop
+    # goes on delivering between the GIL's switches instead of stalling.
+    return await asyncio.to_thread(copied.sorted)
