@@ -26,6 +26,16 @@ def raw_url(database_url: str) -> str:
     return "postgresql://" + async_url(database_url)[len("postgresql+asyncpg://") :]
 
 
+async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The session's own asyncpg connection, in the session's transaction: for the statements over a
+    whole interval or export (a ``COPY``, a cursor, a value of tens of MB) that need asyncpg's own
+    calls or a timeout of their own."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert isinstance(driver, asyncpg.Connection)
+    return driver
+
+
 @dataclass(frozen=True, kw_only=True)
 class DatabaseTimeouts:
     """How long one database call may take before it fails (SERVICE_UNAVAILABLE to a client).

@@ -17,12 +17,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 from sqlalchemy import Select, text
 
 from api.audit.query import Filters, time_before
 from api.audit.search import PageRequest, search_statement
-from api.db import Database
+from api.db import Database, driver_connection
 from api.export.copy import ExportChunk, copy_options, line_reader
 from api.export.formats import ExportFormat, export_columns
 from api.paging import Direction
@@ -172,8 +171,7 @@ async def _copy(
             await connection.execute(SERIAL_PLAN)
             compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
             arguments = [compiled.params[name] for name in compiled.positiontup or ()]
-            driver = (await connection.get_raw_connection()).driver_connection
-            assert isinstance(driver, asyncpg.Connection)
+            driver = await driver_connection(session)
             await driver.copy_from_query(
                 compiled.string, *arguments, output=pieces.put, timeout=COPY_TIMEOUT_SECONDS, **options
             )

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit.record import EventDraft, Resource, now_ms, record_events
 from api.audit.resources import ResourceType
-from api.db import Database
+from api.db import Database, driver_connection
 from api.integrity.keys import SigningKey
 from api.integrity.leaf_level import CopiedLeaves, LeafLevel
 from api.integrity.statement import DIGEST_ACTION, DIGEST_ACTOR, DigestStatement, SignedDigest
@@ -260,15 +260,6 @@ async def sign_and_store(session: AsyncSession, unsigned: DigestStatement, signi
         {"id": digest_id, "merkle_root": root, "signature": digest.signature, "digest_hash": digest.digest_hash},
     )
     return digest
-
-
-async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
-    """The session's own asyncpg connection (same transaction), for the two statements over a whole
-    interval: each gets a timeout of its own (``LEAVES_TIMEOUT_SECONDS``)."""
-    connection = await session.connection()
-    raw = (await connection.get_raw_connection()).driver_connection
-    assert isinstance(raw, asyncpg.Connection)
-    return raw
 
 
 async def leaves_recorded_in(

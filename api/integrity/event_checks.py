@@ -11,6 +11,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit.hashing import event_hash
+from api.db import driver_connection
 from api.integrity.columns import StoredEvent, disagreements
 from api.integrity.problems import ProblemKind, VerifyReport
 
@@ -66,9 +67,7 @@ async def check_events_recorded_in(
     (asyncpg receiving, and in the API every other request) instead of stalling for each batch.
     """
     checks = EventChecks(report, account_name)
-    connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert isinstance(driver, asyncpg.Connection)
+    driver = await driver_connection(session)
     cursor = await driver.cursor(_EVENTS_RECORDED_IN, account_id, start, end)
     rows = await cursor.fetch(FETCH_BATCH)
     while rows:

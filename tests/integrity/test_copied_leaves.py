@@ -9,8 +9,7 @@ import random
 import pytest
 
 from api.audit.hashing import leaf_hashes, pack_leaves
-from api.db import Database
-from api.integrity.digester import driver_connection
+from api.db import Database, driver_connection
 from api.integrity.leaf_level import CopiedLeaves, UnexpectedCopyData
 from api.integrity.tree_steps import merkle_root_in_steps
 from tests.integrity.test_packed_leaves import documented_root, random_leaves

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from api.db import Database, raw_url
+from api.db import Database, driver_connection, raw_url
 from api.embedded import EmbeddedServers
 from api.migrate import upgrade_database
 
@@ -38,8 +38,6 @@ checkpoint syncing the last test's files, that took longer than a statement's us
 async def empty_tables(db: Database, tables: str) -> None:
     """``TRUNCATE tables CASCADE`` with room for a loaded machine, whatever the database's timeouts."""
     async with db.transaction() as session:
-        connection = await session.connection()
-        raw = (await connection.get_raw_connection()).driver_connection
-        assert raw is not None
+        raw = await driver_connection(session)
         await raw.execute(f"SET LOCAL statement_timeout = '{EMPTYING_TIMEOUT_SECONDS}s'")
         await raw.execute(f"TRUNCATE {tables} CASCADE", timeout=EMPTYING_TIMEOUT_SECONDS)
