@@ -36,39 +36,17 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers", []))
-        limit: int | None = None  # settled once the body passes the anonymous limit
-
-        def limit_over(size: int) -> int:
-            nonlocal limit
-            if size <= self.anonymous_max_bytes:
-                return self.anonymous_max_bytes
-            if limit is None:
-                limit = (
-                    self.max_bytes if self._is_signed(headers.get(b"authorization", b"")) else self.anonymous_max_bytes
-                )
-            return limit
-
+        body = _LimitedBody(self, receive, headers.get(b"authorization", b""))
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit_over(int(declared)):
-            await self._refuse(send, limit_over(int(declared)))
+        if declared is not None and declared.isdigit() and int(declared) > body.limit_for(int(declared)):
+            await self._refuse(send, body.limit_for(int(declared)))
             return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit_over(received):
-                    raise _BodyTooLarge(limit_over(received))
-            return message
-
         try:
-            await self.app(scope, limited_receive, send)
+            await self.app(scope, body.receive, send)
         except _BodyTooLarge as refused:
             await self._refuse(send, refused.limit)
 
-    def _is_signed(self, authorization: bytes) -> bool:
+    def is_signed_bearer(self, authorization: bytes) -> bool:
         scheme, _, token = authorization.decode("latin-1").partition(" ")
         return scheme.lower() == "bearer" and bool(token.strip()) and self.is_signed(token.strip())
 
@@ -81,6 +59,34 @@ class BodySizeLimit:
             )
         response = JSONResponse({"errors": [{"message": message, "extensions": {"code": PayloadTooLarge.code}}]}, 413)
         await response({"type": "http"}, _no_receive, send)
+
+
+class _LimitedBody:
+    """One request's body as the app receives it, and the limit that applies to it: the anonymous
+    one up to its size, and past it the one the bearer token earns, settled once per request."""
+
+    def __init__(self, limits: BodySizeLimit, receive: Receive, authorization: bytes) -> None:
+        self._limits = limits
+        self._receive = receive
+        self._authorization = authorization
+        self._settled: int | None = None
+        self._received = 0
+
+    def limit_for(self, size: int) -> int:
+        if size <= self._limits.anonymous_max_bytes:
+            return self._limits.anonymous_max_bytes
+        if self._settled is None:
+            signed = self._limits.is_signed_bearer(self._authorization)
+            self._settled = self._limits.max_bytes if signed else self._limits.anonymous_max_bytes
+        return self._settled
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self._received += len(message.get("body", b""))
+            if self._received > self.limit_for(self._received):
+                raise _BodyTooLarge(self.limit_for(self._received))
+        return message
 
 
 class _BodyTooLarge(Exception):
