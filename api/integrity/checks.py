@@ -29,11 +29,10 @@ def check_chain(
     for digest in digests:
         statement = digest.statement
         report.digests_checked += 1
-        key = keys.get(statement.key_id)
-        is_signed = key is not None and key.verifies(digest.signature, statement.signed_bytes())
-        if not is_signed:
-            reason = "signature does not verify" if key else f"unknown key id {statement.key_id!r}"
-            report.add(ProblemKind.BAD_SIGNATURE, digest.digest_id, statement.account, reason)
+        unsigned_because = signature_problem(digest, keys)
+        is_signed = unsigned_because is None
+        if unsigned_because is not None:
+            report.add(ProblemKind.BAD_SIGNATURE, digest.digest_id, statement.account, unsigned_because)
         elif digest.leaves.root() != statement.merkle_root or len(digest.leaves) != statement.event_count:
             report.add(
                 ProblemKind.BAD_SIGNATURE,
@@ -48,6 +47,14 @@ def check_chain(
         previous, previous_is_signed = digest, is_signed
         report.verified_until = statement.interval_end
     return trusted
+
+
+def signature_problem(digest: SignedDigest, keys: Mapping[str, PublicKey]) -> str | None:
+    """Why ``digest``'s signature does not hold, or None when it does."""
+    key = keys.get(digest.statement.key_id)
+    if key is None:
+        return f"unknown key id {digest.statement.key_id!r}"
+    return None if key.verifies(digest.signature, digest.statement.signed_bytes()) else "signature does not verify"
 
 
 def _check_link(

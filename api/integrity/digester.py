@@ -29,7 +29,7 @@ from api.audit.resources import ResourceType
 from api.db import Database, driver_connection
 from api.integrity.keys import SigningKey
 from api.integrity.leaf_level import CopiedLeaves, LeafLevel
-from api.integrity.statement import DIGEST_ACTION, DIGEST_ACTOR, DigestStatement, SignedDigest
+from api.integrity.statement import DIGEST_ACTION, DIGEST_ACTOR, LEAVES_PER_EVENT, DigestStatement, SignedDigest
 from api.integrity.tree_steps import merkle_root_in_steps
 from api.models import EventType, new_id
 from api.webhooks.unit_of_work import unit_of_work
@@ -147,6 +147,7 @@ async def write_due_digests(
     schedule: DigestSchedule,
     *,
     now: datetime | None = None,
+    leaves_per_event: int = LEAVES_PER_EVENT,
 ) -> DigestRun:
     """Write every closed, undigested interval of every account (up to ``MAX_DIGESTS_PER_RUN`` each)."""
     moment = now or datetime.now(UTC)
@@ -160,7 +161,7 @@ async def write_due_digests(
                 if account.records_digest_events:
                     batch = await record_events(
                         unit.session,
-                        [digest_event(digest)],
+                        digest_events(digest, leaves_per_event),
                         account_id=account.account_id,
                         account_name=account.account_name,
                         recorded_by=None,
@@ -171,16 +172,20 @@ async def write_due_digests(
     return run
 
 
-def digest_event(digest: SignedDigest) -> EventDraft:
-    """The ``audit_trail.digest`` event that carries a digest to the webhook, and so to the receiver's copy."""
-    return EventDraft(
-        action=DIGEST_ACTION,
-        actor=DIGEST_ACTOR,
-        timestamp_ms=now_ms(),
-        event_type=EventType.CREATE,
-        data=digest.event_data(),
-        affected_resource=Resource(ResourceType.AUDIT_TRAIL_DIGEST.value, digest.digest_id),
-    )
+def digest_events(digest: SignedDigest, leaves_per_event: int = LEAVES_PER_EVENT) -> list[EventDraft]:
+    """The ``audit_trail.digest`` events that carry a digest to the webhook, and so to the receiver's
+    copy: one per part of its leaves (``LEAVES_PER_EVENT``), recorded in the digest's transaction."""
+    return [
+        EventDraft(
+            action=DIGEST_ACTION,
+            actor=DIGEST_ACTOR,
+            timestamp_ms=now_ms(),
+            event_type=EventType.CREATE,
+            data=part,
+            affected_resource=Resource(ResourceType.AUDIT_TRAIL_DIGEST.value, digest.digest_id),
+        )
+        for part in digest.event_parts(leaves_per_event)
+    ]
 
 
 async def write_next_digest(

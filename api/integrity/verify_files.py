@@ -17,10 +17,10 @@ from typing import Any
 import orjson
 
 from api.audit.hashing import event_hash
-from api.integrity.checks import check_chain, compare_leaves
+from api.integrity.checks import check_chain, compare_leaves, signature_problem
 from api.integrity.keys import PublicKey
 from api.integrity.problems import ProblemKind, VerifyReport
-from api.integrity.statement import DIGEST_ACTION, DIGEST_ACTOR, SignedDigest
+from api.integrity.statement import DIGEST_ACTION, DIGEST_ACTOR, DigestPart, PartsDisagree, SignedDigest, assemble
 from api.integrity.time_range import TimeRange
 
 EVENT_FILE_NAME = re.compile(r"^\d+-([0-9A-HJKMNP-TV-Z]{26})\.json$")
@@ -33,7 +33,16 @@ class CopiedAccount:
     """One account's part of the copy."""
 
     bodies: dict[str, bytes] = field(default_factory=dict)
+    parts: dict[str, list[DigestPart]] = field(default_factory=dict)
+    """Each digest's delivered parts by digest id, as read."""
     digests: dict[str, SignedDigest] = field(default_factory=dict)
+    """The digests whose parts are all in the copy.  One with a part missing is left out of the chain
+    (``DIGEST_MISSING`` once a later digest has arrived; until then its other parts may be on their way)."""
+    incomplete: list[SignedDigest] = field(default_factory=list)
+    """Digests with a part missing, each with the leaves of one part that arrived."""
+    partly_listed: set[str] = field(default_factory=set)
+    """Events listed by the parts that arrived of a digest left out: only those of its missing parts
+    are then reported as listed by no digest."""
 
 
 def read_copy(directory: Path, report: VerifyReport) -> dict[str, CopiedAccount]:
@@ -55,17 +64,63 @@ def read_copy(directory: Path, report: VerifyReport) -> dict[str, CopiedAccount]
         account = accounts.setdefault(account_name, CopiedAccount())
         account.bodies[event_id] = body
         if parsed.get("action") == DIGEST_ACTION and parsed.get("actor") == DIGEST_ACTOR:
-            _add_digest(account, event_id, parsed, report, account_name)
+            _add_digest_part(account, event_id, parsed, report, account_name)
+    for account_name, account in accounts.items():
+        _assemble_digests(account, report, account_name)
     return accounts
 
 
-def _add_digest(account: CopiedAccount, event_id: str, parsed: Any, report: VerifyReport, account_name: str) -> None:
+def _add_digest_part(
+    account: CopiedAccount, event_id: str, parsed: Any, report: VerifyReport, account_name: str
+) -> None:
     try:
-        digest = SignedDigest.from_event_data(parsed["data"])
+        part = DigestPart.from_event_data(parsed["data"])
     except (KeyError, ValueError, TypeError):
         report.add(ProblemKind.BAD_SIGNATURE, event_id, account_name, "a digest event whose digest cannot be read")
         return
-    account.digests.setdefault(digest.digest_id, digest)
+    account.parts.setdefault(part.digest.digest_id, []).append(part)
+
+
+def _assemble_digests(account: CopiedAccount, report: VerifyReport, account_name: str) -> None:
+    for digest_id, parts in account.parts.items():
+        try:
+            digest = assemble(parts)
+        except PartsDisagree as disagreement:
+            report.add(ProblemKind.BAD_SIGNATURE, digest_id, account_name, str(disagreement))
+            continue
+        if digest is not None:
+            account.digests[digest_id] = digest
+        else:
+            account.incomplete.append(parts[0].digest)
+            account.partly_listed.update(event_id for part in parts for event_id, _ in part.digest.leaves)
+
+
+def _check_incomplete(
+    report: VerifyReport,
+    account: CopiedAccount,
+    account_name: str,
+    keys: Mapping[str, PublicKey],
+    time_range: TimeRange,
+) -> None:
+    """A digest whose parts do not all add up is BAD_SIGNATURE when what its parts carry is not what
+    was signed (an edited count, say), and otherwise DIGEST_MISSING once a later digest has arrived
+    (until then its other parts may be on their way)."""
+    last_sequence = max(
+        (digest.statement.sequence for digest in [*account.digests.values(), *account.incomplete]), default=0
+    )
+    for digest in account.incomplete:
+        statement = digest.statement
+        if not time_range.holds(statement):
+            continue
+        if (unsigned_because := signature_problem(digest, keys)) is not None:
+            report.add(ProblemKind.BAD_SIGNATURE, digest.digest_id, account_name, unsigned_because)
+        elif statement.sequence < last_sequence:
+            report.add(
+                ProblemKind.DIGEST_MISSING,
+                f"{account_name}#{statement.sequence}",
+                account_name,
+                f"the copy lacks part of digest {digest.digest_id}'s list of {statement.event_count} events",
+            )
 
 
 def _copied_events(directory: Path, report: VerifyReport) -> Iterator[tuple[str, bytes]]:
@@ -127,8 +182,9 @@ def verify_copied_account(
         (digest for digest in account.digests.values() if time_range.holds(digest.statement)),
         key=lambda digest: digest.statement.sequence,
     )
+    _check_incomplete(report, account, account_name, keys, time_range)
     trusted = check_chain(report, digests, keys)
-    listed = {event_id for digest in digests for event_id, _ in digest.leaves}
+    listed = {event_id for digest in digests for event_id, _ in digest.leaves} | account.partly_listed
     for digest in trusted:
         found = {
             event_id: event_hash(event_id, account.bodies[event_id])

@@ -15,7 +15,7 @@ from api import integrity
 from api.accounts import accounts as account_store
 from api.audit.record import EventDraft, now_ms, record_events
 from api.db import Database
-from api.integrity.statement import DigestStatement
+from api.integrity.statement import LEAVES_PER_EVENT, DigestStatement
 from api.models import EventType
 
 SCHEDULE = integrity.DigestSchedule(interval_seconds=1, grace_seconds=0.2)
@@ -63,11 +63,13 @@ async def digest_everything(db: Database, signing_key: integrity.SigningKey) -> 
     await digest_until(db, signing_key, last_recorded)
 
 
-async def digest_until(db: Database, signing_key: integrity.SigningKey, moment: datetime) -> None:
+async def digest_until(
+    db: Database, signing_key: integrity.SigningKey, moment: datetime, *, leaves_per_event: int = LEAVES_PER_EVENT
+) -> None:
     """Run the digester (polling, on the real clock) until the digests reach past ``moment``."""
     deadline = time.monotonic() + 20
     while True:
-        await integrity.write_due_digests(db, None, signing_key, SCHEDULE)
+        await integrity.write_due_digests(db, None, signing_key, SCHEDULE, leaves_per_event=leaves_per_event)
         async with db.transaction() as session:
             covered = (await session.execute(text("SELECT max(interval_end) FROM audit_digests"))).scalar_one()
         if covered is not None and covered > moment:

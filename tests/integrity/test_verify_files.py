@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from api import integrity
 from api.cli import app
 from api.db import Database
-from api.integrity.statement import SignedDigest
+from api.integrity.statement import DigestPart, SignedDigest
 from api.settings import Settings
 from tests.conftest import TEST_SECRET_KEY
 from tests.integrity.support import Trail, execute, export_copy, kinds
@@ -55,7 +55,7 @@ def digest_events(copy: Path) -> list[tuple[str, SignedDigest]]:
     for line in copy.read_bytes().splitlines():
         parsed = orjson.loads(line)
         if parsed["body"]["action"] == "audit_trail.digest":
-            found.append((parsed["eventId"], SignedDigest.from_event_data(parsed["body"]["data"])))
+            found.append((parsed["eventId"], DigestPart.from_event_data(parsed["body"]["data"]).digest))
     return sorted(found, key=lambda pair: pair[1].statement.sequence)
 
 
