@@ -11,7 +11,9 @@ one process each, against the same embedded PostgreSQL:
 - the floor (``bench.read_floor_app``): bare ASGI + asyncpg + orjson, our statement with its values
   inlined.
 
-Latency: requests one at a time, the systems taking turns request by request.  Throughput: 8
+Latency: requests one at a time, the systems taking turns request by request; the first ten of each
+case are left out and reported apart ("first 10 mean": a server meets the case's statement on its
+connection then, and PostgreSQL plans it).  Throughput: 8
 concurrent clients for ``BENCH_READ_SECONDS`` (default 20, ``--quick`` 4) per case and system, in
 four slices taken in turns; server CPU per request is the server processes' CPU time over that run.
 Run alone with ``python -m bench.read [--quick]``.
@@ -72,8 +74,9 @@ async def latencies(clients: dict[str, httpx.AsyncClient], servers: list[Server]
         for server in servers:
             started = time.perf_counter()
             await send(clients[server.system], server, case)
-            if run >= 10:  # the first ten warm the caches of every side
-                case.figures[server.system].latencies_ms.append((time.perf_counter() - started) * 1000)
+            # The first ten warm the caches of every side; they are reported apart, as "first 10".
+            figures = case.figures[server.system]
+            (figures.latencies_ms if run >= 10 else figures.warming_ms).append((time.perf_counter() - started) * 1000)
 
 
 async def throughput(client: httpx.AsyncClient, server: Server, case: Case, seconds: float) -> None:
@@ -132,7 +135,7 @@ async def same_page(clients: dict[str, httpx.AsyncClient], servers: list[Server]
 
 
 def report(cases: list[Case]) -> list[Measurement]:
-    table = Table("case", "system", "p50", "p95", f"req/s at {CONCURRENCY}", "server CPU/request",
+    table = Table("case", "system", "p50", "p95", "first 10 mean", f"req/s at {CONCURRENCY}", "server CPU/request",
                   "p50 / PostGraphile", "p95 / PostGraphile", "req/s / PostGraphile", "p50 / floor")  # fmt: skip
     measurements = []
     for case in cases:
@@ -149,7 +152,8 @@ def report(cases: list[Case]) -> list[Measurement]:
                         f"{figures.per_second / pgl.per_second:.2f}x",
                     ]
                 ratios[3] = f"{p50 / percentile(floor.latencies_ms, 50):.2f}x"
-            table.add_row(case.name, name, f"{p50:.2f} ms", f"{p95:.2f} ms", f"{figures.per_second:.0f}",
+            first = f"{sum(figures.warming_ms) / len(figures.warming_ms):.2f} ms"
+            table.add_row(case.name, name, f"{p50:.2f} ms", f"{p95:.2f} ms", first, f"{figures.per_second:.0f}",
                           f"{figures.cpu_ms_per_request:.2f} ms", *ratios)  # fmt: skip
         measurements.extend(case_measurements(case, rows))
     console.print(table)

@@ -45,6 +45,8 @@ class Figures:
     """What one system did for one case."""
 
     latencies_ms: list[float] = field(default_factory=list)
+    warming_ms: list[float] = field(default_factory=list)
+    """The first requests of the case, left out of the latencies: the server meets its statement then."""
     requests: int = 0
     seconds: float = 0.0
     cpu_seconds: float = 0.0
