@@ -28,8 +28,8 @@ from graphql import (
     OperationDefinitionNode,
 )
 from graphql.validation import ASTValidationRule
-from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
+from strawberry.types import ExecutionContext
 
 from api.errors import InvalidRequest
 from api.settings import Settings
@@ -154,29 +154,20 @@ class _Validated:
     errors: list[GraphQLError] | None
 
 
-class LimitedValidation(SchemaExtension):
-    """A document over the limits is refused before validation; the others are validated once.
+def validate_within_limits(
+    execution_context: ExecutionContext, limits: DocumentLimits, validated: ValidatedDocuments
+) -> None:
+    """Refuse a document over ``limits`` before validation, or give the errors it was validated with
+    once (``ValidatedDocuments``); strawberry's own validation then finds them set and runs no rule.
 
-    One extension rather than two: the check must come before validation, and both are kept by the
-    same document."""
-
-    def __init__(self, limits: DocumentLimits, validated: ValidatedDocuments) -> None:
-        self.limits = limits
-        self.validated = validated
-
-    def on_validate(self) -> Iterator[None]:
-        execution_context = self.execution_context
-        document = execution_context.graphql_document
-        if document is None:
-            yield
-            return
-        checked = self.validated.check(
-            execution_context.schema._schema, document, execution_context.validation_rules, self.limits
-        )
-        if checked.refusal is not None:
-            execution_context.pre_execution_errors = [
-                GraphQLError(checked.refusal, extensions={"code": InvalidRequest.code})
-            ]
-        else:
-            execution_context.pre_execution_errors = checked.errors
-        yield
+    Called by ``RequestHooks`` as validation begins: the check must come before validation, and both
+    are kept by the same document."""
+    document = execution_context.graphql_document
+    if document is None:
+        return
+    checked = validated.check(execution_context.schema._schema, document, execution_context.validation_rules, limits)
+    if checked.refusal is not None:
+        refusal = GraphQLError(checked.refusal, extensions={"code": InvalidRequest.code})
+        execution_context.pre_execution_errors = [refusal]
+    else:
+        execution_context.pre_execution_errors = checked.errors

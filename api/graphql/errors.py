@@ -11,6 +11,7 @@ from graphql.error import GraphQLError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from api.errors import AppError, BadInput, InvalidRequest, ServiceUnavailable
 
@@ -52,70 +53,72 @@ UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
 UNSTORABLE_TEXT_MESSAGE = "text may not contain the NUL character (\\u0000): it cannot be stored"
 
 
-def _request_id(extension: SchemaExtension) -> str | None:
-    context = extension.execution_context.context
-    return getattr(context, "request_id", None)
+def give_codes(result: object, execution_context: ExecutionContext) -> None:
+    """Replace ``result``'s errors by their coded copies: an ``AppError``'s code and message, a request
+    error's message without the values it quotes, an unexpected one masked and logged."""
+    errors = getattr(result, "errors", None)
+    if errors:
+        result.errors = [with_code(error, execution_context) for error in errors]  # type: ignore[attr-defined]  # has errors
 
 
 class ErrorCodes(SchemaExtension):
+    """The codes on their own, for a schema without ``RequestHooks`` (which gives them in the service)."""
+
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if result is not None and errors:
-            result.errors = [self._with_code(error) for error in errors]
+        if self.execution_context.result is not None:
+            give_codes(self.execution_context.result, self.execution_context)
 
     def on_stream_result(self, result: object) -> Iterator[None]:
         """The same for each result of a subscription (graphql-transport-ws), before it is sent."""
-        errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = [self._with_code(error) for error in errors]  # type: ignore[attr-defined]  # has errors
+        give_codes(result, self.execution_context)
         yield
 
-    def _with_code(self, error: GraphQLError) -> GraphQLError:
-        original = error.original_error
-        if original is None:
-            code = (error.extensions or {}).get("code") or InvalidRequest.code
-            message = error.message if error.path else self._without_values(error.message)
-            return self._copy(error, message + _milliseconds_hint(error.message), code)
-        if isinstance(original, AppError):
-            return self._copy(error, original.message, original.code, original.extensions)
-        if isinstance(original, GraphQLError):
-            inner = self._with_code(original)
-            where = _VARIABLE_PATH.match(error.message)
-            if where is None or error.path:
-                return inner
-            return self._copy(error, f"{where.group(1)}: {inner.message}", (inner.extensions or {})["code"])
-        request_id = _request_id(self)
-        if _sqlstates(original) & UNSTORABLE_TEXT_SQLSTATES:
-            return self._copy(error, UNSTORABLE_TEXT_MESSAGE, BadInput.code)
-        if is_unavailable(original):
-            log.warning("backing service unavailable", request_id=request_id, error=type(original).__name__)
-            return self._copy(error, "a backing service is unavailable; retry shortly", ServiceUnavailable.code)
-        log.error("unexpected error", request_id=request_id, exc_info=original)
-        return self._copy(error, f"internal error (request id {request_id}); it has been logged", AppError.code)
 
-    def _without_values(self, message: str) -> str:
-        """A request error's message without the input values graphql-core quotes in it."""
-        message = _ECHOED_VALUE.sub(".", message)
-        for value in _string_leaves(self.execution_context.variables):
-            if len(value) >= _MIN_REDACTED_LENGTH:
-                message = message.replace(value, "…")
-        return message
+def with_code(error: GraphQLError, execution_context: ExecutionContext) -> GraphQLError:
+    """``error`` as it leaves: with ``extensions.code``, and nothing in its message a client should not see."""
+    original = error.original_error
+    if original is None:
+        code = (error.extensions or {}).get("code") or InvalidRequest.code
+        message = error.message if error.path else _without_values(error.message, execution_context.variables)
+        return _copy(error, message + _milliseconds_hint(error.message), code)
+    if isinstance(original, AppError):
+        return _copy(error, original.message, original.code, original.extensions)
+    if isinstance(original, GraphQLError):
+        inner = with_code(original, execution_context)
+        where = _VARIABLE_PATH.match(error.message)
+        if where is None or error.path:
+            return inner
+        return _copy(error, f"{where.group(1)}: {inner.message}", (inner.extensions or {})["code"])
+    request_id = getattr(execution_context.context, "request_id", None)
+    if _sqlstates(original) & UNSTORABLE_TEXT_SQLSTATES:
+        return _copy(error, UNSTORABLE_TEXT_MESSAGE, BadInput.code)
+    if is_unavailable(original):
+        log.warning("backing service unavailable", request_id=request_id, error=type(original).__name__)
+        return _copy(error, "a backing service is unavailable; retry shortly", ServiceUnavailable.code)
+    log.error("unexpected error", request_id=request_id, exc_info=original)
+    return _copy(error, f"internal error (request id {request_id}); it has been logged", AppError.code)
 
-    @staticmethod
-    def _copy(
-        error: GraphQLError, message: str, code: str, extensions: dict[str, object] | None = None
-    ) -> GraphQLError:
-        return GraphQLError(
-            message,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            original_error=None,
-            extensions={**(error.extensions or {}), **(extensions or {}), "code": code},
-        )
+
+def _without_values(message: str, variables: object) -> str:
+    """A request error's message without the input values graphql-core quotes in it."""
+    message = _ECHOED_VALUE.sub(".", message)
+    for value in _string_leaves(variables):
+        if len(value) >= _MIN_REDACTED_LENGTH:
+            message = message.replace(value, "…")
+    return message
+
+
+def _copy(error: GraphQLError, message: str, code: str, extensions: dict[str, object] | None = None) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions={**(error.extensions or {}), **(extensions or {}), "code": code},
+    )
 
 
 def _milliseconds_hint(message: str) -> str:

@@ -1,25 +1,26 @@
 """Each GraphQL operation counted, timed and traced under a label from a closed set.
 
-The label is the operation's first root field when the schema has it (``searchAuditTrailEntries``),
-``other`` for anything else: operation names are the client's choice and would make one series per
-name a client invents.  The code is ``ok`` or the first error's code (``ErrorCodes`` has set them by
-the time this extension ends: it is listed first, so it is entered first and left last).
+``begin`` and ``Observation.end`` are called by ``RequestHooks`` (``request_hooks.py``), first in
+and last out of every operation.  The label is the operation's first root field when the schema has
+it (``searchAuditTrailEntries``), ``other`` for anything else: operation names are the client's
+choice and would make one series per name a client invents.  The code is ``ok`` or the first
+error's code (the codes are given just before the observation ends).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 
 from graphql import GraphQLSchema, OperationDefinitionNode
 from graphql.language import FieldNode
 from opentelemetry.trace import SpanKind
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from api.errors import AppError
 from api.graphql.context import RequestContext
-from api.observability import begin_span, count_graphql_request
+from api.observability import ActiveSpan, begin_span, count_graphql_request
 
 OTHER = "other"
 OK = "ok"
@@ -45,41 +46,52 @@ def root_fields(schema: GraphQLSchema) -> frozenset[str]:
     return frozenset(name for root in types if root is not None for name in root.fields)
 
 
-class Observed(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
-        context = self.execution_context.context
-        headers = context.request.headers if isinstance(context, RequestContext) else None
-        request_span = begin_span("graphql", kind=SpanKind.SERVER, carrier=headers)
-        yield
-        operation = self._operation()
-        code = self._code()
-        count_graphql_request(operation=operation, code=code, duration_seconds=time.perf_counter() - started)
-        if request_span is not None:
-            request_span.span.update_name(f"graphql {operation}")
-            request_span.span.set_attribute("graphql.operation.field", operation)
-            request_span.end(error=None if code == OK else code)
+def begin(execution_context: ExecutionContext) -> Observation:
+    """Start timing the operation, and its span when tracing is on (continuing the caller's trace)."""
+    started = time.perf_counter()
+    context = execution_context.context
+    headers = context.request.headers if isinstance(context, RequestContext) else None
+    return Observation(started, begin_span("graphql", kind=SpanKind.SERVER, carrier=headers))
 
-    def _operation(self) -> str:
-        document = self.execution_context.graphql_document
-        if document is None:
-            return OTHER
-        wanted = self.execution_context.operation_name
-        for definition in document.definitions:
-            if not isinstance(definition, OperationDefinitionNode):
-                continue
-            if wanted is not None and (definition.name is None or definition.name.value != wanted):
-                continue
-            first = next((s for s in definition.selection_set.selections if isinstance(s, FieldNode)), None)
-            if first is not None and first.name.value in root_fields(self.execution_context.schema._schema):
-                return first.name.value
-            return OTHER
+
+@dataclass(slots=True)
+class Observation:
+    """One operation timed since ``begin``: counted and its span ended when it has its answer."""
+
+    started: float
+    request_span: ActiveSpan | None
+
+    def end(self, execution_context: ExecutionContext) -> None:
+        """Count the operation under its label and code, and end its span (an error's code on it)."""
+        operation = _operation(execution_context)
+        code = _code(execution_context)
+        count_graphql_request(operation=operation, code=code, duration_seconds=time.perf_counter() - self.started)
+        if self.request_span is not None:
+            self.request_span.span.update_name(f"graphql {operation}")
+            self.request_span.span.set_attribute("graphql.operation.field", operation)
+            self.request_span.end(error=None if code == OK else code)
+
+
+def _operation(execution_context: ExecutionContext) -> str:
+    document = execution_context.graphql_document
+    if document is None:
         return OTHER
+    wanted = execution_context.operation_name
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        if wanted is not None and (definition.name is None or definition.name.value != wanted):
+            continue
+        first = next((s for s in definition.selection_set.selections if isinstance(s, FieldNode)), None)
+        if first is not None and first.name.value in root_fields(execution_context.schema._schema):
+            return first.name.value
+        return OTHER
+    return OTHER
 
-    def _code(self) -> str:
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if not errors:
-            return OK
-        code = (errors[0].extensions or {}).get("code")
-        return code if code in KNOWN_CODES else OTHER
+
+def _code(execution_context: ExecutionContext) -> str:
+    errors = getattr(execution_context.result, "errors", None)
+    if not errors:
+        return OK
+    code = (errors[0].extensions or {}).get("code")
+    return code if code in KNOWN_CODES else OTHER

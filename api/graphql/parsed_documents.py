@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 from graphql import DocumentNode
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 
 class DocumentCache:
@@ -37,21 +38,30 @@ class DocumentCache:
         while len(self._documents) > self.maxsize:
             self._documents.popitem(last=False)
 
+    def lend(self, execution_context: ExecutionContext) -> None:
+        """Before parsing: hand strawberry the document parsed before for the request's text, if any."""
+        query = execution_context.query
+        if query and execution_context.graphql_document is None:
+            execution_context.graphql_document = self.get(query)
+
+    def keep(self, execution_context: ExecutionContext) -> None:
+        """After parsing: keep the request's document, if it parsed."""
+        query = execution_context.query
+        document = execution_context.graphql_document
+        if query and document is not None:
+            self.put(query, document)
+
     def __len__(self) -> int:
         return len(self._documents)
 
 
 class ParsedDocuments(SchemaExtension):
-    """Hands strawberry the document parsed for the same text before; keeps what it parses now."""
+    """The cache on its own, for a schema without ``RequestHooks`` (which calls it in the service)."""
 
     def __init__(self, cache: DocumentCache) -> None:
         self.cache = cache
 
     def on_parse(self) -> Iterator[None]:
-        query = self.execution_context.query
-        if query and self.execution_context.graphql_document is None:
-            self.execution_context.graphql_document = self.cache.get(query)
+        self.cache.lend(self.execution_context)
         yield
-        document = self.execution_context.graphql_document
-        if query and document is not None:
-            self.cache.put(query, document)
+        self.cache.keep(self.execution_context)

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import structlog
-from strawberry.extensions import SchemaExtension
 
 from api.graphql.context import RequestContext
 
 log = structlog.get_logger(__name__)
 
 
-class RequestScope(SchemaExtension):
-    async def on_operation(self) -> AsyncIterator[None]:
+async def end_request_scope(context: object) -> None:
+    """Close what the request's fields opened (``RequestContext.close``); called by ``RequestHooks``
+    when the operation ends, also after an error.  A failure to close is logged, not raised: the
+    answer is already made, and a read transaction has nothing to lose."""
+    if isinstance(context, RequestContext):
         try:
-            yield
-        finally:
-            context = self.execution_context.context
-            if isinstance(context, RequestContext):
-                try:
-                    await context.close()
-                except Exception as error:  # the answer is already made; a read transaction has nothing to lose
-                    log.warning("could not end the request's read transaction", error=type(error).__name__)
+            await context.close()
+        except Exception as error:
+            log.warning("could not end the request's read transaction", error=type(error).__name__)

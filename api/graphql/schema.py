@@ -7,24 +7,19 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
-from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api.graphql.accounts import AccountsMutation, AccountsQuery
 from api.graphql.audit import AuditMutation, AuditQuery
-from api.graphql.document_limits import DocumentLimits, LimitedValidation, ValidatedDocuments
-from api.graphql.errors import ErrorCodes
 from api.graphql.fast_inputs import install_fast_inputs
 from api.graphql.fast_variables import FastVariablesContext
 from api.graphql.integrity import IntegrityMutation, IntegrityQuery
 from api.graphql.live import LiveSubscription
-from api.graphql.observed import Observed
-from api.graphql.parsed_documents import DocumentCache, ParsedDocuments
+from api.graphql.parsed_documents import DocumentCache
 from api.graphql.replays import ReplaysMutation, ReplaysQuery
-from api.graphql.request_scope import RequestScope
+from api.graphql.request_hooks import RequestChecks, RequestHooks
 from api.graphql.saved_filters import SavedFiltersMutation, SavedFiltersQuery
 from api.graphql.webhooks import WebhooksMutation, WebhooksQuery
 from api.settings import Settings
@@ -42,44 +37,25 @@ Subscription = merge_types("Subscription", (LiveSubscription,))
 
 class AuditTrailSchema(strawberry.Schema):
     documents: DocumentCache
-    """The parsed documents of this schema's requests (``ParsedDocuments``), by their text."""
+    """The parsed documents of this schema's requests (``RequestHooks``), by their text."""
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
-        """Logging is ErrorCodes' job: expected errors are not noise, unexpected ones are logged there."""
+        """Logging is ``errors.with_code``'s job: expected errors are not noise, unexpected ones are logged there."""
 
 
 def build_schema(settings: Settings | None = None) -> AuditTrailSchema:
     """The schema with the limits of ``settings`` (defaults when exporting ``schema.graphql``)."""
-    settings = settings or Settings()
-    documents = DocumentCache(maxsize=256)
-    extensions: list[Any] = [
-        Observed,  # first: it sees the codes ErrorCodes sets, and times the whole operation
-        ErrorCodes,
-        RequestScope,
-        partial(ParsedDocuments, documents),
-        # Clients send the same few documents over and over: validate each once.  (strawberry's
-        # ParserCache is left out: a syntax error raised from it escapes the error-code extension.)
-        # A document holding more fields, fragments, spreads or directives than allowed is refused
-        # before validation, whose cost grows with the square of what a document repeats.
-        # (A factory, not an instance: the extension reads the execution context of its own request.)
-        partial(LimitedValidation, DocumentLimits.of(settings), ValidatedDocuments(maxsize=256)),
-        # Parsing stops at this many tokens: a document under the byte limit can still cost seconds of
-        # CPU to parse and validate, on the event loop every other request shares.
-        MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-        QueryDepthLimiter(max_depth=settings.max_query_depth),
-        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-    ]
-    if not settings.introspection:
-        extensions.append(DisableIntrospection())
+    checks = RequestChecks.of(settings or Settings())
     schema = AuditTrailSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=extensions,
+        # One extension for everything around a request, built per request (``request_hooks.py``).
+        extensions=[partial(RequestHooks, checks)],
         config=StrawberryConfig(auto_camel_case=True),
         execution_context_class=FastVariablesContext,
     )
-    schema.documents = documents
+    schema.documents = checks.documents
     install_fast_inputs()
     return schema
 

@@ -15,6 +15,7 @@ from api.observability.metrics import (
     count_webhooks_auto_disabled,
 )
 from api.observability.tracing import (
+    ActiveSpan,
     begin_span,
     client_call,
     configure_tracing,
@@ -26,6 +27,7 @@ from api.observability.tracing import (
 )
 
 __all__ = [
+    "ActiveSpan",
     "Backlog",
     "begin_span",
     "client_call",
