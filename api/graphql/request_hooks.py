@@ -61,35 +61,63 @@ class RequestChecks:
 
 
 class RequestHooks(SchemaExtension):
-    """The one extension of the service's schema (passed as a factory: one per request)."""
+    """The one extension of the service's schema (passed as a factory: one per request).
+
+    Each step is a method that ``RequestHooksRunner`` calls directly; the ``on_*`` hooks call the same
+    steps for strawberry's own runner (a schema given other extensions besides)."""
 
     def __init__(self, checks: RequestChecks) -> None:
         self.checks = checks
+        self._observation: observed.Observation | None = None
 
-    async def on_operation(self) -> AsyncIterator[None]:
+    def begin_operation(self) -> None:
+        """First in: the observation times the whole operation; then the limits of parsing and validation."""
         execution_context = self.execution_context
-        # First in, last out: the observation times the whole operation and sees the codes given.
-        observation = observed.begin(execution_context)
+        self._observation = observed.begin(execution_context)
         execution_context.parse_options["max_tokens"] = self.checks.max_tokens
         execution_context.validation_rules = execution_context.validation_rules + self.checks.added_rules
+
+    async def close_operation(self) -> None:
+        """However the operation ended: the read transaction and connection go back."""
+        await end_request_scope(self.execution_context.context)
+
+    def answer_operation(self) -> None:
+        """Last out, when the operation ended without raising: the codes given, then counted and traced."""
+        give_codes(self.execution_context.result, self.execution_context)
+        if self._observation is not None:
+            self._observation.end(self.execution_context)
+
+    def begin_parsing(self) -> None:
+        """Only a text not seen before is parsed (by strawberry, so a syntax error keeps its code)."""
+        self.checks.documents.lend(self.execution_context)
+
+    def end_parsing(self) -> None:
+        self.checks.documents.keep(self.execution_context)
+
+    def begin_validation(self) -> None:
+        validate_within_limits(self.execution_context, self.checks.limits, self.checks.validated)
+
+    def begin_stream_result(self, result: object) -> None:
+        """Each result of a subscription (graphql-transport-ws) gets its codes before it is sent."""
+        give_codes(result, self.execution_context)
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        self.begin_operation()
         try:
             yield
         finally:
-            await end_request_scope(execution_context.context)
-        give_codes(execution_context.result, execution_context)
-        observation.end(execution_context)
+            await self.close_operation()
+        self.answer_operation()
 
     def on_parse(self) -> Iterator[None]:
-        # Only a text not seen before is parsed (by strawberry, so a syntax error keeps its code).
-        self.checks.documents.lend(self.execution_context)
+        self.begin_parsing()
         yield
-        self.checks.documents.keep(self.execution_context)
+        self.end_parsing()
 
     def on_validate(self) -> Iterator[None]:
-        validate_within_limits(self.execution_context, self.checks.limits, self.checks.validated)
+        self.begin_validation()
         yield
 
     def on_stream_result(self, result: object) -> Iterator[None]:
-        """Each result of a subscription (graphql-transport-ws) gets its codes before it is sent."""
-        give_codes(result, self.execution_context)
+        self.begin_stream_result(result)
         yield

@@ -7,6 +7,8 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -20,6 +22,7 @@ from api.graphql.live import LiveSubscription
 from api.graphql.parsed_documents import DocumentCache
 from api.graphql.replays import ReplaysMutation, ReplaysQuery
 from api.graphql.request_hooks import RequestChecks, RequestHooks
+from api.graphql.request_hooks_runner import RequestHooksRunner
 from api.graphql.saved_filters import SavedFiltersMutation, SavedFiltersQuery
 from api.graphql.webhooks import WebhooksMutation, WebhooksQuery
 from api.settings import Settings
@@ -36,8 +39,22 @@ Subscription = merge_types("Subscription", (LiveSubscription,))
 
 
 class AuditTrailSchema(strawberry.Schema):
-    documents: DocumentCache
-    """The parsed documents of this schema's requests (``RequestHooks``), by their text."""
+    checks: RequestChecks
+    """What ``RequestHooks`` holds each request of this schema to, and the documents it keeps."""
+
+    @property
+    def documents(self) -> DocumentCache:
+        """The parsed documents of this schema's requests, by their text."""
+        return self.checks.documents
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        """``RequestHooks`` alone is driven by its own runner (``request_hooks_runner.py``), without the
+        context managers strawberry's builds per hook and request."""
+        if len(extensions) == 1 and isinstance(extensions[0], RequestHooks):
+            return RequestHooksRunner(execution_context, extensions[0])
+        return super().create_extensions_runner(execution_context, extensions)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Logging is ``errors.with_code``'s job: expected errors are not noise, unexpected ones are logged there."""
@@ -55,7 +72,7 @@ def build_schema(settings: Settings | None = None) -> AuditTrailSchema:
         config=StrawberryConfig(auto_camel_case=True),
         execution_context_class=FastVariablesContext,
     )
-    schema.documents = checks.documents
+    schema.checks = checks
     install_fast_inputs()
     return schema
 
