@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+from functools import partial
 
+import strawberry
 from strawberry.extensions import SchemaExtension
 
-from api.graphql.schema import build_schema
+from api.graphql.request_hooks import RequestChecks, RequestHooks
+from api.graphql.schema import Mutation, Query, build_schema
 from api.models import Role
 from api.settings import Settings
 from tests.helpers import Api, GraphQLResult
@@ -61,3 +64,20 @@ async def test_concurrent_requests_each_get_their_own_answer_code_and_count(api:
             "audittrail_graphql_requests_total", **labels
         )
         assert counted == 8, code
+
+
+async def test_strawberrys_own_runner_drives_the_same_steps(settings: Settings) -> None:
+    """A schema given other extensions besides falls back to strawberry's runner and the generator
+    hooks: every kind of answer (valid, refused by the limits, too deep, invalid, unparsable) is the same."""
+    limited = settings.model_copy(update={"max_query_fields": 3, "max_query_depth": 1})
+    ours = build_schema(limited)
+    plain = strawberry.Schema(
+        query=Query, mutation=Mutation, extensions=[partial(RequestHooks, RequestChecks.of(limited))]
+    )
+    documents = ["{ __typename }", "{ a b c d }", "{ viewer { account { id } } }", "{ viewer { nope } }", "{ viewer {"]
+    for document in documents:
+        expected, got = await ours.execute(document), await plain.execute(document)
+        assert [e.formatted for e in got.errors or []] == [e.formatted for e in expected.errors or []], document
+        assert got.data == expected.data
+    too_deep = await ours.execute(documents[2])
+    assert too_deep.errors and "maximum operation depth of 1" in too_deep.errors[0].message
