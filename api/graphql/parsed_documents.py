@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from graphql import DocumentNode
 from strawberry.extensions import SchemaExtension
 
+from api.graphql.empty_arguments import parsed_without_empty_arguments
+
 
 class DocumentCache:
     """The most recently used ``maxsize`` parsed documents, by their text."""
@@ -50,7 +52,9 @@ class ParsedDocuments(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         query = self.execution_context.query
         if query and self.execution_context.graphql_document is None:
-            self.execution_context.graphql_document = self.cache.get(query)
+            self.execution_context.graphql_document = self.cache.get(query) or parsed_without_empty_arguments(
+                query, self.execution_context.parse_options
+            )
         yield
         document = self.execution_context.graphql_document
         if query and document is not None:
