@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from api.models import Role
 from api.settings import Settings
-from api.webhooks.queue import connect_queue, delivery_job_id
+from api.webhooks.queue import connect_queue, delivery_job_id, enqueue_retry, retry_job_id
 from tests.helpers import Api
 from tests.receivers import SET_WEBHOOK, Receiver, webhook_input
 from workers.context import CONTEXT_KEY, WorkerContext
@@ -80,3 +80,15 @@ async def test_a_delivery_whose_job_started_on_a_worker_that_died_before_claimin
     swept = await sweep_once(settings, queue)
     assert swept == 1
     assert len(await queued_job_ids(queue)) == 2
+
+
+async def test_a_delivery_whose_only_job_is_deferred_past_now_is_swept(
+    api: Api, receiver: Receiver, settings: Settings, queue: ArqRedis
+) -> None:
+    delivery_id = await owed_delivery(api, receiver)
+    await queue.flushall()
+    # A retry wake-up an hour away (the row due now all the same): not the next poll's to start.
+    await enqueue_retry(queue, delivery_id, attempt=0, delay_seconds=3600)
+    swept = await sweep_once(settings, queue)
+    assert swept == 1
+    assert retry_job_id(delivery_id, 0) in await queued_job_ids(queue)

@@ -3,8 +3,8 @@
 The worker, the test and redeliver claim in one statement, send outside any transaction, and record
 in a second statement, each its own transaction in autocommit (``Database.statement``: one round
 trip each instead of three): no row lock is held while the endpoint answers, and the lease keeps
-other workers off meanwhile.  Only verify-on-save sends inside its caller's transaction: a refused payload must roll
-back the webhook change that asked for it.
+other workers off meanwhile.  Only verify-on-save sends inside its caller's transaction: a refused
+payload must roll back the webhook change that asked for it.
 """
 
 from __future__ import annotations

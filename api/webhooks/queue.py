@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
@@ -97,7 +98,7 @@ async def enqueue_overdue(queue: ArqRedis, due: Iterable[DueDelivery], *, lease_
 
 async def waiting_wake_ups(queue: ArqRedis, due: Sequence[DueDelivery]) -> set[str]:
     """The due deliveries whose own wake-up (the API's, or the retry after their last attempt) waits in
-    arq's queue, not started: a worker's next poll starts it, and a swept one would only be a second
+    arq's queue, due and not started: a worker's next poll starts it, and a swept one would only be a second
     job for the same attempt.  Behind a backlog the sweeper otherwise doubled the worker's work for
     every delivery still queued (a job and a claim that finds nothing due), which lengthened the backlog.
 
@@ -119,10 +120,11 @@ async def waiting_wake_ups(queue: ArqRedis, due: Sequence[DueDelivery]) -> set[s
         log.warning("could not read the queue; sweeping every due delivery", error=str(error))
         return set()
     scores, in_progress = answers[0::2], answers[1::2]
+    now_ms = time.time() * 1000  # a job deferred past now (a retry's) is not the next poll's
     return {
         delivery_id
         for (delivery_id, _), score, is_started in zip(job_ids, scores, in_progress, strict=True)
-        if score is not None and not is_started
+        if score is not None and score <= now_ms and not is_started
     }
 
 
