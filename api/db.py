@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from api.observability.tracing import span
 from api.raw_reads import RawReader, ReadPool, StatementCompiler
@@ -109,6 +109,14 @@ class Database:
         """One unit of work: commits when the block ends, rolls back when it raises."""
         async with span("db.transaction", is_leaf=True), self._sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def statement(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection in autocommit, for a unit of work that is one statement: PostgreSQL runs
+        it as its own transaction, in one round trip where ``transaction`` takes three (BEGIN, the
+        statement, COMMIT).  Through SQLAlchemy all the same, so a lost connection is handled as anywhere."""
+        async with span("db.statement", is_leaf=True), self.engine.connect() as connection:
+            yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[RawReader]:

@@ -2,9 +2,13 @@
 
 Both sides POST to the same fast receiver (its own uvicorn process, 204 for everything) with the
 same concurrency (the worker's ``max_jobs``); the rate is counted by the receiver, first to last
-receipt.  Then commit-to-receipt latency at a steady 100 events/s: a transaction writes the event
-and its delivery row and commits, and the delivery is enqueued as the API does; raw POSTs right
-after the commit instead.  Run alone with ``python -m bench.deliver [--quick]``.
+receipt; the worker's CPU is counted from its first poll (its start-up imports are not a delivery's).
+Then commit-to-receipt latency at a steady 100 events/s: a transaction writes the event and its
+delivery row and commits, and the delivery is enqueued as the API does; raw POSTs right after the
+commit instead.  The same at 10 events/s shows one delivery's own path, with no backlog; its split
+(commit to the POST's start, then to receipt) comes from the attempt rows: the POST started
+``latency_ms`` before its outcome's transaction began (``recorded_at``).
+Run alone with ``python -m bench.deliver [--quick]``.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from bench.load import (
 
 CONCURRENCY = 50  # the worker's default max_jobs
 STEADY_RATE = 100
+SLOW_RATE = 10
 RECEIPT_P50_GOAL_MS = 20
 """Commit to receipt: the worker is woken by each enqueue (``workers/wake_ups.py``), not left to its poll."""
 
@@ -122,9 +127,17 @@ async def raw_send_all(database_url: str, endpoint: str, webhook_id: str) -> Non
 
 
 async def steady_commits(
-    database_url: str, redis_url: str, account: BenchAccount, webhook_id: str, endpoint: str, count: int, *, raw: bool
+    database_url: str,
+    redis_url: str,
+    account: BenchAccount,
+    webhook_id: str,
+    endpoint: str,
+    count: int,
+    *,
+    raw: bool,
+    rate: float = STEADY_RATE,
 ) -> dict[str, float]:
-    """``count`` events at ``STEADY_RATE``/s, each committed with its delivery row; returns delivery id -> commit time.
+    """``count`` events at ``rate``/s, each committed with its delivery row; returns delivery id -> commit time.
 
     Ours enqueues the delivery after commit (as the API does); raw POSTs it itself right after commit.
     """
@@ -135,7 +148,7 @@ async def steady_commits(
     async with httpx.AsyncClient(timeout=10) as client:
         started = time.perf_counter()
         for n in range(count):
-            await asyncio.sleep(max(0.0, started + n / STEADY_RATE - time.perf_counter()))
+            await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
             timestamp_ms = now_ms()
             event_id, delivery_id = event_id_at(timestamp_ms), new_id()
             created_at = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
@@ -178,9 +191,22 @@ def latencies_ms(receiver_url: str, committed: dict[str, float], *, label: str) 
     return [(receipts[delivery_id] - at) * 1000 for delivery_id, at in committed.items()]
 
 
+async def post_started_ms(database_url: str, committed: dict[str, float]) -> list[float]:
+    """Commit to the start of the POST, per delivery: wake-up, arq's job start and the claim."""
+    connection = await asyncpg.connect(raw_url(database_url))
+    rows = await connection.fetch(
+        "SELECT delivery_id, extract(epoch FROM recorded_at) - latency_ms / 1000.0 AS post_started"
+        " FROM webhook_delivery_attempts WHERE delivery_id = any($1::text[]) AND attempt = 1",
+        list(committed),
+    )
+    await connection.close()
+    return [(float(row["post_started"]) - committed[row["delivery_id"]]) * 1000 for row in rows]
+
+
 def run(quick: bool) -> list[Measurement]:
     total = 2_000 if quick else 20_000
     steady = 300 if quick else 1_000
+    slow = 100 if quick else 300
     with embedded_stack() as servers, receiver_process() as receiver_url:
         database_url, redis_url = servers.database_url, servers.redis_url
         endpoint = f"{receiver_url}/hook"
@@ -192,11 +218,12 @@ def run(quick: bool) -> list[Measurement]:
             generate_events(database_url, accounts, [Span(now - timedelta(hours=1), now, total)], only_account=account)
         )
         delivery_ids = asyncio.run(generate_deliveries(database_url, account, webhook_id))
-        asyncio.run(enqueue_pipelined(redis_url, delivery_ids))
 
         reset_receiver(receiver_url)
         with worker_process(servers, worker_max_jobs=str(CONCURRENCY)) as worker:
+            worker_is_up(redis_url)
             worker_cpu = cpu_seconds(psutil.Process(worker.pid))
+            asyncio.run(enqueue_pipelined(redis_url, delivery_ids))
             ours_rate = wait_for_receipts(receiver_url, total, label="worker delivering", timeout=600)
             worker_cpu = cpu_seconds(psutil.Process(worker.pid)) - worker_cpu
             reset_receiver(receiver_url)
@@ -205,12 +232,19 @@ def run(quick: bool) -> list[Measurement]:
             raw_rate = wait_for_receipts(receiver_url, total, label="raw httpx", timeout=60)
             raw_cpu = time.process_time() - raw_cpu
 
-            worker_is_up(redis_url)
             reset_receiver(receiver_url)
+            committed = asyncio.run(
+                steady_commits(database_url, redis_url, account, webhook_id, endpoint, slow, raw=False, rate=SLOW_RATE)
+            )
+            slow_latency = latencies_ms(receiver_url, committed, label="slow via worker")
+            slow_post_started = asyncio.run(post_started_ms(database_url, committed))
+            reset_receiver(receiver_url)
+            steady_cpu = cpu_seconds(psutil.Process(worker.pid))
             committed = asyncio.run(
                 steady_commits(database_url, redis_url, account, webhook_id, endpoint, steady, raw=False)
             )
             ours_latency = latencies_ms(receiver_url, committed, label="steady via worker")
+            steady_cpu = cpu_seconds(psutil.Process(worker.pid)) - steady_cpu
             reset_receiver(receiver_url)
             committed = asyncio.run(
                 steady_commits(database_url, redis_url, account, webhook_id, endpoint, steady, raw=True)
@@ -219,6 +253,7 @@ def run(quick: bool) -> list[Measurement]:
     p50, raw_p50 = median(ours_latency), median(raw_latency)
     p95, raw_p95 = percentile(ours_latency, 95), percentile(raw_latency, 95)
     p99, raw_p99 = percentile(ours_latency, 99), percentile(raw_latency, 99)
+    slow_p50, slow_post_p50 = median(slow_latency), median(slow_post_started)
     return [
         Measurement("deliver", f"deliveries/s ({total:,}, concurrency {CONCURRENCY})", ours_rate, raw_rate, "req/s",
                     ">= 0.6x raw", ours_rate >= 0.6 * raw_rate),
@@ -232,6 +267,13 @@ def run(quick: bool) -> list[Measurement]:
                     "(reported)", True),
         Measurement("deliver", f"commit->receipt p99 ({steady:,} at {STEADY_RATE}/s)", p99, raw_p99, "ms",
                     "(reported)", True),
+        Measurement("deliver", f"worker CPU per delivery at {STEADY_RATE}/s (raw: the loop's, draining)",
+                    1000 * steady_cpu / steady, 1000 * raw_cpu / total, "ms CPU", "(reported)", True),
+        # One delivery with no backlog, and where its time goes: the raw side is the raw POST's.
+        Measurement("deliver", f"commit->receipt p50 ({slow:,} at {SLOW_RATE}/s, no backlog)", slow_p50, raw_p50,
+                    "ms", "(reported)", True),
+        Measurement("deliver", f"  of which commit->POST started (wake-up, job start, claim) at {SLOW_RATE}/s",
+                    slow_post_p50, raw_p50, "ms", "(reported)", True),
     ]  # fmt: skip
 
 

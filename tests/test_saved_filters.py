@@ -20,6 +20,8 @@ PROVIDER_UPDATE = (
     "{savedFilterUpdate(id: $id, name: $name, data: $data, isPublic: $isPublic)" + FIELDS + "}"
 )
 PROVIDER_DELETE = "mutation($id:ID!){savedFilterDelete(id: $id)" + FIELDS + "}"
+# data_saved_filters.go: `graphql:"savedFilters()"`, empty parentheses the grammar does not allow.
+PROVIDER_LIST = "{savedFilters()" + FIELDS + "}"
 LIST = "query($type: String) { savedFilters(type: $type) { id name isPublic createdBy } }"
 RENAME = "mutation($id: ID!, $name: String!) { savedFilterUpdate(id: $id, name: $name) { id name data isPublic } }"
 
@@ -114,6 +116,30 @@ async def test_a_private_filter_is_seen_only_by_the_key_that_saved_it_and_a_publ
     # Not even an ADMIN changes another key's private filter: it does not exist for it.
     assert (await api.gql(RENAME, {"id": private["id"], "name": "x"}, token=colleague.jwt)).codes == ["NOT_FOUND"]
     assert (await api.gql(PROVIDER_DELETE, {"id": public["id"]}, token=colleague.jwt)).ok()
+
+
+async def test_the_providers_saved_filters_data_source_lists_what_the_key_may_see(api: Api) -> None:
+    """Its document has ``savedFilters()``: read as no arguments, it lists the same filters as the
+    console's own document, for the key that asks and no other."""
+    mine = await api.key("acme", Role.READER)
+    colleague = await api.key("acme", Role.ADMIN)
+    await create(api, mine, "mine only")
+    public = (await create(api, mine, "shared", is_public=True)).ok()["savedFilterCreate"]
+    listed = (await api.gql(PROVIDER_LIST, token=mine.jwt)).ok()["savedFilters"]
+    assert [f["name"] for f in listed] == ["mine only", "shared"]
+    assert (await api.gql(PROVIDER_LIST, token=colleague.jwt)).ok()["savedFilters"] == [public]
+    assert (await api.gql(PROVIDER_LIST, token=(await api.key("globex", Role.ADMIN)).jwt)).ok()["savedFilters"] == []
+    # Read again from the parsed documents kept by their text: the same answer.
+    assert (await api.gql(PROVIDER_LIST, token=colleague.jwt)).ok()["savedFilters"] == [public]
+    assert (await api.gql(PROVIDER_LIST)).codes == ["UNAUTHENTICATED"]
+
+
+async def test_a_document_broken_elsewhere_than_its_empty_parentheses_gets_the_parsers_error(api: Api) -> None:
+    reader = await api.key("acme", Role.READER)
+    broken = await api.gql("{savedFilters(){id,name}", token=reader.jwt)
+    assert broken.data is None
+    assert len(broken.errors) == 1 and "Syntax Error" in broken.errors[0]["message"]
+    assert broken.errors[0]["locations"] == [{"line": 1, "column": 15}]  # the text as sent: its ")"
 
 
 async def test_only_the_saver_or_an_admin_changes_a_public_filter(api: Api) -> None:

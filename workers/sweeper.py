@@ -19,10 +19,13 @@ SWEEP_BATCH = 1000
 
 
 async def sweep(ctx: dict[str, Any]) -> int:
-    """Enqueue due deliveries; returns how many.  arq drops a wake-up whose job is already queued."""
+    """Enqueue due deliveries whose own wake-up is not waiting in the queue; returns how many."""
     context = worker_context(ctx)
     async with context.db.transaction() as session:
         due = await webhooks.find_due_deliveries(session, SWEEP_BATCH)
+    if due:
+        waiting = await webhooks.waiting_wake_ups(context.queue, due)
+        due = [row for row in due if row.delivery_id not in waiting]
     if due:
         lease_seconds = webhooks.claim_lease_seconds(context.sender.timeout_seconds)
         await webhooks.enqueue_overdue(context.queue, due, lease_seconds=lease_seconds)

@@ -49,7 +49,7 @@ class RequestContext:
     The hot reads (the identity check, the search, an entry, the suggestions) run on one pooled
     asyncpg connection per request, outside any transaction (``raw_reading``); the other query
     fields share one read transaction.  Each is opened on first use and closed when the operation
-    ends (``RequestScope``).  graphql-core resolves sibling fields concurrently, so each is handed
+    ends (``end_request_scope``).  graphql-core resolves sibling fields concurrently, so each is handed
     out one field at a time.
     """
 

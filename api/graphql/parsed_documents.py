@@ -18,6 +18,8 @@ from graphql import DocumentNode
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from api.graphql.empty_arguments import parsed_without_empty_arguments
+
 
 class DocumentCache:
     """The most recently used ``maxsize`` parsed documents, by their text."""
@@ -39,10 +41,13 @@ class DocumentCache:
             self._documents.popitem(last=False)
 
     def lend(self, execution_context: ExecutionContext) -> None:
-        """Before parsing: hand strawberry the document parsed before for the request's text, if any."""
+        """Before parsing: hand strawberry the document parsed before for the request's text, or the text read
+        without its empty argument lists (``empty_arguments.py``) when that alone parses; else strawberry parses."""
         query = execution_context.query
         if query and execution_context.graphql_document is None:
-            execution_context.graphql_document = self.get(query)
+            execution_context.graphql_document = self.get(query) or parsed_without_empty_arguments(
+                query, execution_context.parse_options
+            )
 
     def keep(self, execution_context: ExecutionContext) -> None:
         """After parsing: keep the request's document, if it parsed."""

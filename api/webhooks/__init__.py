@@ -37,7 +37,7 @@ from api.webhooks.delivery import (
 )
 from api.webhooks.delivery_log import DeliveryPage, delivery_cursor, get_delivery, list_attempts, list_deliveries
 from api.webhooks.explain import explain_attempt
-from api.webhooks.queue import connect_queue, enqueue_deliveries, enqueue_overdue, enqueue_retry
+from api.webhooks.queue import connect_queue, enqueue_deliveries, enqueue_overdue, enqueue_retry, waiting_wake_ups
 from api.webhooks.redeliver_failed import FailedDeliveriesRange, RequeuedDeliveries, requeue_failed_deliveries
 from api.webhooks.replay import (
     ReplayProgress,
@@ -105,4 +105,5 @@ __all__ = [
     "start_replay",
     "unit_of_work",
     "verify_on_save",
+    "waiting_wake_ups",
 ]

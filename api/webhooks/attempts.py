@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import orjson
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from api.models import DeliveryStatus, WebhookDelivery, WebhookDeliveryAttempt
@@ -107,20 +107,25 @@ _RECORD = text(
 )
 
 
+Executor = AsyncSession | AsyncConnection
+"""Where a claim or a record runs: a transaction's session (verify-on-save's, with the webhook change),
+or a connection in autocommit (``Database.statement``): each is one statement."""
+
+
 def claim_lease_seconds(send_timeout_seconds: float) -> float:
     """How long a claimed attempt sent with this timeout is left alone before the sweeper takes it back."""
     return send_timeout_seconds * LEASE_TIMEOUTS
 
 
 async def claim_attempt(
-    session: AsyncSession, delivery_id: str, *, lease_seconds: float, only_if_due: bool = True
+    executor: Executor, delivery_id: str, *, lease_seconds: float, only_if_due: bool = True
 ) -> ClaimedAttempt | None:
     """Take the next attempt of a delivery; None when it is not due, settled, or held by another worker.
 
     ``only_if_due=False`` takes it whatever its state (redelivery, verify-on-save, test).
     """
     row = (
-        await session.execute(
+        await executor.execute(
             _CLAIM, {"delivery_id": delivery_id, "any_state": not only_if_due, "lease_seconds": lease_seconds}
         )
     ).one_or_none()
@@ -138,12 +143,10 @@ async def claim_attempt(
     )
 
 
-async def record_attempt(
-    session: AsyncSession, claimed: ClaimedAttempt, outcome: AttemptOutcome, step: NextStep
-) -> bool:
+async def record_attempt(executor: Executor, claimed: ClaimedAttempt, outcome: AttemptOutcome, step: NextStep) -> bool:
     """Store the outcome, the next step and the webhook's health; False if the attempt was superseded."""
     updated = (
-        await session.execute(
+        await executor.execute(
             _RECORD,
             {
                 "delivery_id": claimed.delivery_id,

@@ -1,9 +1,10 @@
 """One attempt of one delivery, made now: claim it, send it, record what the endpoint did.
 
-The worker, the test and redeliver claim in one short transaction, send outside any, and record in
-a second: no row lock is held while the endpoint answers, and the lease keeps other workers off
-meanwhile.  Only verify-on-save sends inside its caller's transaction: a refused payload must roll
-back the webhook change that asked for it.
+The worker, the test and redeliver claim in one statement, send outside any transaction, and record
+in a second statement, each its own transaction in autocommit (``Database.statement``: one round
+trip each instead of three): no row lock is held while the endpoint answers, and the lease keeps
+other workers off meanwhile.  Only verify-on-save sends inside its caller's transaction: a refused
+payload must roll back the webhook change that asked for it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from api.models import Webhook, WebhookDelivery, shown_id
 from api.observability import count_attempt
 from api.webhooks.attempts import (
     ClaimedAttempt,
+    Executor,
     claim_attempt,
     claim_lease_seconds,
     is_attempt_recorded,
@@ -52,8 +54,10 @@ async def deliver_due(
     db: Database, sender: Sender, retry_policy: RetryPolicy, *, delivery_id: str
 ) -> DeliveryAttemptResult | None:
     """The worker's attempt: made only if the delivery is due and nobody holds it; None otherwise."""
-    async with db.transaction() as session:
-        claimed = await claim_attempt(session, delivery_id, lease_seconds=claim_lease_seconds(sender.timeout_seconds))
+    async with db.statement() as connection:
+        claimed = await claim_attempt(
+            connection, delivery_id, lease_seconds=claim_lease_seconds(sender.timeout_seconds)
+        )
     if claimed is None:
         return None
     if claimed.attempt > retry_policy.max_attempts(
@@ -62,8 +66,8 @@ async def deliver_due(
         # Earlier attempts ended without a recorded outcome (a killed worker, a failed record): the
         # limit holds all the same, and nothing more is sent.
         outcome = AttemptOutcome(error=ATTEMPTS_EXHAUSTED, is_retryable_error=False)
-        async with db.transaction() as session:
-            is_recorded = await record_attempt(session, claimed, outcome, FAILED)
+        async with db.statement() as connection:
+            is_recorded = await record_attempt(connection, claimed, outcome, FAILED)
         return _result(claimed, outcome, FAILED if is_recorded else None)
     return await _send_and_record(db, sender, retry_policy, claimed)
 
@@ -79,8 +83,8 @@ async def deliver_now(
     db: Database, sender: Sender, retry_policy: RetryPolicy, *, delivery_id: str
 ) -> DeliveryAttemptResult:
     """A new attempt now, whatever the delivery's state (test); CONFLICT while a worker claims or records it."""
-    async with db.transaction() as session:
-        claimed = await _claim_now(session, sender, delivery_id)
+    async with db.statement() as connection:
+        claimed = await _claim_now(connection, sender, delivery_id)
     return await _send_and_record(db, sender, retry_policy, claimed)
 
 
@@ -156,9 +160,9 @@ def verification_failure(endpoint: str, outcome: AttemptOutcome) -> str:
     return message
 
 
-async def _claim_now(session: AsyncSession, sender: Sender, delivery_id: str) -> ClaimedAttempt:
+async def _claim_now(executor: Executor, sender: Sender, delivery_id: str) -> ClaimedAttempt:
     claimed = await claim_attempt(
-        session, delivery_id, lease_seconds=claim_lease_seconds(sender.timeout_seconds), only_if_due=False
+        executor, delivery_id, lease_seconds=claim_lease_seconds(sender.timeout_seconds), only_if_due=False
     )
     if claimed is None:
         # SKIP LOCKED passed it by: a worker is claiming or recording it at this moment.
@@ -173,8 +177,8 @@ async def _send_and_record(
     outcome = await sender.send(claimed)
     step = retry_policy.next_step(outcome, attempt=claimed.attempt, retry_on_failure=claimed.retry_on_failure)
     try:
-        async with db.transaction() as session:
-            is_recorded = await record_attempt(session, claimed, outcome, step)
+        async with db.statement() as connection:
+            is_recorded = await record_attempt(connection, claimed, outcome, step)
     except DBAPIError as refused:
         if refused.connection_invalidated:
             raise  # the database is away: the lease runs out and the sweeper takes the delivery up again
@@ -185,8 +189,8 @@ async def _send_and_record(
             error=f"the endpoint's answer could not be recorded ({type(refused.orig).__name__})",
         )
         step = retry_policy.next_step(outcome, attempt=claimed.attempt, retry_on_failure=claimed.retry_on_failure)
-        async with db.transaction() as session:
-            is_recorded = await record_attempt(session, claimed, outcome, step)
+        async with db.statement() as connection:
+            is_recorded = await record_attempt(connection, claimed, outcome, step)
     return _result(claimed, outcome, step if is_recorded else None)
 
 

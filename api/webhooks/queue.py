@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 import structlog
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import in_progress_key_prefix
 from opentelemetry.trace import SpanKind
 from redis.exceptions import RedisError
 
@@ -92,6 +94,38 @@ async def enqueue_overdue(queue: ArqRedis, due: Iterable[DueDelivery], *, lease_
             for row in due
         ),
     )
+
+
+async def waiting_wake_ups(queue: ArqRedis, due: Sequence[DueDelivery]) -> set[str]:
+    """The due deliveries whose own wake-up (the API's, or the retry after their last attempt) waits in
+    arq's queue, due and not started: a worker's next poll starts it, and a swept one would only be a second
+    job for the same attempt.  Behind a backlog the sweeper otherwise doubled the worker's work for
+    every delivery still queued (a job and a claim that finds nothing due), which lengthened the backlog.
+
+    A started job is no proof (its worker may have been killed before its claim), so the deliveries
+    whose job is in progress are swept as before; so are all of them when Redis does not answer.
+    """
+    job_ids = [
+        (row.delivery_id, job_id)
+        for row in due
+        for job_id in (delivery_job_id(row.delivery_id), retry_job_id(row.delivery_id, row.attempts))
+    ]
+    try:
+        async with queue.pipeline(transaction=False) as pipe:
+            for _, job_id in job_ids:
+                pipe.zscore(queue.default_queue_name, job_id)
+                pipe.exists(in_progress_key_prefix + job_id)
+            answers = await pipe.execute()
+    except Exception as error:
+        log.warning("could not read the queue; sweeping every due delivery", error=str(error))
+        return set()
+    scores, in_progress = answers[0::2], answers[1::2]
+    now_ms = time.time() * 1000  # a job deferred past now (a retry's) is not the next poll's
+    return {
+        delivery_id
+        for (delivery_id, _), score, is_started in zip(job_ids, scores, in_progress, strict=True)
+        if score is not None and score <= now_ms and not is_started
+    }
 
 
 async def enqueue_wake_ups(queue: ArqRedis | None, wake_ups: Iterable[tuple[str, str]]) -> None:

@@ -44,6 +44,9 @@ class Sender:
     """Connects only to addresses the guard judged (``PinnedTransport``): the check is the connection."""
     proxied_http: httpx.AsyncClient
     """For endpoints that ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` send through a proxy: the proxy resolves."""
+    proxies: dict[str, str]
+    """The environment's ``*_PROXY`` settings, read once as ``proxied_http`` reads them: reading them
+    per send walked the whole environment each time (a profile of the worker found it per delivery)."""
     guard: EndpointGuard
     service_secret_key: str = dataclasses.field(repr=False)
     """Decrypts the webhook's secret and custom headers, in the signer only."""
@@ -68,6 +71,7 @@ class Sender:
                 follow_redirects=False, transport=PinnedTransport(guard, ssl_context=verify, limits=limits)
             ),
             proxied_http=httpx.AsyncClient(follow_redirects=False, verify=verify, limits=limits, trust_env=True),
+            proxies=urllib.request.getproxies_environment(),
             guard=guard,
             service_secret_key=settings.resolved_secret_key(),
             timeout_seconds=settings.webhook_timeout_seconds,
@@ -99,7 +103,7 @@ class Sender:
     async def _sign_and_post(self, claimed: ClaimedAttempt) -> AttemptOutcome:
         if claimed.body is None:
             return AttemptOutcome(error="the event no longer exists (retention)", is_retryable_error=False)
-        is_proxied = _is_proxied(claimed.endpoint)
+        is_proxied = _is_proxied(claimed.endpoint, self.proxies)
         if is_proxied and not self.guard.private_allowed:
             # The proxy resolves the host itself: the best we can do is to judge it just before.
             try:
@@ -186,14 +190,13 @@ def _refused(refused: BadInput) -> AttemptOutcome:
     return AttemptOutcome(error=refused.message, is_retryable_error=isinstance(refused, UnresolvableHost))
 
 
-def _is_proxied(endpoint: str) -> bool:
-    """Whether the environment's proxy settings send ``endpoint`` through a proxy (the standard library's
-    reading of ``*_PROXY`` and ``NO_PROXY``, as httpx reads them)."""
-    proxies = urllib.request.getproxies_environment()
+def _is_proxied(endpoint: str, proxies: dict[str, str]) -> bool:
+    """Whether the environment's proxy settings (``proxies``) send ``endpoint`` through a proxy (the
+    standard library's reading of ``*_PROXY`` and ``NO_PROXY``, as httpx reads them)."""
     parts = urlsplit(endpoint)
     if parts.scheme not in proxies and "all" not in proxies:
         return False
-    return not urllib.request.proxy_bypass(parts.hostname or "")
+    return not urllib.request.proxy_bypass(parts.hostname or "")  # reads NO_PROXY: only once a proxy is set
 
 
 def _redact(text: str, secrets: list[str]) -> str:

@@ -1,0 +1,84 @@
+"""Claims and records run as single statements in autocommit (``Database.statement``): concurrent
+claims still let one attempt through, and the connection goes back to the pool as it came."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+
+from api import webhooks
+from api.audit.record import EventDraft, now_ms, record_events
+from api.db import Database
+from api.models import EventType, Role
+from api.settings import Settings
+from api.webhooks.attempts import claim_attempt
+from tests.helpers import Api, Key
+from tests.receivers import SET_WEBHOOK, Receiver, webhook_input
+
+CONCURRENT_ATTEMPTS = 8
+UNDONE_WRITE = text("UPDATE webhook_deliveries SET last_error = 'rolled back' WHERE id = :delivery_id")
+DELIVERY_ROW = text("SELECT attempts, last_error FROM webhook_deliveries WHERE id = :delivery_id")
+
+
+async def owed_delivery(api: Api, key: Key) -> str:
+    draft = EventDraft(
+        action="stack.updated", event_type=EventType.UPDATE, actor="github::alice", timestamp_ms=now_ms()
+    )
+    async with api.db.transaction() as session:
+        batch = await record_events(
+            session, [draft], account_id=key.account_id, account_name=key.account_name, recorded_by=key.id
+        )
+    [delivery_id] = batch.delivery_ids
+    return delivery_id
+
+
+async def test_workers_claiming_one_due_delivery_at_once_send_it_once(
+    api: Api, receiver: Receiver, settings: Settings
+) -> None:
+    admin = await api.key("acme", Role.ADMIN)
+    (await api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
+    delivery_id = await owed_delivery(api, admin)
+    sender = webhooks.Sender.from_settings(settings)
+    retry_policy = webhooks.RetryPolicy.from_settings(settings)
+    try:
+        results = await asyncio.gather(
+            *(
+                webhooks.deliver_due(api.db, sender, retry_policy, delivery_id=delivery_id)
+                for _ in range(CONCURRENT_ATTEMPTS)
+            )
+        )
+        # Once recorded, the delivery is settled: a late wake-up finds nothing due.
+        late = await webhooks.deliver_due(api.db, sender, retry_policy, delivery_id=delivery_id)
+    finally:
+        await sender.aclose()
+    made = [result for result in results if result is not None]
+    assert len(made) == 1 and made[0].attempt == 1 and made[0].outcome.status_code == 200
+    assert late is None
+    sent = [request for request in receiver.requests if request.header("X-Audit-Delivery-Id") == delivery_id]
+    assert [request.header("X-Audit-Attempt") for request in sent] == ["1"]
+
+
+async def test_a_connection_lent_for_one_claim_returns_to_the_pool_transactional(api: Api, receiver: Receiver) -> None:
+    admin = await api.key("acme", Role.ADMIN)
+    (await api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
+    delivery_id = await owed_delivery(api, admin)
+    # One connection, used in turn: the transaction after the claim runs on the claim's connection.
+    db = Database(api.settings.database_url or "", pool_size=1)
+    try:
+        async with db.statement() as connection:
+            claimed = await claim_attempt(connection, delivery_id, lease_seconds=30)
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as session:
+                await session.execute(UNDONE_WRITE, {"delivery_id": delivery_id})
+                raise RuntimeError("the unit of work fails after its write")
+        # The claim committed on its own and holds its lease for every other session.
+        async with db.statement() as connection:
+            again = await claim_attempt(connection, delivery_id, lease_seconds=30)
+    finally:
+        await db.dispose()
+    async with api.db.transaction() as session:
+        row = (await session.execute(DELIVERY_ROW, {"delivery_id": delivery_id})).one()
+    assert claimed is not None and claimed.attempt == 1 and again is None
+    assert (row.attempts, row.last_error) == (1, None)  # the claim stayed, the failed transaction's write did not
