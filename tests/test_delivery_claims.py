@@ -9,29 +9,17 @@ import pytest
 from sqlalchemy import text
 
 from api import webhooks
-from api.audit.record import EventDraft, now_ms, record_events
 from api.db import Database
-from api.models import EventType, Role
+from api.models import Role
 from api.settings import Settings
 from api.webhooks.attempts import claim_attempt
-from tests.helpers import Api, Key
+from tests.helpers import Api
 from tests.receivers import SET_WEBHOOK, Receiver, webhook_input
+from tests.test_delivery_attempts import owed_delivery
 
 CONCURRENT_ATTEMPTS = 8
 UNDONE_WRITE = text("UPDATE webhook_deliveries SET last_error = 'rolled back' WHERE id = :delivery_id")
 DELIVERY_ROW = text("SELECT attempts, last_error FROM webhook_deliveries WHERE id = :delivery_id")
-
-
-async def owed_delivery(api: Api, key: Key) -> str:
-    draft = EventDraft(
-        action="stack.updated", event_type=EventType.UPDATE, actor="github::alice", timestamp_ms=now_ms()
-    )
-    async with api.db.transaction() as session:
-        batch = await record_events(
-            session, [draft], account_id=key.account_id, account_name=key.account_name, recorded_by=key.id
-        )
-    [delivery_id] = batch.delivery_ids
-    return delivery_id
 
 
 async def test_workers_claiming_one_due_delivery_at_once_send_it_once(

@@ -9,14 +9,14 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import text
 
-from api.audit.record import EventDraft, now_ms, record_events
 from api.db import Database
 from api.errors import Conflict, NotFound
-from api.models import DeliveryStatus, EventType, Role
+from api.models import DeliveryStatus, Role
 from api.settings import Settings
 from api.webhooks import RetryPolicy, Sender, deliver_due, deliver_now, redeliver
 from tests.helpers import Api, Key
 from tests.receivers import SET_WEBHOOK, Receiver, Reply, running_receiver, webhook_input
+from tests.test_delivery_attempts import owed_delivery as owed_event_delivery
 
 
 @pytest.fixture
@@ -34,15 +34,7 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 async def owed_delivery(api: Api, key: Key, receiver: Receiver) -> str:
     """A webhook on ``receiver`` and one recorded event it is owed (no worker woken)."""
     (await api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=key.jwt)).ok()
-    draft = EventDraft(
-        action="stack.updated", event_type=EventType.UPDATE, actor="github::alice", timestamp_ms=now_ms()
-    )
-    async with api.db.transaction() as session:
-        batch = await record_events(
-            session, [draft], account_id=key.account_id, account_name=key.account_name, recorded_by=key.id
-        )
-    [delivery_id] = batch.delivery_ids
-    return delivery_id
+    return await owed_event_delivery(api, key)
 
 
 async def status_and_attempts(db: Database, delivery_id: str) -> tuple[str, int]:

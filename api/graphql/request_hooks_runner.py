@@ -51,6 +51,28 @@ class RequestHooksRunner(SchemaExtensionsRunner):
 # without its constructor: nothing is looked up or wrapped per request.
 
 
+class _SameWhenAwaited:
+    """A stage with nothing to await: ``async with`` runs what ``with`` runs."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
+    ) -> None:
+        return None
+
+    async def __aenter__(self) -> None:
+        self.__enter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
+    ) -> None:
+        self.__exit__(exc_type, exc_val, exc_tb)
+
+
 class _Operation(OperationContextManager):
     __slots__ = ("_hooks",)
 
@@ -71,7 +93,7 @@ class _Operation(OperationContextManager):
             self._hooks.answer_operation()
 
 
-class _Parsing(ParsingContextManager):
+class _Parsing(_SameWhenAwaited, ParsingContextManager):
     __slots__ = ("_hooks",)
 
     def __init__(self, hooks: RequestHooks) -> None:
@@ -86,16 +108,8 @@ class _Parsing(ParsingContextManager):
         if exc_type is None:
             self._hooks.end_parsing()
 
-    async def __aenter__(self) -> None:
-        self.__enter__()
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
-    ) -> None:
-        self.__exit__(exc_type, exc_val, exc_tb)
-
-
-class _Validation(ValidationContextManager):
+class _Validation(_SameWhenAwaited, ValidationContextManager):
     __slots__ = ("_hooks",)
 
     def __init__(self, hooks: RequestHooks) -> None:
@@ -104,44 +118,15 @@ class _Validation(ValidationContextManager):
     def __enter__(self) -> None:
         self._hooks.begin_validation()
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
-    ) -> None:
-        return None
 
-    async def __aenter__(self) -> None:
-        self.__enter__()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
-    ) -> None:
-        return None
-
-
-class _Executing(ExecutingContextManager):
+class _Executing(_SameWhenAwaited, ExecutingContextManager):
     __slots__ = ()
 
     def __init__(self) -> None:
         pass
 
-    def __enter__(self) -> None:
-        return None
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
-    ) -> None:
-        return None
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
-    ) -> None:
-        return None
-
-
-class _StreamResult(StreamResultContextManager):
+class _StreamResult(_SameWhenAwaited, StreamResultContextManager):
     __slots__ = ("_hooks", "_stream_result")
 
     def __init__(self, hooks: RequestHooks, result: StreamExecutionResult) -> None:
@@ -150,16 +135,3 @@ class _StreamResult(StreamResultContextManager):
 
     def __enter__(self) -> None:
         self._hooks.begin_stream_result(self._stream_result)
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
-    ) -> None:
-        return None
-
-    async def __aenter__(self) -> None:
-        self.__enter__()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
-    ) -> None:
-        return None
