@@ -26,6 +26,12 @@ def raw_url(database_url: str) -> str:
     return "postgresql://" + async_url(database_url)[len("postgresql+asyncpg://") :]
 
 
+SERIAL_PLAN = "SET LOCAL max_parallel_workers_per_gather = 0"
+"""For the rest of a transaction, no parallel plans: a statement streamed while the client works on
+its rows (an export's ``COPY``, a digest's leaves) gets one PostgreSQL process beside the client's,
+where a parallel plan put three on the two cores for more CPU and no sooner an end."""
+
+
 async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     """The session's own asyncpg connection, in the session's transaction: for the statements over a
     whole interval or export (a ``COPY``, a cursor, a value of tens of MB) that need asyncpg's own

@@ -141,7 +141,7 @@ def timed_export(base_url: str, token: str, export_format: str, sample: bool) ->
 async def timed_copy(database_url: str, pgdata: Path, account_id: str, columns: str, copy_format: str) -> Run:
     """The raw COPY of the same rows, in the same order, to a sink that keeps nothing; its CPU counted
     as the export's is (``postgres_cpu_seconds``).  Returns once its backend has exited."""
-    # The plan the export runs with (api.export.stream.SERIAL_PLAN): the account's index read in order.
+    # The plan the export runs with (api.db.SERIAL_PLAN): the account's index read in order.
     connection = await asyncpg.connect(raw_url(database_url), server_settings={"max_parallel_workers_per_gather": "0"})
     backend = psutil.Process(await connection.fetchval("SELECT pg_backend_pid()"))
     received = 0

@@ -17,11 +17,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, text
+from sqlalchemy import Select
 
 from api.audit.query import Filters, time_before
 from api.audit.search import PageRequest, search_statement
-from api.db import Database, driver_connection
+from api.db import SERIAL_PLAN, Database, driver_connection
 from api.export.copy import ExportChunk, copy_options, line_reader
 from api.export.formats import ExportFormat, export_columns
 from api.paging import Direction
@@ -41,12 +41,6 @@ COPY_TIMEOUT_SECONDS = 7 * 24 * 3600.0
 """asyncpg bounds a ``COPY`` as one statement, the client's reading included: a week, not the
 statement timeout of a few seconds.  The database's progress is bounded instead: each piece must
 arrive within the statement timeout (``_next_piece``), as each fetch of a cursor had to."""
-
-
-SERIAL_PLAN = text("SET LOCAL max_parallel_workers_per_gather = 0")
-"""An export reads the account's index in order and streams as it reads.  With the CSV's cells costed
-in, the planner chose a parallel plan instead: every row scanned, sorted (on disk past ``work_mem``)
-and merged through the workers' queues before the first line, for twice the CPU of the ``COPY``."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +162,10 @@ async def _copy(
         async with db.transaction() as session:
             connection = await session.connection()
             # SQLAlchemy begins the driver's transaction at its first statement: the COPY runs inside it.
-            await connection.execute(SERIAL_PLAN)
+            # An export reads the account's index in order and streams as it reads.  With the CSV's cells
+            # costed in, the planner chose a parallel plan instead: every row scanned, sorted (on disk past
+            # ``work_mem``) and merged through the workers' queues before the first line, for twice the CPU.
+            await connection.exec_driver_sql(SERIAL_PLAN)
             compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
             arguments = [compiled.params[name] for name in compiled.positiontup or ()]
             driver = await driver_connection(session)

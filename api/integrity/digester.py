@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit.record import EventDraft, Resource, now_ms, record_events
 from api.audit.resources import ResourceType
-from api.db import Database, driver_connection
+from api.db import SERIAL_PLAN, Database, driver_connection
 from api.integrity.keys import SigningKey
 from api.integrity.leaf_level import CopiedLeaves, LeafLevel
 from api.integrity.statement import DIGEST_ACTION, DIGEST_ACTOR, LEAVES_PER_EVENT, DigestStatement, SignedDigest
@@ -67,10 +67,6 @@ _LEAVES_RECORDED_IN = """
     ) AS recorded
     WHERE octet_length(id) = 26 AND length(id) = 26
 """
-_SERIAL_PLAN = "SET LOCAL max_parallel_workers_per_gather = 0"
-"""The leaves are read by one PostgreSQL process while the worker hashes them on the other core: a
-parallel plan put three processes on the two cores (and gathered the rows through queues), for about
-three times PostgreSQL's CPU and no sooner an end."""
 
 _FIRST_RECORDING_TIME = text(
     """
@@ -272,7 +268,7 @@ async def leaves_recorded_in(
 ) -> LeafLevel:
     """(id, event hash) of every event recorded in ``[start, end)``, and their leaf hashes, in tree order."""
     copied = CopiedLeaves()
-    await connection.execute(_SERIAL_PLAN)
+    await connection.execute(SERIAL_PLAN)
     await connection.copy_from_query(
         _LEAVES_RECORDED_IN, account_id, start, end, output=copied.take, format="binary", timeout=LEAVES_TIMEOUT_SECONDS
     )

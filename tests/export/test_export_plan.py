@@ -10,9 +10,8 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from api.audit.query import Filters
-from api.db import Database
+from api.db import SERIAL_PLAN, Database
 from api.export import ExportFormat, ExportQuery, prepared
-from api.export.stream import SERIAL_PLAN
 from api.models import Role
 from tests.export.support import seed_many
 from tests.helpers import Api
@@ -47,7 +46,7 @@ async def test_the_export_copy_is_planned_serially_even_when_parallel_plans_are_
     query = prepared(ExportQuery(account_id=key.account_id, filters=Filters(predicates=())))
 
     unconstrained = await export_plan(api.db, query)
-    serial = await export_plan(api.db, query, str(SERIAL_PLAN))
+    serial = await export_plan(api.db, query, SERIAL_PLAN)
 
     assert "Gather" in unconstrained  # what the planner picks when left to itself
     assert "Gather" not in serial and "Parallel" not in serial
