@@ -19,6 +19,7 @@ import asyncpg
 import httpx
 from rich.progress import Progress
 
+from api.audit.query import SEARCH_TEXT_SQL
 from api.db import raw_url
 from api.paging import Cursor, Direction, encode_cursor
 from bench.harness import Measurement, api_processes, embedded_stack, percentile, run_alone
@@ -33,11 +34,6 @@ SEARCH = f"""query($input: SearchInput!) {{ searchAuditTrailEntries(input: $inpu
   edges {{ cursor node {{ {ENTRY_FIELDS} }} }} pageInfo {{ endCursor hasNextPage hasPreviousPage }} }} }}"""
 SUGGESTIONS = """query($input: SearchSuggestionsInput!) { searchAuditTrailEntriesSuggestions(input: $input) {
   filteredCount fields { name possibleValuesString { values counts } } } }"""
-# The same expression as the trigram index of migration 0003, written out again by hand.
-SEARCH_TEXT = (
-    "lower(action || ' ' || actor || ' ' || coalesce(affected_resource_id, '') || ' '"
-    " || coalesce(related_resource_id, '') || ' ' || data::text)"
-)
 NEWEST_FIRST = "ORDER BY created_at DESC, id DESC LIMIT 51"
 
 
@@ -107,7 +103,7 @@ def cases(account_id: str, now: datetime) -> list[Case]:
             {"input": {"first": PAGE, "fullTextSearch": "ledger"}},
             [
                 (
-                    f"SELECT * FROM audit_events WHERE account_id = $1 AND {SEARCH_TEXT} LIKE $2 {NEWEST_FIRST}",
+                    f"SELECT * FROM audit_events WHERE account_id = $1 AND {SEARCH_TEXT_SQL} LIKE $2 {NEWEST_FIRST}",
                     (account_id, "%ledger%"),
                 )
             ],
