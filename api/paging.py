@@ -37,9 +37,14 @@ class Cursor:
 
 def encode_cursor(cursor: Cursor) -> str:
     """The opaque form handed to clients (URL-safe base64 of a small JSON array)."""
-    micros = (cursor.created_at - _EPOCH) // timedelta(microseconds=1)
+    # One per edge of every page: integer arithmetic and binascii, not timedelta division and base64's wrappers.
+    since = cursor.created_at - _EPOCH
+    micros = (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
     raw = orjson.dumps([CURSOR_VERSION, micros, cursor.row_id, cursor.direction.value])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return binascii.b2a_base64(raw, newline=False).translate(_URL_SAFE).decode().rstrip("=")
+
+
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def decode_cursor(value: str, direction: Direction) -> Cursor:

@@ -26,6 +26,7 @@ alone, as before.
 from __future__ import annotations
 
 import contextlib
+import enum
 import keyword
 from collections import OrderedDict
 from collections.abc import Callable
@@ -181,7 +182,9 @@ class CompiledCompletionContext(StrawberryGraphQLCoreExecutionContext):
         if isinstance(named, GraphQLList):
             element = self._compile(named.of_type, details)
             return None if element is None else _list_of(element, nullable=nullable)
-        if isinstance(named, GraphQLScalarType | GraphQLEnumType):
+        if isinstance(named, GraphQLEnumType):
+            return _enum_leaf(named, nullable=nullable)
+        if isinstance(named, GraphQLScalarType):
             return _leaf(named, nullable=nullable)
         if isinstance(named, GraphQLObjectType):
             return self._compile_object(named, details, nullable=nullable)
@@ -340,3 +343,23 @@ def _leaf(leaf_type: GraphQLScalarType | GraphQLEnumType, *, nullable: bool) -> 
         return coerced
 
     return complete_leaf
+
+
+def _enum_leaf(enum_type: GraphQLEnumType, *, nullable: bool) -> Completer:
+    """An enum leaf: strawberry's serialization of a member scans the type's values (a few µs, once
+    per entry of a page), so each member's answer is kept after its first serialization.  Only
+    members are kept (a type has finitely many), by type and value: a ``StrEnum`` member equals its
+    string, which is serialized on its own."""
+    coerce = _leaf(enum_type, nullable=nullable)  # the same checks and errors as any leaf
+    answers: dict[tuple[type, object], Any] = {}
+
+    def complete_enum(value: Any) -> Any:
+        if isinstance(value, enum.Enum):
+            key = (type(value), value)
+            answer = answers.get(key, Undefined)
+            if answer is Undefined:
+                answer = answers[key] = coerce(value)
+            return answer
+        return coerce(value)
+
+    return complete_enum

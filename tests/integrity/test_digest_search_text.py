@@ -33,15 +33,16 @@ async def test_a_digest_is_found_by_its_own_fields_and_not_by_the_events_it_list
     trail = await seed_trail(db, "acme", count=3)
     await digest_everything(db, integrity.KeyRing.from_settings(settings).signing_key)
     async with db.transaction() as session:
-        row = (
+        rows = (
             await session.execute(
                 text("SELECT id, data::text AS data FROM audit_events WHERE action = 'audit_trail.digest' "
                      "AND account_id = :a AND jsonb_array_length(data->'events') > 0"),
                 {"a": trail.account_id},
             )
-        ).one()  # fmt: skip
-    digest = json.loads(row.data)
-    listed_id, listed_hash = next(pair for pair in digest["events"] if pair[0] in trail.event_ids)
+        ).all()  # fmt: skip
+    # The trail's events may fall into two intervals on a loaded machine: any digest listing one will do.
+    row, digest = next((row, json.loads(row.data)) for row in rows if trail.event_ids[0] in row.data)
+    listed_id, listed_hash = next(pair for pair in digest["events"] if pair[0] == trail.event_ids[0])
 
     assert await found(api, reader.jwt, digest["digestId"]) == [(row.id, "audit_trail.digest")]
     assert await found(api, reader.jwt, digest["signature"][:40]) == [(row.id, "audit_trail.digest")]
