@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from api.accounts.accounts import set_retention
-from api.audit.retention import apply_retention
+from api.audit.retention import apply_retention, drop_partition
 from api.cli import app
-from api.db import Database
+from api.db import Database, raw_url
 from api.models import Role, Webhook
 from api.settings import Settings
 from api.webhooks import connect_queue
@@ -207,3 +208,32 @@ async def test_a_dropped_partitions_external_ids_go_before_it(api: Api) -> None:
     assert f"audit_events_p{day:%Y%m%d}" in report.dropped_partitions
     assert await surviving(api.db, "audit_events", "id", [old]) == set()
     assert await claimed_external_ids(api.db, acme) == set()
+
+
+async def test_dropping_a_partition_waits_for_a_read_instead_of_deadlocking_with_it(
+    api: Api, settings: Settings
+) -> None:
+    """A read locks the parent table, then the partitions its plan names (the read pool's generic plans
+    name them all).  A DROP that took the partition first and then waited for the parent would make a
+    cycle with it; PostgreSQL's DROP of a partition locks the parent first, so the DROP waits instead."""
+    day = ago(days=45).date()
+    partition = f"audit_events_p{day:%Y%m%d}"
+    async with api.db.transaction() as session:
+        await session.execute(text("SET LOCAL TIME ZONE 'UTC'"))
+        await session.execute(text("SELECT audit_events_ensure_partitions(:day, 1)"), {"day": day})
+    reader = await asyncpg.connect(raw_url(settings.database_url))
+    try:
+        read = reader.transaction()
+        await read.start()
+        await reader.execute("LOCK TABLE audit_events IN ACCESS SHARE MODE")  # a read's first lock
+        dropping = asyncio.create_task(drop_partition(api.db, partition))
+        async with asyncio.timeout(30):
+            while not await reader.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
+                await asyncio.sleep(0.05)  # until the DROP waits for a lock
+        # The read goes on to the partition, as its plan does: no deadlock, the DROP still waits.
+        assert await reader.fetchval(f'SELECT count(*) FROM "{partition}"') == 0
+        await read.commit()
+    finally:
+        await reader.close()
+    assert await dropping is True
+    assert not await partition_exists(api.db, partition)
