@@ -221,6 +221,7 @@ async def test_dropping_a_partition_waits_for_a_read_instead_of_deadlocking_with
     async with api.db.transaction() as session:
         await session.execute(text("SET LOCAL TIME ZONE 'UTC'"))
         await session.execute(text("SELECT audit_events_ensure_partitions(:day, 1)"), {"day": day})
+    assert settings.database_url is not None
     reader = await asyncpg.connect(raw_url(settings.database_url))
     try:
         read = reader.transaction()
