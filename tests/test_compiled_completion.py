@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 import strawberry
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionResult
 
 from api.graphql.compiled_completion import SHARED_COMPLETERS, CompiledCompletionContext
 from api.graphql.parsed_documents import DocumentCache, ParsedDocuments
-from api.graphql.scalars import JSON
+from api.graphql.scalars import JSON, SCALARS
 
 COMPILED_LISTS: list[int] = []
 
@@ -46,7 +47,7 @@ class Node:
     count: int
     score: float
     tags: list[str]
-    data: JSON  # type: ignore[valid-type]  # strawberry scalar wrapper
+    data: JSON
     resource: Resource | None
     required_name: str
 
@@ -72,7 +73,7 @@ class Query:
                 count=i,
                 score=i / 3,
                 tags=[f"t{i}", "x"],
-                data={"a": [i, None, {"b": "c"}]},
+                data=JSON({"a": [i, None, {"b": "c"}]}),
                 resource=Resource(resource_type="STACK", resource_id=None) if i % 3 else None,
                 required_name=f"name-{i}",
             )
@@ -85,8 +86,11 @@ class Query:
         return [Edge(cursor=f"c{i}", node=node) for i, node in enumerate(nodes)]
 
 
+CONFIG = StrawberryConfig(scalar_map=SCALARS)
+
+
 def run(context_class: type[StrawberryGraphQLCoreExecutionContext], document: str, **variables: Any) -> ExecutionResult:
-    schema = strawberry.Schema(query=Query, execution_context_class=context_class)
+    schema = strawberry.Schema(query=Query, execution_context_class=context_class, config=CONFIG)
     return schema.execute_sync(document, variable_values=variables)
 
 
@@ -142,6 +146,7 @@ def test_a_repeated_document_is_completed_by_the_functions_compiled_for_its_firs
     schema = strawberry.Schema(
         query=Query,
         execution_context_class=CountingContext,
+        config=CONFIG,
         extensions=[partial(ParsedDocuments, DocumentCache(maxsize=8))],
     )
     document = "{ edges { cursor node { __typename id kind resource { resourceType resourceId } } } }"
@@ -177,5 +182,6 @@ def test_a_document_with_directives_is_completed_by_its_own_requests_variables(d
 SHARED_SCHEMA = strawberry.Schema(
     query=Query,
     execution_context_class=CompiledCompletionContext,
+    config=CONFIG,
     extensions=[partial(ParsedDocuments, DocumentCache(maxsize=8))],
 )

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import strawberry
 from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from api.audit.search_raw import EventRow
@@ -24,6 +25,7 @@ from api.graphql.audit.types import AuditTrailEntry, AuditTrailEntryConnection, 
 from api.graphql.compiled_completion import CompiledCompletionContext
 from api.graphql.pagination import PageInfo
 from api.graphql.parsed_documents import DocumentCache, ParsedDocuments
+from api.graphql.scalars import SCALARS
 
 COMPILED_LISTS: list[int] = []
 START = datetime(2026, 11, 26, 9, 30, 15, 123456, tzinfo=UTC)
@@ -79,6 +81,7 @@ def schema(context_class: type[StrawberryGraphQLCoreExecutionContext]) -> strawb
         query=Query,
         execution_context_class=context_class,
         extensions=[partial(ParsedDocuments, DocumentCache(maxsize=64))],
+        config=StrawberryConfig(scalar_map=SCALARS),
     )
 
 

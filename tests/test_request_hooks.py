@@ -10,8 +10,10 @@ from functools import partial
 
 import strawberry
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 
 from api.graphql.request_hooks import RequestChecks, RequestHooks
+from api.graphql.scalars import SCALARS
 from api.graphql.schema import Mutation, Query, build_schema
 from api.models import Role
 from api.settings import Settings
@@ -72,7 +74,10 @@ async def test_strawberrys_own_runner_drives_the_same_steps(settings: Settings) 
     limited = settings.model_copy(update={"max_query_fields": 3, "max_query_depth": 1})
     ours = build_schema(limited)
     plain = strawberry.Schema(
-        query=Query, mutation=Mutation, extensions=[partial(RequestHooks, RequestChecks.of(limited))]
+        query=Query,
+        mutation=Mutation,
+        extensions=[partial(RequestHooks, RequestChecks.of(limited))],
+        config=StrawberryConfig(scalar_map=SCALARS),
     )
     documents = ["{ __typename }", "{ a b c d }", "{ viewer { account { id } } }", "{ viewer { nope } }", "{ viewer {"]
     for document in documents:

@@ -24,6 +24,7 @@ from api.graphql.replays import ReplaysMutation, ReplaysQuery
 from api.graphql.request_hooks import RequestChecks, RequestHooks
 from api.graphql.request_hooks_runner import RequestHooksRunner
 from api.graphql.saved_filters import SavedFiltersMutation, SavedFiltersQuery
+from api.graphql.scalars import SCALARS
 from api.graphql.webhooks import WebhooksMutation, WebhooksQuery
 from api.settings import Settings
 
@@ -69,7 +70,7 @@ def build_schema(settings: Settings | None = None) -> AuditTrailSchema:
         subscription=Subscription,
         # One extension for everything around a request, built per request (``request_hooks.py``).
         extensions=[partial(RequestHooks, checks)],
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
         execution_context_class=FastVariablesContext,
     )
     schema.checks = checks

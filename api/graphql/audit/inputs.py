@@ -173,8 +173,8 @@ class AuditTrailEventInput:
     run: AuditTrailRunInput | None = strawberry.field(
         default=None, description="The run; required for run state changes, and only for them."
     )
-    context: JSON | None = None  # type: ignore[valid-type]  # strawberry scalar wrapper
-    data: JSON | None = None  # type: ignore[valid-type]  # strawberry scalar wrapper
+    context: JSON | None = None
+    data: JSON | None = None
     remote_ip: str | None = strawberry.field(default=None, name="remoteIP")
     timestamp: float | None = strawberry.field(default=None, description="Milliseconds since the epoch; now if unset.")
     external_id: str | None = strawberry.field(

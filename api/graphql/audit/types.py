@@ -53,8 +53,8 @@ class AuditTrailEntry:
     affected_resource: AuditTrailResource | None
     related_resource: AuditTrailResource | None
     body: str = strawberry.field(description="The exact JSON payload a webhook receives for this event.")
-    data: JSON  # type: ignore[valid-type]  # strawberry scalar wrapper
-    context: JSON  # type: ignore[valid-type]  # strawberry scalar wrapper
+    data: JSON
+    context: JSON
     remote_ip: str | None = strawberry.field(name="remoteIP")
     recorded_by: str | None = strawberry.field(
         description="The key that recorded an event ingested from another service (`api::<key id>`, also"
@@ -94,8 +94,8 @@ class AuditTrailEntry:
             affected_resource=_resource(event.affected_resource_type, event.affected_resource_id),
             related_resource=_resource(event.related_resource_type, event.related_resource_id),
             body=event.body,
-            data=event.data,
-            context=event.context,
+            data=JSON(event.data),
+            context=JSON(event.context),
             remote_ip=event.remote_ip,
             recorded_by=_context_text(event.context, RECORDED_BY),
             recorded_at=recorded,
