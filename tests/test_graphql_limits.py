@@ -68,6 +68,24 @@ async def test_syntax_error_has_a_code(api: Api) -> None:
     assert result.codes == ["GRAPHQL_VALIDATION_FAILED"] or result.codes == ["GRAPHQL_PARSE_FAILED"]
 
 
+@pytest.mark.parametrize(
+    ("document", "line", "column"),
+    [("{  }", 1, 1), ("query Q {}", 1, 9), ("{ viewer {\n } }", 1, 10), ("{ ... on Query { } }", 1, 16),
+     ("{ viewer { id } } fragment F on Viewer {}", 1, 40)],
+)  # fmt: skip
+async def test_an_empty_selection_set_is_a_syntax_error_with_its_place(
+    api: Api, document: str, line: int, column: int
+) -> None:
+    """graphql-core parses ``{ }``; strawberry's depth limit failed on it with ``max() arg is an empty
+    sequence`` as the message (the soak fuzzer found it)."""
+    key = await api.key("acme", Role.READER)
+    result = await api.gql(document, token=key.jwt)
+    assert result.status_code == 200 and result.codes == ["GRAPHQL_VALIDATION_FAILED"], result.json
+    [error] = result.errors
+    assert error["message"] == "Syntax Error: a selection set must select at least one field."
+    assert error["locations"] == [{"line": line, "column": column}]
+
+
 async def test_unexpected_exceptions_are_masked_with_the_request_id() -> None:
     @strawberry.type
     class Query:

@@ -98,6 +98,24 @@ def measure(document: DocumentNode) -> DocumentSize:
     return DocumentSize(**counts)
 
 
+def empty_selections(document: DocumentNode) -> list[GraphQLError]:
+    """An error for each selection set that selects nothing (``{ }``).
+
+    The grammar wants at least one selection, but graphql-core 3.3 parses ``{ }`` and its rules do
+    not refuse it; strawberry's depth limit then fails on it (``max()`` of nothing) and the client
+    got that message as an internal error.  So it is refused here, with its place, as the syntax
+    error it is, before any rule runs."""
+    errors = []
+    pending: list[Node] = list(document.definitions)
+    while pending:
+        node = pending.pop()
+        selection_set = getattr(node, "selection_set", None)
+        if selection_set is not None and not selection_set.selections:
+            errors.append(GraphQLError("Syntax Error: a selection set must select at least one field.", selection_set))
+        pending.extend(_children(node))
+    return errors
+
+
 def _children(node: Node) -> Iterator[Node]:
     """The nodes under ``node`` that can hold fields, spreads or directives (arguments cannot)."""
     yield from getattr(node, "directives", None) or ()
@@ -137,7 +155,9 @@ class ValidatedDocuments:
             self._entries.move_to_end(key)
             return entry
         refusal = limits.refusal(measure(document))
-        errors = None if refusal is not None else validate_document(schema, document, rules)
+        errors = (
+            None if refusal is not None else (empty_selections(document) or validate_document(schema, document, rules))
+        )
         entry = self._entries[key] = _Validated(document, refusal, errors)
         while len(self._entries) > self.maxsize:
             self._entries.popitem(last=False)
