@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from arq.constants import job_key_prefix
+from redis.asyncio import Redis
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 
@@ -15,7 +17,10 @@ from api.audit.facts import Principal
 from api.audit.record import ChangeStatement, EventDraft, Recording, record_events_with
 from api.db import Database
 from api.models import EventType, Role
+from api.settings import Settings
+from api.webhooks.queue import delivery_job_id
 from tests.helpers import Api
+from tests.receivers import SET_WEBHOOK, Receiver, webhook_input
 from tests.test_audit_support import event_count
 
 CREATE_KEY = 'mutation { apiKeyCreate(input: {name: "ci", role: SERVICE}) { id secret } }'
@@ -68,6 +73,29 @@ async def test_a_new_key_and_its_event_are_one_statement_in_autocommit(
     assert affected == created["id"]
     assert stored_hash != created["secret"]
     assert await api.login(created["id"], created["secret"])  # the key works
+
+
+async def test_the_keys_event_owes_the_webhook_a_delivery_enqueued_after_the_statement(
+    api: Api, receiver: Receiver, settings: Settings
+) -> None:
+    admin = await api.key("acme", Role.ADMIN)
+    (await api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
+    created = (await api.gql(CREATE_KEY, token=admin.jwt)).ok()["apiKeyCreate"]
+    async with api.db.transaction() as session:
+        [delivery_id] = (
+            await session.execute(
+                text(
+                    "SELECT d.id FROM webhook_deliveries d JOIN audit_events e ON e.id = d.event_id"
+                    " WHERE e.action = 'api_key.create' AND e.affected_resource_id = :key_id"
+                ),
+                {"key_id": created["id"]},
+            )
+        ).scalars()
+    redis = Redis.from_url(settings.redis_url or "")
+    try:
+        assert await redis.exists(job_key_prefix + delivery_job_id(str(delivery_id)))
+    finally:
+        await redis.aclose()
 
 
 async def test_a_failing_event_insert_leaves_no_key(api: Api) -> None:
