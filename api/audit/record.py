@@ -4,7 +4,8 @@ One statement per batch: the events go in through ``unnest`` and the delivery ro
 from them in the same statement, so ingestion of 1,000 events is one round trip, and no event
 can commit without the delivery its webhook is owed.  The same statement claims the client ids
 of ingested events (``audit_event_external_ids``); an event whose id is already claimed is not
-written, and the batch says which ids those were.
+written, and the batch says which ids those were.  A change that is itself one statement can lead
+the same statement (``record_events_with``), so the change and its event are one round trip.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ opens the transaction, checks the caller's role inside it, runs the domain funct
 event from the facts it returned (and the deliveries the event owes) in that same transaction,
 verifies the webhook when the facts ask for it, commits, and only then wakes the worker.  A domain
 function that raises leaves nothing behind (a failed login is recorded by the login guard instead).
+
+A change that is one statement (a new key) can skip the transaction: ``run_in_one_statement`` sends
+it and its event as one statement, which PostgreSQL commits whole or not at all.
 """
 
 from __future__ import annotations
