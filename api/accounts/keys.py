@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from api.audit.facts import Audited, AuditFacts
-from api.audit.record import Resource
+from api.audit.facts import Audited, AuditedStatement, AuditFacts
+from api.audit.record import ChangeStatement, Resource
 from api.audit.resources import ResourceType
 from api.digests import sha256_hex
 from api.errors import BadInput, Conflict, NotFound, Unauthenticated
@@ -20,11 +22,24 @@ from api.models import Account, ApiKey, Role, could_be_id, new_id, shown_id, utc
 MAX_KEY_NAME_LENGTH = 200
 
 
+@dataclass(frozen=True, kw_only=True)
+class NewKey:
+    """A key's row as created: a plain value, not the ORM's instance, which cost more to build than
+    everything else ``apiKeyCreate`` does in Python before its statement (0.35 ms of CPU)."""
+
+    id: str
+    account_id: str
+    name: str
+    role: str
+    secret_hash: str
+    created_at: datetime
+
+
 @dataclass(frozen=True)
 class CreatedKey:
     """A new key and its secret: the only moment the secret exists outside the caller's hands."""
 
-    key: ApiKey
+    key: NewKey
     secret: str
 
 
@@ -39,31 +54,60 @@ def parse_role(role: str) -> Role:
 
 async def create_key(session: AsyncSession, account_id: str, name: str, role: Role) -> CreatedKey:
     """Create a key in the account; the returned secret is never stored."""
+    created = new_key(account_id, name, role)
+    # Every column given: one left to its default made pydantic inspect the default's signature per instance.
+    session.add(ApiKey(**dataclasses.asdict(created.key), last_used_at=None, revoked_at=None))
+    await session.flush()
+    return created
+
+
+def new_key(account_id: str, name: str, role: Role) -> CreatedKey:
+    """A key of the account and its secret, not yet written; BAD_USER_INPUT for a name out of bounds."""
     name = name.strip()
     if not name or len(name) > MAX_KEY_NAME_LENGTH:
         raise BadInput(f"key name must be 1-{MAX_KEY_NAME_LENGTH} characters, got {len(name)}")
     secret = secrets.token_urlsafe(32)
-    # Every column given: a column left to its default makes pydantic inspect the default's signature
-    # on each instance: half the cost of building one.
-    key = ApiKey(
+    key = NewKey(
         id=new_id(),
         account_id=account_id,
         name=name,
         role=role.value,
         secret_hash=sha256_hex(secret),
         created_at=utcnow(),
-        last_used_at=None,
-        revoked_at=None,
     )
-    session.add(key)
-    await session.flush()
     return CreatedKey(key=key, secret=secret)
 
 
 async def create(session: AsyncSession, account_id: str, *, name: str, role: Role) -> Audited[CreatedKey]:
-    """``apiKeyCreate``: a new key of the caller's account."""
+    """``audittrail keys create``: a new key of the account, in the caller's transaction."""
     created = await create_key(session, account_id, name, role)
-    return Audited(created, AuditFacts(affected_resource=Resource(ResourceType.API_KEY, created.key.id)))
+    return Audited(created, _created_facts(created))
+
+
+_INSERT_KEY = (
+    "INSERT INTO api_keys (id, account_id, name, role, secret_hash, created_at)"
+    " VALUES (:key_id, :key_account_id, :key_name, :key_role, :key_secret_hash, :key_created_at)"
+)
+
+
+def create_in_statement(account_id: str, *, name: str, role: Role) -> AuditedStatement[CreatedKey]:
+    """``apiKeyCreate``: a new key of the caller's account, written by its event's statement (one
+    round trip for the key, its event and the event's delivery)."""
+    created = new_key(account_id, name, role)
+    key = created.key
+    parameters = {
+        "key_id": key.id,
+        "key_account_id": key.account_id,
+        "key_name": key.name,
+        "key_role": key.role,
+        "key_secret_hash": key.secret_hash,
+        "key_created_at": key.created_at,
+    }
+    return AuditedStatement(created, _created_facts(created), ChangeStatement(_INSERT_KEY, parameters))
+
+
+def _created_facts(created: CreatedKey) -> AuditFacts:
+    return AuditFacts(affected_resource=Resource(ResourceType.API_KEY, created.key.id))
 
 
 async def revoke(session: AsyncSession, account_id: str, *, key_id: str) -> Audited[ApiKey]:

@@ -10,10 +10,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from api.audit.facts import AuditFacts, Principal
-from api.audit.record import EventDraft, RecordedBatch, now_ms, record_events
+from api.audit.record import (
+    ChangeStatement,
+    EventDraft,
+    RecordedBatch,
+    Recording,
+    now_ms,
+    record_events,
+    record_events_with,
+)
 from api.audit.sanitize import sanitize_args
 from api.models import EventType
 
@@ -39,11 +47,35 @@ async def record_change(
     session: AsyncSession, change: Change, *, deliveries_due_in_seconds: float = 0.0
 ) -> RecordedBatch:
     """Record ``change`` (and the delivery it owes) in the caller's transaction."""
+    return await record_events(
+        session,
+        [change_draft(change)],
+        account_id=change.principal.account_id,
+        account_name=change.principal.account_name,
+        recorded_by=change.principal.key_id,
+        forced_webhook_id=change.facts.final_payload_webhook_id,
+        deliveries_due_in_seconds=deliveries_due_in_seconds,
+    )
+
+
+async def record_change_with(connection: AsyncConnection, change: Change, statement: ChangeStatement) -> RecordedBatch:
+    """Write ``statement`` (the change itself) and record ``change`` in one statement on ``connection``."""
+    recording = Recording(
+        account_id=change.principal.account_id,
+        account_name=change.principal.account_name,
+        recorded_by=change.principal.key_id,
+        forced_webhook_id=change.facts.final_payload_webhook_id,
+    )
+    return await record_events_with(connection, statement, [change_draft(change)], recording)
+
+
+def change_draft(change: Change) -> EventDraft:
+    """The event of ``change``, its arguments sanitized."""
     facts = change.facts
     data: dict[str, Any] = {"args": sanitize_args(change.args)} if facts.records_args else {}
     if change.outcome is not None:
         data["result"] = sanitize_args(change.outcome)
-    draft = EventDraft(
+    return EventDraft(
         action=change.action,
         event_type=change.event_type,
         actor=change.principal.actor,
@@ -53,13 +85,4 @@ async def record_change(
         remote_ip=change.remote_ip,
         affected_resource=facts.affected_resource,
         related_resource=facts.related_resource,
-    )
-    return await record_events(
-        session,
-        [draft],
-        account_id=change.principal.account_id,
-        account_name=change.principal.account_name,
-        recorded_by=change.principal.key_id,
-        forced_webhook_id=facts.final_payload_webhook_id,
-        deliveries_due_in_seconds=deliveries_due_in_seconds,
     )

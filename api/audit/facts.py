@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from api.audit.record import Resource
+from api.audit.record import ChangeStatement, Resource
 from api.models import Webhook
 
 T = TypeVar("T")
@@ -50,3 +50,13 @@ class Audited(Generic[T]):
 
     result: T
     facts: AuditFacts
+
+
+@dataclass(frozen=True)
+class AuditedStatement(Generic[T]):
+    """A change not yet written: the statement that writes it, sent with its event's as one statement
+    (``AuditedMutation.run_in_one_statement``), the result it will have, and the facts of its event."""
+
+    result: T
+    facts: AuditFacts
+    change: ChangeStatement

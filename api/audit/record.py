@@ -4,19 +4,21 @@ One statement per batch: the events go in through ``unnest`` and the delivery ro
 from them in the same statement, so ingestion of 1,000 events is one round trip, and no event
 can commit without the delivery its webhook is owed.  The same statement claims the client ids
 of ingested events (``audit_event_external_ids``); an event whose id is already claimed is not
-written, and the batch says which ids those were.
+written, and the batch says which ids those were.  A change that is itself one statement can lead
+the same statement (``record_events_with``), so the change and its event are one round trip.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, TextClause, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from api.audit.actors import actor_source
 from api.audit.hashing import event_hash
@@ -162,9 +164,8 @@ def build_event(draft: EventDraft, *, account_id: str, account_name: str, record
     )
 
 
-_INSERT_EVENTS_AND_DELIVERIES = text(
-    """
-    WITH incoming AS (
+_EVENTS_AND_DELIVERIES = """
+    incoming AS (
         SELECT * FROM unnest(
             CAST(:ids AS varchar[]), CAST(:created_ats AS timestamptz[]), CAST(:actions AS text[]),
             CAST(:actors AS text[]), CAST(:actor_sources AS text[]), CAST(:event_types AS text[]),
@@ -225,12 +226,44 @@ _INSERT_EVENTS_AND_DELIVERIES = text(
     SELECT id, event_id, NULL AS external_id FROM deliveries
     UNION ALL
     SELECT NULL, event_id, external_id FROM claimed
-    """
-)
+"""
+"""The events' and deliveries' common table expressions and the statement's answer, after ``WITH``."""
+
+_INSERT_EVENTS_AND_DELIVERIES = text("WITH " + _EVENTS_AND_DELIVERIES)
+
+
+@functools.lru_cache(maxsize=32)
+def _change_and_events(change_sql: str) -> TextClause:
+    """The events' statement led by one change of its own (``WITH change AS (...)``), built once per
+    change: PostgreSQL runs a data-modifying ``WITH`` to completion whether or not anything reads it,
+    and the whole statement is one transaction: the change and its event commit together or not at all."""
+    return text(f"WITH change AS ({change_sql}),{_EVENTS_AND_DELIVERIES}")
 
 
 def _json_text(value: dict[str, Any]) -> str:
     return orjson.dumps(value).decode()
+
+
+@dataclass(frozen=True)
+class Recording:
+    """Whose events a batch records and where its deliveries go: the same for every event of it."""
+
+    account_id: str
+    account_name: str
+    recorded_by: str | None
+    forced_webhook_id: str | None = None
+    deliveries_due_in_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ChangeStatement:
+    """A change written by its event's own statement (``record_events_with``): one round trip for both.
+
+    ``sql`` is one data-modifying statement with ``:name`` parameters; its names must not be the
+    events' (prefix them with the resource: ``key_id``)."""
+
+    sql: str
+    parameters: Mapping[str, Any]
 
 
 async def record_events(
@@ -248,44 +281,78 @@ async def record_events(
     A draft whose external id is already claimed is left out: ``known_external_ids`` names those.
     """
     await session.flush()  # the caller's own writes (a webhook just saved) must be visible to the statement
-    events = [
-        build_event(draft, account_id=account_id, account_name=account_name, recorded_by=recorded_by)
+    recording = Recording(account_id, account_name, recorded_by, forced_webhook_id, deliveries_due_in_seconds)
+    events = _built(drafts, recording)
+    result = await session.execute(_INSERT_EVENTS_AND_DELIVERIES, _parameters(events, drafts, recording))
+    return _recorded_batch(result, events, drafts)
+
+
+async def record_events_with(
+    connection: AsyncConnection, change: ChangeStatement, drafts: list[EventDraft], recording: Recording
+) -> RecordedBatch:
+    """Write ``change`` and ``drafts`` with their deliveries in one statement on ``connection``.
+
+    On a connection in autocommit (``Database.statement``) that statement is the whole transaction:
+    one round trip where a session takes BEGIN, the change, the events and COMMIT.  It goes through
+    SQLAlchemy's execution all the same, so a lost connection is handled (and answered) as anywhere.
+    """
+    events = _built(drafts, recording)
+    parameters = _parameters(events, drafts, recording)
+    if not parameters.keys().isdisjoint(change.parameters):
+        raise ValueError(f"a change's parameters must not be named as the events': {sorted(change.parameters)}")
+    result = await connection.execute(_change_and_events(change.sql), {**parameters, **change.parameters})
+    return _recorded_batch(result, events, drafts)
+
+
+def _built(drafts: list[EventDraft], recording: Recording) -> list[NewEvent]:
+    return [
+        build_event(
+            draft,
+            account_id=recording.account_id,
+            account_name=recording.account_name,
+            recorded_by=recording.recorded_by,
+        )
         for draft in drafts
     ]
-    result = await session.execute(
-        _INSERT_EVENTS_AND_DELIVERIES,
-        {
-            "account_id": account_id,
-            "recorded_by": recorded_by,
-            "forced_webhook_id": forced_webhook_id or "",
-            "due_in_seconds": deliveries_due_in_seconds,
-            "ids": [e.id for e in events],
-            "created_ats": [e.created_at for e in events],
-            "actions": [e.action for e in events],
-            "actors": [e.actor for e in events],
-            "actor_sources": [e.actor_source for e in events],
-            "event_types": [e.event_type for e in events],
-            "run_flags": [e.run_state_change for e in events],
-            "affected_types": [e.affected_resource_type for e in events],
-            "affected_ids": [e.affected_resource_id for e in events],
-            "related_types": [e.related_resource_type for e in events],
-            "related_ids": [e.related_resource_id for e in events],
-            "run_ids": [e.run_id for e in events],
-            "run_stack_ids": [e.run_stack_id for e in events],
-            "contexts": [_json_text(e.context) for e in events],
-            "datas": [_json_text(e.data) for e in events],
-            "remote_ips": [e.remote_ip for e in events],
-            "recorded_ats": [e.recorded_at for e in events],
-            "bodies": [e.body for e in events],
-            "delivery_ids": [new_id() for _ in events],
-            # The integrity hash of each body exactly as stored (api/audit/hashing.py).
-            "event_hashes": [event_hash(e.id, e.body) for e in events],
-            "external_ids": [draft.external_id for draft in drafts],
-        },
-    )
+
+
+def _parameters(events: list[NewEvent], drafts: list[EventDraft], recording: Recording) -> dict[str, Any]:
+    """The statement's parameters: one array per column, one element per event."""
+    return {
+        "account_id": recording.account_id,
+        "recorded_by": recording.recorded_by,
+        "forced_webhook_id": recording.forced_webhook_id or "",
+        "due_in_seconds": recording.deliveries_due_in_seconds,
+        "ids": [e.id for e in events],
+        "created_ats": [e.created_at for e in events],
+        "actions": [e.action for e in events],
+        "actors": [e.actor for e in events],
+        "actor_sources": [e.actor_source for e in events],
+        "event_types": [e.event_type for e in events],
+        "run_flags": [e.run_state_change for e in events],
+        "affected_types": [e.affected_resource_type for e in events],
+        "affected_ids": [e.affected_resource_id for e in events],
+        "related_types": [e.related_resource_type for e in events],
+        "related_ids": [e.related_resource_id for e in events],
+        "run_ids": [e.run_id for e in events],
+        "run_stack_ids": [e.run_stack_id for e in events],
+        "contexts": [_json_text(e.context) for e in events],
+        "datas": [_json_text(e.data) for e in events],
+        "remote_ips": [e.remote_ip for e in events],
+        "recorded_ats": [e.recorded_at for e in events],
+        "bodies": [e.body for e in events],
+        "delivery_ids": [new_id() for _ in events],
+        # The integrity hash of each body exactly as stored (api/audit/hashing.py).
+        "event_hashes": [event_hash(e.id, e.body) for e in events],
+        "external_ids": [draft.external_id for draft in drafts],
+    }
+
+
+def _recorded_batch(rows: Iterable[Row[Any]], events: list[NewEvent], drafts: list[EventDraft]) -> RecordedBatch:
+    """What the statement's answer says was written: the deliveries, and the external ids already claimed."""
     delivery_id_by_event: dict[str, str] = {}
     claimed: set[str] = set()
-    for row in result:
+    for row in rows:
         if row.external_id is None:
             delivery_id_by_event[str(row.event_id)] = str(row.id)
         else:

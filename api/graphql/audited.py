@@ -7,6 +7,9 @@ opens the transaction, checks the caller's role inside it, runs the domain funct
 event from the facts it returned (and the deliveries the event owes) in that same transaction,
 verifies the webhook when the facts ask for it, commits, and only then wakes the worker.  A domain
 function that raises leaves nothing behind (a failed login is recorded by the login guard instead).
+
+A change that is one statement (a new key) can skip the transaction: ``run_in_one_statement`` sends
+it and its event as one statement, which PostgreSQL commits whole or not at all.
 """
 
 from __future__ import annotations
@@ -21,13 +24,12 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types.base import StrawberryObjectDefinition
 
-from api.audit.changes import Change, record_change
-from api.audit.facts import Audited, AuditFacts, Principal
-from api.audit.record import RecordedBatch
+from api.audit.changes import Change, record_change, record_change_with
+from api.audit.facts import Audited, AuditedStatement, AuditFacts, Principal
 from api.graphql.context import AppInfo, RequestContext
 from api.models import EventType, Role
 from api.observability import count_events_recorded
-from api.webhooks import UnitOfWork, claim_lease_seconds, unit_of_work, verify_on_save
+from api.webhooks import UnitOfWork, claim_lease_seconds, enqueue_deliveries, unit_of_work, verify_on_save
 
 T = TypeVar("T")
 
@@ -36,6 +38,9 @@ Work = Callable[[AsyncSession, str], Awaitable[Audited[T]]]
 
 AnonymousWork = Callable[[AsyncSession], Awaitable[Audited[T]]]
 """A domain function that finds out who acts by itself (a login)."""
+
+StatementWork = Callable[[str], AuditedStatement[T]]
+"""A domain function given the caller's account id that returns its change as a statement, unwritten."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,28 @@ class AuditedMutation:
         count_events_recorded("mutation", 1)  # committed: the unit has ended without raising
         return recorded
 
+    async def run_in_one_statement(self, info: AppInfo, args: Mapping[str, Any], work: StatementWork[T]) -> Recorded[T]:
+        """Record the event of the change ``work`` describes with the very statement that makes the change.
+
+        For a change that is one statement and reads nothing first (a new key): that statement and the
+        event's go to PostgreSQL as one, in autocommit, so the change and its event still commit
+        together or not at all, in one round trip instead of BEGIN, change, event, COMMIT.  The caller
+        is checked before, by the read every request makes (``RequestContext.require``); inside the
+        transaction the same check guarded nothing more: a key revoked by a request that has not
+        committed yet is seen by neither."""
+        context = info.context
+        caller = await context.require(*self.roles)
+        done = work(caller.account_id)
+        facts = done.facts
+        if facts.acting_as is not None or facts.verify_webhook is not None or facts.sends_delivery_now:
+            raise RuntimeError(f"{self.action}: a change in one statement records for its caller, and sends nothing")
+        change = self._change(context, caller.principal, info.field_name, args, facts)
+        async with context.services.db.statement() as connection:
+            batch = await record_change_with(connection, change, done.change)
+        count_events_recorded("mutation", 1)  # the statement has returned: it has committed
+        await enqueue_deliveries(context.services.queue, batch.delivery_ids)
+        return Recorded(result=done.result, delivery_id=batch.delivery_ids[0] if batch.delivery_ids else None)
+
     async def run_anonymous(self, info: AppInfo, args: Mapping[str, Any], work: AnonymousWork[T]) -> Recorded[T]:
         """Run ``work``, which names who acts (``facts.acting_as``), and record the event."""
         context = info.context
@@ -88,9 +115,13 @@ class AuditedMutation:
         done: Audited[T],
     ) -> Recorded[T]:
         facts = done.facts
-        batch = await _record_event(
-            context, unit.session, principal, (self.action, self.event_type), mutation, args, facts
+        # A delivery its caller sends right after commit is not due before then: the sweeper leaves it
+        # alone for one lease, and takes it up if the caller dies first.
+        due_in_seconds = (
+            claim_lease_seconds(context.services.sender.timeout_seconds) if facts.sends_delivery_now else 0.0
         )
+        change = self._change(context, principal, mutation, args, facts)
+        batch = await record_change(unit.session, change, deliveries_due_in_seconds=due_in_seconds)
         delivery_id = batch.delivery_ids[0] if batch.delivery_ids else None
         if facts.verify_webhook is not None and delivery_id is not None:
             await verify_on_save(unit.session, context.services.verify_sender, delivery_id=delivery_id)
@@ -99,30 +130,24 @@ class AuditedMutation:
             unit.enqueue_after_commit(batch.delivery_ids)
         return Recorded(result=done.result, delivery_id=delivery_id)
 
-
-async def _record_event(
-    context: RequestContext,
-    session: AsyncSession,
-    principal: Principal,
-    action_and_type: tuple[str, EventType],
-    mutation: str,
-    args: Mapping[str, Any],
-    facts: AuditFacts,
-) -> RecordedBatch:
-    action, event_type = action_and_type
-    change = Change(
-        action=action,
-        event_type=event_type,
-        principal=principal,
-        facts=facts,
-        context={"mutation": mutation, "requestId": context.request_id, "userAgent": context.user_agent},
-        args=audit_args(args),
-        remote_ip=context.remote_ip,
-    )
-    # A delivery its caller sends right after commit is not due before then: the sweeper leaves it
-    # alone for one lease, and takes it up if the caller dies first.
-    due_in_seconds = claim_lease_seconds(context.services.sender.timeout_seconds) if facts.sends_delivery_now else 0.0
-    return await record_change(session, change, deliveries_due_in_seconds=due_in_seconds)
+    def _change(
+        self,
+        context: RequestContext,
+        principal: Principal,
+        mutation: str,
+        args: Mapping[str, Any],
+        facts: AuditFacts,
+    ) -> Change:
+        """The change as its event tells it: the mutation, the request and the arguments."""
+        return Change(
+            action=self.action,
+            event_type=self.event_type,
+            principal=principal,
+            facts=facts,
+            context={"mutation": mutation, "requestId": context.request_id, "userAgent": context.user_agent},
+            args=audit_args(args),
+            remote_ip=context.remote_ip,
+        )
 
 
 def plain_args(value: Any) -> Any:

@@ -56,8 +56,8 @@ class AccountsMutation:
 
     @strawberry.mutation(description="Create an API key in the caller's account. ADMIN only.")
     async def api_key_create(self, info: AppInfo, input: ApiKeyCreateInput) -> ApiKeyWithSecret:
-        created = await CREATE_KEY.run(
-            info, {"input": input}, partial(keys.create, name=input.name, role=Role(input.role))
+        created = await CREATE_KEY.run_in_one_statement(
+            info, {"input": input}, partial(keys.create_in_statement, name=input.name, role=Role(input.role))
         )
         return ApiKeyWithSecret.from_created(created.result)
 
