@@ -12,7 +12,8 @@ from api import webhooks
 from api.db import Database
 from api.models import Role
 from api.settings import Settings
-from api.webhooks.attempts import claim_attempt
+from api.webhooks.attempts import claim_attempt, record_attempt
+from api.webhooks.retry_policy import DELIVERED, AttemptOutcome
 from tests.helpers import Api
 from tests.receivers import SET_WEBHOOK, Receiver, webhook_input
 from tests.test_delivery_attempts import owed_delivery
@@ -70,3 +71,46 @@ async def test_a_connection_lent_for_one_claim_returns_to_the_pool_transactional
         row = (await session.execute(DELIVERY_ROW, {"delivery_id": delivery_id})).one()
     assert claimed is not None and claimed.attempt == 1 and again is None
     assert (row.attempts, row.last_error) == (1, None)  # the claim stayed, the failed transaction's write did not
+
+
+SYNCHRONOUS_COMMIT = text("SHOW synchronous_commit")
+
+
+async def test_only_the_workers_claim_commits_without_waiting_for_the_disk(api: Api, receiver: Receiver) -> None:
+    admin = await api.key("acme", Role.ADMIN)
+    (await api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
+    delivery_id = await owed_delivery(api, admin)
+    settings_seen: dict[str, str] = {}
+    # Inside a transaction, to read the setting the statement left for its transaction's commit.
+    async with api.db.transaction() as session:
+        lease = await claim_attempt(session, delivery_id, lease_seconds=30, only_if_due=False, durable=False)
+        settings_seen["worker's claim"] = str(await session.scalar(SYNCHRONOUS_COMMIT))
+    async with api.db.transaction() as session:
+        durable = await claim_attempt(session, delivery_id, lease_seconds=30, only_if_due=False)
+        settings_seen["durable claim"] = str(await session.scalar(SYNCHRONOUS_COMMIT))
+    assert lease is not None and durable is not None
+    async with api.db.transaction() as session:
+        await record_attempt(session, durable, AttemptOutcome(status_code=200, latency_ms=1), DELIVERED)
+        settings_seen["record"] = str(await session.scalar(SYNCHRONOUS_COMMIT))
+
+    assert settings_seen == {"worker's claim": "off", "durable claim": "on", "record": "on"}
+
+
+async def test_the_claims_setting_ends_with_its_statement_on_the_pooled_connection(
+    api: Api, receiver: Receiver
+) -> None:
+    admin = await api.key("acme", Role.ADMIN)
+    (await api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
+    delivery_id = await owed_delivery(api, admin)
+    db = Database(api.settings.database_url or "", pool_size=1)  # the record gets the claim's connection
+    try:
+        async with db.statement() as connection:
+            claimed = await claim_attempt(connection, delivery_id, lease_seconds=30, durable=False)
+            after_claim = await connection.scalar(SYNCHRONOUS_COMMIT)
+        async with db.statement() as connection:
+            for_the_record = await connection.scalar(SYNCHRONOUS_COMMIT)
+    finally:
+        await db.dispose()
+
+    assert claimed is not None and claimed.attempt == 1
+    assert (after_claim, for_the_record) == ("on", "on")

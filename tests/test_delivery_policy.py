@@ -6,6 +6,9 @@ import ipaddress
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
+import pytest
+from cryptography.fernet import InvalidToken
+
 from api.models import DeliveryStatus
 from api.webhooks.addresses import is_public_address
 from api.webhooks.crypto import decrypt_headers, decrypt_text, encrypt_headers, encrypt_text
@@ -98,6 +101,21 @@ def test_secrets_round_trip_through_encryption_and_are_not_stored_plain() -> Non
     assert "webhook-secret" not in sealed and decrypt_text("service-key", sealed) == "webhook-secret"
     headers = [("X-Token", "abc"), ("X-Other", "d e f")]
     assert decrypt_headers("service-key", encrypt_headers("service-key", headers)) == headers
+
+
+def test_a_decryption_kept_in_memory_still_needs_the_service_key_that_sealed_it() -> None:
+    sealed = encrypt_text("service-key", "webhook-secret")
+    headers = [("X-Token", "abc")]
+    sealed_headers = encrypt_headers("service-key", headers)
+    assert decrypt_text("service-key", sealed) == "webhook-secret"
+    first = decrypt_headers("service-key", sealed_headers)
+    first.append(("X-Added", "by a caller"))
+
+    with pytest.raises(InvalidToken):
+        decrypt_text("another-service-key", sealed)
+    with pytest.raises(InvalidToken):
+        decrypt_headers("another-service-key", sealed_headers)
+    assert decrypt_headers("service-key", sealed_headers) == headers  # each caller gets its own list
 
 
 def test_a_receiver_verifies_what_the_signer_signed() -> None:

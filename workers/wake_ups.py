@@ -13,14 +13,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from arq.worker import Worker
 from redis.asyncio.client import PubSub
 
 from api.webhooks.queue import WAKE_CHANNEL
+from workers.job_start import OneTripStartWorker
 
 
-class WakeableWorker(Worker):
-    """A ``Worker`` whose wait between polls ends early when a wake-up is published."""
+class WakeableWorker(OneTripStartWorker):
+    """A ``Worker`` whose wait between polls ends early when a wake-up is published (and whose jobs
+    start in one round trip, ``workers/job_start.py``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

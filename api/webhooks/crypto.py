@@ -12,6 +12,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 # A purpose label keeps this key independent of anything else derived from the service key (JWTs).
 _KEY_PURPOSE = b"audittrail webhook secrets v1"
+DECRYPTED_KEPT = 1024
+"""Decrypted secrets and header lists kept in memory: one each per webhook recently delivered to."""
 
 
 @lru_cache(maxsize=4)
@@ -27,8 +29,14 @@ def encrypt_text(service_secret_key: str, plaintext: str) -> str:
     return _fernet(service_secret_key).encrypt(plaintext.encode()).decode()
 
 
+@lru_cache(maxsize=DECRYPTED_KEPT)
 def decrypt_text(service_secret_key: str, ciphertext: str) -> str:
-    """The plaintext of ``encrypt_text``'s ciphertext; InvalidToken when the service key changed."""
+    """The plaintext of ``encrypt_text``'s ciphertext; InvalidToken when the service key changed.
+
+    Kept per (service key, ciphertext): every delivery to a webhook carries the same ciphertexts, and
+    Fernet's HMAC check and AES were a worker's cost per delivery.  A failed decryption is not kept
+    (it raises), and another service key is another entry, checked afresh.
+    """
     return _fernet(service_secret_key).decrypt(ciphertext.encode()).decode()
 
 
@@ -43,5 +51,10 @@ def decrypt_headers(service_secret_key: str, ciphertext: str | None) -> list[tup
     """The custom headers of ``encrypt_headers``' ciphertext, in order; none for None."""
     if not ciphertext:
         return []
+    return list(_decrypted_headers(service_secret_key, ciphertext))
+
+
+@lru_cache(maxsize=DECRYPTED_KEPT)
+def _decrypted_headers(service_secret_key: str, ciphertext: str) -> tuple[tuple[str, str], ...]:
     pairs = orjson.loads(decrypt_text(service_secret_key, ciphertext))
-    return [(str(name), str(value)) for name, value in pairs]
+    return tuple((str(name), str(value)) for name, value in pairs)

@@ -55,8 +55,9 @@ async def deliver_due(
 ) -> DeliveryAttemptResult | None:
     """The worker's attempt: made only if the delivery is due and nobody holds it; None otherwise."""
     async with db.statement() as connection:
+        # Its own transaction, so it may commit without waiting for the disk: a lease, see claim_attempt.
         claimed = await claim_attempt(
-            connection, delivery_id, lease_seconds=claim_lease_seconds(sender.timeout_seconds)
+            connection, delivery_id, lease_seconds=claim_lease_seconds(sender.timeout_seconds), durable=False
         )
     if claimed is None:
         return None

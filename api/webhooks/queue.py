@@ -8,7 +8,9 @@ from dataclasses import replace
 
 import structlog
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.constants import in_progress_key_prefix
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
 from opentelemetry.trace import SpanKind
 from redis.exceptions import RedisError
 
@@ -128,30 +130,47 @@ async def waiting_wake_ups(queue: ArqRedis, due: Sequence[DueDelivery]) -> set[s
     }
 
 
+# KEYS: the job's key, its result key, the queue.  ARGV: job id, score (ms), expiry (ms), the job.
+# arq's enqueue_job as one script: a job whose id is still held (queued, or its result kept) is
+# dropped, as arq drops it.
+_ENQUEUE_JOB = """
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+redis.call('PSETEX', KEYS[1], ARGV[3], ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+return 1
+"""
+
+
 async def enqueue_wake_ups(queue: ArqRedis | None, wake_ups: Iterable[tuple[str, str]]) -> None:
-    """Enqueue ``deliver`` for each (delivery id, job id), then wake the workers; stops quietly at
-    the first Redis error."""
+    """Enqueue ``deliver`` for each (delivery id, job id), due now, then wake the workers; never raises.
+
+    One round trip for them all: arq's ``enqueue_job`` takes four per job (``WATCH``, ``EXISTS``,
+    ``MULTI``/``EXEC``, ``UNWATCH``), and they lay between the commit and the worker's wake-up.  The
+    job is arq's own (``serialize_job``, its keys, its default expiry), so arq's worker runs it as any.
+    """
     if queue is None:
         return
-    enqueued = 0
-    for delivery_id, job_id in wake_ups:
-        try:
-            await queue.enqueue_job(DELIVER_JOB, delivery_id, job_trace_context(), _job_id=job_id)
-        except Exception as error:
-            log.warning(
-                "could not enqueue delivery; the sweeper will pick it up",
-                delivery_id=delivery_id,
-                error=str(error),
-            )
-            return
-        enqueued += 1
-    if enqueued:
-        await wake_workers(queue)
-
-
-async def wake_workers(queue: ArqRedis) -> None:
-    """Tell the listening workers to poll now.  Never raises: a lost wake-up costs one poll delay."""
+    enqueue_time_ms = timestamp_ms()
+    trace_context = job_trace_context()
     try:
-        await queue.publish(WAKE_CHANNEL, b"")
+        async with queue.pipeline(transaction=False) as pipe:
+            for delivery_id, job_id in wake_ups:
+                job = serialize_job(
+                    DELIVER_JOB,
+                    (delivery_id, trace_context),
+                    {},
+                    None,
+                    enqueue_time_ms,
+                    serializer=queue.job_serializer,
+                )
+                pipe.eval(
+                    _ENQUEUE_JOB, 3, job_key_prefix + job_id, result_key_prefix + job_id, queue.default_queue_name,
+                    job_id, str(enqueue_time_ms), str(queue.expires_extra_ms),
+                    job,  # type: ignore[arg-type]  # redis-py sends bytes as they are; its stubs say str
+                )  # fmt: skip
+            if len(pipe) == 0:
+                return
+            pipe.publish(WAKE_CHANNEL, b"")
+            await pipe.execute()
     except Exception as error:
-        log.warning("could not wake the workers; they find the jobs at their next poll", error=str(error))
+        log.warning("could not enqueue deliveries; the sweeper will pick them up", error=str(error))
