@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 from strawberry.types import Info
 
 from api.accounts.identity import Identity, identity_from_token, identity_on
+from api.accounts.tokens import TokenClaims
 from api.errors import Unauthenticated
 from api.models import Role
 from api.raw_reads import BROKEN, RawReader
@@ -128,15 +129,19 @@ class RequestContext:
         await self._read_scope.aclose()
 
     async def identity(self, session: AsyncSession | None = None) -> Identity:
-        """The verified caller, or UNAUTHENTICATED; checked in ``session`` when a unit of work is open."""
+        """The verified caller, or UNAUTHENTICATED; checked in ``session`` when a unit of work is open,
+        otherwise kept between requests while the database notifies changes (``IdentityCache``)."""
         if self._identity is None:
             claims = self.services.tokens.decode(self.bearer_token, audience=self.audience)
             if session is not None:
                 self._identity = await identity_from_token(session, claims)
             else:
-                async with self.raw_reading() as reader:
-                    self._identity = await identity_on(reader, claims)
+                self._identity = await self.services.identities.lookup(claims, self._load_identity)
         return self._identity
+
+    async def _load_identity(self, claims: TokenClaims) -> Identity:
+        async with self.raw_reading() as reader:
+            return await identity_on(reader, claims)
 
     async def require(self, *roles: Role) -> Identity:
         """The caller if its role is one of ``roles``; UNAUTHENTICATED or FORBIDDEN otherwise."""
