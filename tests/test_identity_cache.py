@@ -6,8 +6,11 @@ LISTEN connection was killed."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
@@ -103,6 +106,18 @@ async def answered_without_reading_identities(served: Served, settings: Settings
         await locker.close()
 
 
+@asynccontextmanager
+async def notifications_held(pg: asyncpg.Connection) -> AsyncIterator[None]:
+    """The service's LISTEN backend stopped (SIGSTOP): what commits meanwhile is not passed on to the
+    service until the block ends, as if the notification were still on its way."""
+    (listener,) = await listener_pids(pg)
+    os.kill(listener, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(listener, signal.SIGCONT)
+
+
 async def refused(served: Served, key: Key) -> bool:
     return (await served.api.gql(VIEWER, token=key.jwt)).codes == ["UNAUTHENTICATED"]
 
@@ -125,15 +140,18 @@ async def test_a_token_not_yet_seen_is_checked_in_the_database(
     assert not await answered_without_reading_identities(served, settings, other)
 
 
-async def test_a_key_revoked_through_the_api_is_refused_at_once(served: Served, pg: asyncpg.Connection) -> None:
+async def test_a_key_revoked_through_the_api_is_refused_before_its_notification_arrives(
+    served: Served, pg: asyncpg.Connection
+) -> None:
     admin = await served.api.key("acme", Role.ADMIN)
     reader = await served.api.key("acme", Role.READER)
     await cached(served, pg, reader)
-    revoked = await served.api.gql(
-        "mutation($id: ID!) { apiKeyDelete(id: $id) { id } }", {"id": reader.id}, token=admin.jwt
-    )
-    revoked.ok()
-    assert await refused(served, reader)
+    async with notifications_held(pg):
+        revoked = await served.api.gql(
+            "mutation($id: ID!) { apiKeyDelete(id: $id) { id } }", {"id": reader.id}, token=admin.jwt
+        )
+        revoked.ok()
+        assert await refused(served, reader)
 
 
 async def test_a_key_revoked_behind_the_services_back_is_refused_once_notified(
@@ -177,19 +195,27 @@ async def test_an_account_changed_behind_the_services_back_is_seen_once_notified
     await poll(seen, what="the new retention")
 
 
-async def test_retention_changed_through_the_api_is_seen_at_once(served: Served, pg: asyncpg.Connection) -> None:
+async def test_retention_changed_through_the_api_is_seen_before_its_notification_arrives(
+    served: Served, pg: asyncpg.Connection
+) -> None:
     admin = await served.api.key("acme", Role.ADMIN)
     await cached(served, pg, admin)
-    changed = await served.api.gql("mutation { auditTrailSetRetention(days: 9) { retentionDays } }", token=admin.jwt)
-    assert changed.ok()["auditTrailSetRetention"]["retentionDays"] == 9
-    assert (await served.api.gql(RETENTION, token=admin.jwt)).ok()["auditTrailRetentionDays"] == 9
+    async with notifications_held(pg):
+        changed = await served.api.gql(
+            "mutation { auditTrailSetRetention(days: 9) { retentionDays } }", token=admin.jwt
+        )
+        assert changed.ok()["auditTrailSetRetention"]["retentionDays"] == 9
+        assert (await served.api.gql(RETENTION, token=admin.jwt)).ok()["auditTrailRetentionDays"] == 9
 
 
-async def test_logout_through_the_api_is_refused_at_once(served: Served, pg: asyncpg.Connection) -> None:
+async def test_a_token_logged_out_through_the_api_is_refused_before_its_notification_arrives(
+    served: Served, pg: asyncpg.Connection
+) -> None:
     reader = await served.api.key("acme", Role.READER)
     await cached(served, pg, reader)
-    (await served.api.gql("mutation { logout { id } }", token=reader.jwt)).ok()
-    assert await refused(served, reader)
+    async with notifications_held(pg):
+        (await served.api.gql("mutation { logout { id } }", token=reader.jwt)).ok()
+        assert await refused(served, reader)
 
 
 async def test_a_killed_listener_means_every_request_is_checked_until_it_listens_again(
