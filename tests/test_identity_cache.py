@@ -95,7 +95,7 @@ async def answered_without_reading_identities(served: Served, settings: Settings
                 "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation::regclass::text = ANY($1::text[])",
                 list(IDENTITY_TABLES),
             )
-            waited = waiting > 0
+            waited = int(waiting) > 0
             return waited
 
         await poll(settled, what="the request's answer or its wait for the identity tables")
@@ -190,7 +190,7 @@ async def test_an_account_changed_behind_the_services_back_is_seen_once_notified
     await pg.execute("UPDATE accounts SET retention_days = 7 WHERE id = $1", reader.account_id)
 
     async def seen() -> bool:
-        return (await served.api.gql(RETENTION, token=reader.jwt)).ok()["auditTrailRetentionDays"] == 7
+        return bool((await served.api.gql(RETENTION, token=reader.jwt)).ok()["auditTrailRetentionDays"] == 7)
 
     await poll(seen, what="the new retention")
 
