@@ -2,7 +2,7 @@
 change to what they hold.
 
 Checking a token's key, account and logout in the database cost every request a round trip.  The
-rows change rarely, and migration 0011's triggers notify channel ``identities_changed`` whenever
+rows change rarely, and migration 0012's triggers notify channel ``identities_changed`` whenever
 they do, from whichever process or tool.  So an identity loaded once is kept (by its token's
 claims, at most ``capacity``, least recently used first out) and every notification forgets them
 all.  Three rules keep a revocation effective at once:

@@ -2,8 +2,8 @@
 what a verified identity holds (a key's name, role, account or revocation; an account's name or
 retention; a logged-out token)
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 
 Every API process keeps the identities it verified (``api/accounts/identity_cache.py``) and forgets
 them all when it hears this channel, whoever wrote the change: the API, the CLI, an operator's SQL.
@@ -15,8 +15,8 @@ transactional: listeners hear it once the change commits, never for a rollback.
 
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
