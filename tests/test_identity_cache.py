@@ -35,7 +35,8 @@ from tests.support.polling import poll
 VIEWER = "{ viewer { id } }"
 RETENTION = "{ auditTrailRetentionDays }"
 IDENTITY_TABLES = ("api_keys", "accounts", "revoked_tokens")
-LISTENING = "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query ILIKE 'LISTEN%'"
+LISTENING = "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query ILIKE 'LISTEN%' AND state = 'idle'"
+"""The service's identity LISTEN backends, once their LISTEN has run."""
 
 
 @dataclass
