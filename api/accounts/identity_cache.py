@@ -49,7 +49,8 @@ IDENTITY_ACTIONS = frozenset({"api_key.delete", "account.logout", "account.set_r
 an account's retention): the request forgets this process's identities before it answers."""
 
 Load = Callable[[TokenClaims], Awaitable[Identity]]
-"""The database check of a token (``identity_on``): the identity, or UNAUTHENTICATED."""
+"""The database check of a token (``identity_on`` for a query, ``identity_from_token`` in a mutation's
+transaction): the identity, or UNAUTHENTICATED."""
 
 
 class IdentityCache:
