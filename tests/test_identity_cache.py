@@ -293,6 +293,28 @@ async def test_a_mutation_of_a_kept_identity_does_not_read_its_key_again(
     assert await answered_without_reading_identities(
         served, settings, admin, document=CREATE_KEY, tables=("revoked_tokens",)
     )
+    # A new key changes no identity: the INSERT is not notified, the admin's identity is still kept.
+    assert await answered_without_reading_identities(served, settings, admin)
+
+
+async def test_only_changes_to_what_an_identity_holds_are_notified(
+    served: Served, pg: asyncpg.Connection, settings: Settings
+) -> None:
+    """Migration 0012's triggers: a login (``last_used_at``) and a new key say nothing, a revocation
+    does.  A notification sent last, after them, marks the point where everything before it was heard."""
+    reader = await served.api.key("acme", Role.READER)
+    listener = await asyncpg.connect(raw_url(settings.database_url or ""))
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    await listener.add_listener("identities_changed", lambda *notified: heard.put_nowait(notified[3]))
+    try:
+        await served.api.login(reader.id, reader.secret)
+        await served.api.key("acme", Role.READER, login=False)
+        await pg.execute("UPDATE api_keys SET revoked_at = now() WHERE id = $1", reader.id)
+        await pg.execute("SELECT pg_notify('identities_changed', 'the end')")
+        assert await asyncio.wait_for(heard.get(), timeout=15) == "api_keys"
+        assert await asyncio.wait_for(heard.get(), timeout=15) == "the end"
+    finally:
+        await listener.close()
 
 
 # The cache itself, on the real database: the rules that the HTTP tests cannot pin to one moment.

@@ -9,7 +9,9 @@ Every API process keeps the identities it verified (``api/accounts/identity_cach
 them all when it hears this channel, whoever wrote the change: the API, the CLI, an operator's SQL.
 Row triggers, so a statement that changes no row says nothing (the hourly purge of expired logouts
 usually deletes none); PostgreSQL folds the same payload notified twice in one transaction into one.
-``api_keys.last_used_at``, written by every login, is left out: no identity holds it.  NOTIFY is
+``api_keys.last_used_at``, written by every login, is left out: no identity holds it; and so is
+the INSERT of a key or an account, which no identity kept can have read (``apiKeyCreate`` would
+otherwise make every process read every identity again).  NOTIFY is
 transactional: listeners hear it once the change commits, never for a rollback.
 """
 
@@ -21,8 +23,8 @@ branch_labels = None
 depends_on = None
 
 WATCHED = {
-    "api_keys": "INSERT OR DELETE OR UPDATE OF id, account_id, name, role, revoked_at",
-    "accounts": "INSERT OR DELETE OR UPDATE OF id, name, retention_days",
+    "api_keys": "DELETE OR UPDATE OF id, account_id, name, role, revoked_at",
+    "accounts": "DELETE OR UPDATE OF id, name, retention_days",
     "revoked_tokens": "INSERT OR DELETE OR UPDATE",
 }
 
