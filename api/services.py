@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from arq.connections import ArqRedis
 
+from api.accounts.identity_cache import IdentityCache
 from api.accounts.login_guard import LoginGuard
 from api.accounts.tokens import TokenSigner
 from api.db import Database
@@ -33,6 +34,8 @@ class Services:
     """Failed-login limits and reports, on the queue's Redis connection."""
     live: LiveFeed
     """The live tail's fan-out (its LISTEN connection opens with the first subscriber)."""
+    identities: IdentityCache
+    """Verified identities, kept while PostgreSQL notifies their changes (its LISTEN opens with the first request)."""
 
     @classmethod
     async def start(cls, settings: Settings, *, resolve: Resolver = resolve_addresses) -> Services:
@@ -56,11 +59,13 @@ class Services:
             retry_policy=RetryPolicy.from_settings(settings),
             login_guard=LoginGuard(queue, db, settings.login_limits),
             live=LiveFeed(db, settings.database_url, LiveLimits(buffer_events=settings.live_buffer_events)),
+            identities=IdentityCache(settings.database_url),
         )
 
     async def close(self) -> None:
         """Close what ``start`` opened."""
         await self.live.close()
+        await self.identities.close()
         await self.sender.aclose()  # verify_sender shares its client
         await self.queue.aclose()
         await self.db.dispose()

@@ -24,6 +24,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types.base import StrawberryObjectDefinition
 
+from api.accounts.identity_cache import IDENTITY_ACTIONS
 from api.audit.changes import Change, record_change, record_change_with
 from api.audit.facts import Audited, AuditedStatement, AuditFacts, Principal
 from api.graphql.context import AppInfo, RequestContext
@@ -69,6 +70,8 @@ class AuditedMutation:
             done = await work(unit.session, caller.account_id)
             principal = done.facts.acting_as or caller.principal
             recorded = await self._record(context, unit, principal, info.field_name, args, done)
+        if self.action in IDENTITY_ACTIONS:  # committed: this process's next request must not see the old row
+            context.services.identities.forget_all()
         count_events_recorded("mutation", 1)  # committed: the unit has ended without raising
         return recorded
 

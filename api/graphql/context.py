@@ -6,13 +6,14 @@ import asyncio
 import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from functools import cached_property
+from functools import cached_property, partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 from strawberry.types import Info
 
 from api.accounts.identity import Identity, identity_from_token, identity_on
+from api.accounts.tokens import TokenClaims
 from api.errors import Unauthenticated
 from api.models import Role
 from api.raw_reads import BROKEN, RawReader
@@ -128,15 +129,18 @@ class RequestContext:
         await self._read_scope.aclose()
 
     async def identity(self, session: AsyncSession | None = None) -> Identity:
-        """The verified caller, or UNAUTHENTICATED; checked in ``session`` when a unit of work is open."""
+        """The verified caller, or UNAUTHENTICATED: kept between requests while the database notifies
+        changes (``IdentityCache``), otherwise read in ``session`` when a unit of work is open, else on
+        the request's asyncpg connection."""
         if self._identity is None:
             claims = self.services.tokens.decode(self.bearer_token, audience=self.audience)
-            if session is not None:
-                self._identity = await identity_from_token(session, claims)
-            else:
-                async with self.raw_reading() as reader:
-                    self._identity = await identity_on(reader, claims)
+            load = partial(identity_from_token, session) if session is not None else self._load_identity
+            self._identity = await self.services.identities.lookup(claims, load)
         return self._identity
+
+    async def _load_identity(self, claims: TokenClaims) -> Identity:
+        async with self.raw_reading() as reader:
+            return await identity_on(reader, claims)
 
     async def require(self, *roles: Role) -> Identity:
         """The caller if its role is one of ``roles``; UNAUTHENTICATED or FORBIDDEN otherwise."""

@@ -26,7 +26,7 @@ import structlog
 from api.accounts.identity import identity_from_token
 from api.accounts.tokens import TokenClaims
 from api.audit.query import Filters, filter_condition
-from api.db import Database, raw_url
+from api.db import Database
 from api.errors import AppError, ServiceUnavailable, Unauthenticated
 from api.live.catch_up import Delivered, Gap
 from api.live.matching import Matched, match_events, match_recorded_since
@@ -35,11 +35,14 @@ from api.live.subscriber import Audience, Subscriber
 from api.models import AuditEvent
 from api.observability import count_live_subscribers
 from api.observability.metrics import LiveCloseReason
+from api.pg_listen import LISTEN_FAILURES, close_listener, open_listener
 
 log = structlog.get_logger(__name__)
 
 # Events that can end a subscriber's right to read: its key revoked, its token logged out.
 ACCESS_ACTIONS = frozenset({"api_key.delete", "account.logout"})
+LISTENER_NAME = "audittrail live tail"
+"""How the feed's LISTEN connection is named in ``pg_stat_activity``."""
 LOST_CONNECTION = (
     "live tail closed: the service lost its database notifications, so events may have been missed;"
     " resubscribe, and search from the last entry received to catch up"
@@ -124,18 +127,15 @@ class LiveFeed:
         async with self._starting:
             if self._connection is not None and not self._connection.is_closed():
                 return
-            connection: asyncpg.Connection | None = None
             try:
-                connection = await asyncpg.connect(raw_url(self._database_url), timeout=10)
-                await connection.add_listener(CHANNEL, self._on_notification)
-            except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-                if connection is not None:
-                    connection.terminate()  # connected but not listening: of no use
+                connection = await open_listener(
+                    self._database_url, CHANNEL, self._on_notification, self._on_connection_lost, name=LISTENER_NAME
+                )
+            except LISTEN_FAILURES as error:
                 log.warning("live tail could not listen", error=type(error).__name__)
                 raise ServiceUnavailable(
                     "live tail is unavailable: the database cannot be reached; retry shortly"
                 ) from None
-            connection.add_termination_listener(self._on_connection_lost)
             self._connection = connection
             if self._gap is not None:
                 # Listening again: what committed in between is read back before anything heard now.
@@ -146,10 +146,8 @@ class LiveFeed:
 
     async def _disconnect(self) -> None:
         connection, self._connection = self._connection, None
-        if connection is not None and not connection.is_closed():
-            connection.remove_termination_listener(self._on_connection_lost)
-            with suppress(Exception):  # closing a connection we are done with; nothing to save
-                await connection.close(timeout=1)
+        if connection is not None:
+            await close_listener(connection, self._on_connection_lost)
 
     def _on_notification(self, connection: Any, pid: int, channel: str, payload: str) -> None:
         added = parse_added(payload)
