@@ -433,3 +433,29 @@ async def test_the_least_recently_used_identity_goes_first(settings: Settings, d
         assert loads.count == loaded + 1
     finally:
         await cache.close()
+
+
+async def test_a_listener_that_stops_answering_is_dropped_and_every_lookup_checked(
+    settings: Settings, db: Database, pg: asyncpg.Connection
+) -> None:
+    """A connection cut without a FIN or RST looks alive to asyncpg: its backend, stopped here, no
+    longer answers the heartbeat, and the cache stops trusting it."""
+    cache = IdentityCache(settings.database_url or "", heartbeat_seconds=0.1, heartbeat_timeout_seconds=0.3)
+    try:
+        loads = CountedLoads(db)
+        claims = await new_claims(db)
+        await listening(cache, claims, loads)
+        await cache.lookup(claims, loads)
+        assert len(cache) == 1
+        (listener,) = await listener_pids(pg)
+        os.kill(listener, signal.SIGSTOP)
+        try:
+            await poll(lambda: not cache.is_listening, what="the heartbeat to drop the silent connection")
+            assert len(cache) == 0
+            loaded = loads.count
+            await cache.lookup(claims, loads)
+            assert loads.count == loaded + 1  # checked in the database, not served from memory
+        finally:
+            os.kill(listener, signal.SIGCONT)
+    finally:
+        await cache.close()

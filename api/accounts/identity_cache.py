@@ -15,6 +15,11 @@ all.  Three rules keep a revocation effective at once:
 - A request that changes an identity here forgets them all itself once it commits, before it
   answers (``IDENTITY_ACTIONS``): its own notification arrives a moment later.
 
+A LISTEN connection cut without a FIN or RST (a network partition, a frozen server) would look
+alive to asyncpg until the kernel gives up on it, minutes later, while changes went unheard.  So
+the connection must answer ``SELECT 1`` every ``heartbeat_seconds`` within ``heartbeat_timeout_seconds``,
+or it is dropped as if lost: a silent cut is noticed within their sum (7 s by default).
+
 A token's expiry needs none of this: its claims are checked on every request before the lookup.
 """
 
@@ -44,6 +49,9 @@ CAPACITY = 4096
 FIRST_RETRY_SECONDS = 0.05
 LAST_RETRY_SECONDS = 5.0
 """A database that refuses to listen is asked again after a pause doubling up to this."""
+HEARTBEAT_SECONDS = 5.0
+HEARTBEAT_TIMEOUT_SECONDS = 2.0
+"""How often the LISTEN connection must answer a query, and how soon, to be trusted still."""
 IDENTITY_ACTIONS = frozenset({"api_key.delete", "account.logout", "account.set_retention"})
 """The audited mutations that change what an identity holds (a revoked key, a logged-out token,
 an account's retention): the request forgets this process's identities before it answers."""
@@ -57,9 +65,19 @@ class IdentityCache:
     """One per process.  It starts listening at the first lookup (a process serving no request holds
     no connection for it) and again at the first lookup after a drop; requests never wait for it."""
 
-    def __init__(self, database_url: str, *, capacity: int = CAPACITY) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        capacity: int = CAPACITY,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        heartbeat_timeout_seconds: float = HEARTBEAT_TIMEOUT_SECONDS,
+    ) -> None:
         self._database_url = database_url
         self._capacity = capacity
+        self._heartbeat_seconds = heartbeat_seconds
+        self._heartbeat_timeout_seconds = heartbeat_timeout_seconds
+        self._heartbeat: asyncio.Task[None] | None = None
         self._identities: OrderedDict[TokenClaims, Identity] = OrderedDict()
         self._generation = 0
         """Counts what can make a load stale: each notification heard, each drop, each start."""
@@ -102,10 +120,11 @@ class IdentityCache:
 
     async def close(self) -> None:
         """Stop listening (the process is stopping)."""
-        if self._starting is not None:
-            self._starting.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._starting
+        for task in (self._starting, self._heartbeat):
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
         connection, self._connection = self._connection, None
         self.forget_all()
         if connection is not None:
@@ -130,8 +149,29 @@ class IdentityCache:
             self._failed_starts = 0
             self.forget_all()
             self._connection = connection
+            self._heartbeat = asyncio.create_task(self._beat(connection), name="identity cache heartbeat")
         finally:
             self._starting = None
+
+    def _is_current(self, connection: asyncpg.Connection) -> bool:
+        return connection is self._connection
+
+    async def _beat(self, connection: asyncpg.Connection) -> None:
+        """Drop ``connection`` as lost once it fails to answer a query in time (see the module's doc)."""
+        while True:
+            await asyncio.sleep(self._heartbeat_seconds)
+            if not self._is_current(connection):
+                return  # dropped or replaced meanwhile
+            try:
+                await connection.fetchval("SELECT 1", timeout=self._heartbeat_timeout_seconds)
+            except (*LISTEN_FAILURES, asyncpg.InterfaceError) as error:
+                if self._is_current(connection):
+                    log.warning(
+                        "identity cache's LISTEN connection did not answer; dropped", error=type(error).__name__
+                    )
+                    self._on_connection_lost(connection)
+                    connection.terminate()
+                return
 
     def _on_notification(self, connection: Any, pid: int, channel: str, payload: str) -> None:
         self.forget_all()
