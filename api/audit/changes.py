@@ -19,7 +19,7 @@ from api.audit.record import (
     RecordedBatch,
     Recording,
     now_ms,
-    record_events,
+    record_events_as,
     record_events_with,
 )
 from api.audit.sanitize import sanitize_args
@@ -47,26 +47,25 @@ async def record_change(
     session: AsyncSession, change: Change, *, deliveries_due_in_seconds: float = 0.0
 ) -> RecordedBatch:
     """Record ``change`` (and the delivery it owes) in the caller's transaction."""
-    return await record_events(
-        session,
-        [change_draft(change)],
-        account_id=change.principal.account_id,
-        account_name=change.principal.account_name,
-        recorded_by=change.principal.key_id,
-        forced_webhook_id=change.facts.final_payload_webhook_id,
-        deliveries_due_in_seconds=deliveries_due_in_seconds,
-    )
+    recording = _recording(change, deliveries_due_in_seconds=deliveries_due_in_seconds)
+    return await record_events_as(session, [change_draft(change)], recording)
 
 
 async def record_change_with(connection: AsyncConnection, change: Change, statement: ChangeStatement) -> RecordedBatch:
     """Write ``statement`` (the change itself) and record ``change`` in one statement on ``connection``."""
-    recording = Recording(
-        account_id=change.principal.account_id,
-        account_name=change.principal.account_name,
-        recorded_by=change.principal.key_id,
+    return await record_events_with(connection, statement, [change_draft(change)], _recording(change))
+
+
+def _recording(change: Change, *, deliveries_due_in_seconds: float = 0.0) -> Recording:
+    """Whose event ``change`` is, and which webhook gets its delivery."""
+    principal = change.principal
+    return Recording(
+        account_id=principal.account_id,
+        account_name=principal.account_name,
+        recorded_by=principal.key_id,
         forced_webhook_id=change.facts.final_payload_webhook_id,
+        deliveries_due_in_seconds=deliveries_due_in_seconds,
     )
-    return await record_events_with(connection, statement, [change_draft(change)], recording)
 
 
 def change_draft(change: Change) -> EventDraft:

@@ -280,8 +280,13 @@ async def record_events(
 
     A draft whose external id is already claimed is left out: ``known_external_ids`` names those.
     """
-    await session.flush()  # the caller's own writes (a webhook just saved) must be visible to the statement
     recording = Recording(account_id, account_name, recorded_by, forced_webhook_id, deliveries_due_in_seconds)
+    return await record_events_as(session, drafts, recording)
+
+
+async def record_events_as(session: AsyncSession, drafts: list[EventDraft], recording: Recording) -> RecordedBatch:
+    """``record_events`` for a ``Recording`` already made (an audited change's, ``api/audit/changes.py``)."""
+    await session.flush()  # the caller's own writes (a webhook just saved) must be visible to the statement
     events = _built(drafts, recording)
     result = await session.execute(_INSERT_EVENTS_AND_DELIVERIES, _parameters(events, drafts, recording))
     return _recorded_batch(result, events, drafts)
