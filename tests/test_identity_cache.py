@@ -270,17 +270,23 @@ async def test_a_mutation_of_a_key_revoked_behind_the_services_back_is_refused_o
     served: Served, pg: asyncpg.Connection
 ) -> None:
     """Mutations use the kept identity too, under the same rules: nothing is recorded for the key
-    once the notification is in, and a refused mutation leaves no event."""
+    once the notification is in, and a refused mutation leaves no event.  The notification is
+    known to be in when a query of the key is refused; a mutation sent before that may still pass
+    (the window between the UPDATE's commit and its notification), so none is sent until then."""
     admin = await served.api.key("acme", Role.ADMIN)
     await cached(served, pg, admin)
     await pg.execute("UPDATE api_keys SET revoked_at = now() WHERE id = $1", admin.id)
 
-    async def create_refused() -> bool:
-        created = await served.api.gql(CREATE_KEY, token=admin.jwt)
-        return created.codes == ["UNAUTHENTICATED"]
+    async def notified() -> bool:
+        return await refused(served, admin)
 
-    await poll(create_refused, what="the revoked key's mutation refused")
+    await poll(notified, what="the revocation's notification")
+    creations = "SELECT count(*) FROM audit_events WHERE action = 'api_key.create'"
+    events_before = await pg.fetchval(creations)
+    created = await served.api.gql(CREATE_KEY, token=admin.jwt)
+    assert created.codes == ["UNAUTHENTICATED"]
     assert await pg.fetchval("SELECT count(*) FROM api_keys WHERE name = 'late'") == 0
+    assert await pg.fetchval(creations) == events_before
 
 
 async def test_a_mutation_of_a_kept_identity_does_not_read_its_key_again(

@@ -25,6 +25,7 @@ async def record_in_id_order(db: Database, name: str, *, ascending: bool, count:
     """Events recorded in one batch whose ids (ULIDs of their timestamps) ascend or descend as they
     are stored: the digester reads the first in tree order, the second in reverse."""
     offsets = range(count) if ascending else range(count, 0, -1)
+    base_ms = now_ms() - 10_000
     async with db.transaction() as session:
         account = await account_store.create_account(session, name, retention_days=30)
         account.digest_events = False
@@ -33,7 +34,7 @@ async def record_in_id_order(db: Database, name: str, *, ascending: bool, count:
             EventDraft(
                 action="stack.update",
                 actor="api::tester",
-                timestamp_ms=now_ms() - 10_000 + offset,
+                timestamp_ms=base_ms + offset,
                 event_type=EventType.UPDATE,
                 data={"offset": offset},
             )
