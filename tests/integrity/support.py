@@ -29,8 +29,23 @@ class Trail:
     event_ids: list[str]
 
 
-async def seed_trail(db: Database, name: str = "acme", *, count: int = 5, digest_events: bool = True) -> Trail:
-    """An account (made unless it exists) and ``count`` events, recorded as the service records them."""
+RECORDED_SECONDS_AGO = 3.0
+"""How long ago ``seed_trail``'s events are recorded: their interval and the next one are already
+closed, so they are digested at once instead of after a wait on the clock."""
+
+
+async def seed_trail(
+    db: Database,
+    name: str = "acme",
+    *,
+    count: int = 5,
+    digest_events: bool = True,
+    recorded_seconds_ago: float = RECORDED_SECONDS_AGO,
+) -> Trail:
+    """An account (made unless it exists) and ``count`` events, recorded as the service records them,
+    ``recorded_seconds_ago`` in the past (an account seeded twice must not go back into intervals
+    already digested: pass 0 the second time)."""
+    recorded_at_ms = now_ms() - int(recorded_seconds_ago * 1000)
     async with db.transaction() as session:
         account = await account_store.find_account(session, name) or await account_store.create_account(
             session, name, retention_days=30
@@ -41,10 +56,11 @@ async def seed_trail(db: Database, name: str = "acme", *, count: int = 5, digest
             EventDraft(
                 action="stack.update",
                 actor="api::tester",
-                timestamp_ms=now_ms() - index,
+                timestamp_ms=recorded_at_ms - index,
                 event_type=EventType.UPDATE,
                 data={"index": index, "note": "naïve ✓"},
                 remote_ip="203.0.113.7",
+                recorded_at_ms=recorded_at_ms,
             )
             for index in range(count)
         ]

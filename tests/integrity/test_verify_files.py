@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -19,11 +20,13 @@ from api.db import Database
 from api.integrity.statement import DigestPart, SignedDigest
 from api.settings import Settings
 from tests.conftest import TEST_SECRET_KEY
-from tests.integrity.support import Trail, execute, export_copy, kinds
+from tests.integrity.support import Trail, digest_until, execute, export_copy, kinds
 
 
 @pytest.fixture
-async def copy(db: Database, trail: Trail, tmp_path: Path) -> Path:
+async def copy(db: Database, keys: integrity.KeyRing, trail: Trail, tmp_path: Path) -> Path:
+    """The copy once a later digest lists the first run's digest events, as a receiver's copy holds it."""
+    await digest_until(db, keys.signing_key, datetime.now(UTC))
     return await export_copy(db, tmp_path / "bucket" / "account=acme")
 
 
