@@ -90,7 +90,7 @@ def settings(servers: EmbeddedServers, tmp_path_factory: pytest.TempPathFactory)
         verify_timeout_seconds=5.0,
         sweep_interval_seconds=1,
         digest_interval_seconds=DIGEST_INTERVAL_SECONDS,
-        # The same room for statements: TRUNCATE between tests and requests of a loaded machine.  The
+        # The same room for statements: emptying between tests and requests of a loaded machine.  The
         # 4 s default is what tests/reliability (its own processes, default settings) holds to.
         database_statement_timeout_seconds=15.0,
     )

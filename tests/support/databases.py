@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from sqlalchemy import text
 
 from api.db import Database, driver_connection, raw_url
 from api.embedded import EmbeddedServers
@@ -31,24 +32,45 @@ async def database_at(servers: EmbeddedServers, name: str, revision: str) -> Asy
 
 
 EMPTYING_TIMEOUT_SECONDS = 120
-"""TRUNCATE gives every daily partition and its indexes new files: on a loaded machine, with a
-checkpoint syncing the last test's files, that took longer than a statement's usual time."""
-
+"""Room for a loaded machine, whatever the database's own statement timeout."""
 
 EMPTYING_ATTEMPTS = 3
-"""A read still running from the test before (a server's request finishing after its test ended) can
-lock a partition and then the table the TRUNCATE locked first: PostgreSQL then ends one of the two
-with a deadlock error (seen in CI, the TRUNCATE chosen).  Emptying is idempotent, so it is tried again."""
+"""A deadlock with a request still running from the test before (a server's request finishing after
+its test ended) ends one of the two; emptying is idempotent, so it is tried again."""
+
+REFERENCING_TABLES = """
+WITH RECURSIVE referencing(oid) AS (
+    SELECT c.oid FROM pg_class c
+    WHERE c.relname = ANY($1::text[]) AND c.relnamespace = current_schema()::regnamespace
+  UNION
+    SELECT constraints.conrelid FROM pg_constraint constraints
+    JOIN referencing ON constraints.confrelid = referencing.oid
+    WHERE constraints.contype = 'f'
+)
+SELECT DISTINCT c.relname FROM referencing JOIN pg_class c ON c.oid = referencing.oid
+WHERE NOT c.relispartition ORDER BY c.relname
+"""
+"""The tables named and every table that refers to them, transitively: what ``TRUNCATE ... CASCADE``
+would empty."""
 
 
 async def empty_tables(db: Database, tables: str) -> None:
-    """``TRUNCATE tables CASCADE`` with room for a loaded machine, whatever the database's timeouts."""
+    """Empty ``tables`` and every table referring to them, as ``TRUNCATE ... CASCADE`` would, but with
+    DELETE: TRUNCATE gives each daily partition and each of their indexes new files, about 0.3 s
+    per test on an idle machine, where DELETE of a test's few rows takes 0.05 s.  Replica mode skips
+    the row triggers (foreign keys included) as TRUNCATE does, so the order does not matter and no
+    trigger of the product sees the emptying."""
+    names = [name.strip() for name in tables.split(",")]
     for attempt in range(1, EMPTYING_ATTEMPTS + 1):
         try:
             async with db.transaction() as session:
+                # Through SQLAlchemy first: it begins the transaction on its first statement, so a
+                # SET LOCAL sent straight to the driver before that would run (and be lost) outside it.
+                await session.execute(text(f"SET LOCAL statement_timeout = '{EMPTYING_TIMEOUT_SECONDS}s'"))
+                await session.execute(text("SET LOCAL session_replication_role = replica"))
                 raw = await driver_connection(session)
-                await raw.execute(f"SET LOCAL statement_timeout = '{EMPTYING_TIMEOUT_SECONDS}s'")
-                await raw.execute(f"TRUNCATE {tables} CASCADE", timeout=EMPTYING_TIMEOUT_SECONDS)
+                for row in await raw.fetch(REFERENCING_TABLES, names):
+                    await raw.execute(f'DELETE FROM "{row["relname"]}"', timeout=EMPTYING_TIMEOUT_SECONDS)
             return
         except asyncpg.DeadlockDetectedError:
             if attempt == EMPTYING_ATTEMPTS:
