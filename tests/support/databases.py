@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from sqlalchemy import text
 
+from api.accounts.identity_cache import CHANNEL as IDENTITY_CHANNEL
 from api.db import Database, driver_connection, raw_url
 from api.embedded import EmbeddedServers
 from api.migrate import upgrade_database
@@ -59,7 +60,7 @@ async def empty_tables(db: Database, tables: str) -> None:
     DELETE: TRUNCATE gives each daily partition and each of their indexes new files, about 0.3 s
     per test on an idle machine, where DELETE of a test's few rows takes 0.05 s.  Replica mode skips
     the row triggers (foreign keys included) as TRUNCATE does, so the order does not matter and no
-    trigger of the product sees the emptying."""
+    row trigger of the product sees the emptying."""
     names = [name.strip() for name in tables.split(",")]
     for attempt in range(1, EMPTYING_ATTEMPTS + 1):
         try:
@@ -71,6 +72,9 @@ async def empty_tables(db: Database, tables: str) -> None:
                 raw = await driver_connection(session)
                 for row in await raw.fetch(REFERENCING_TABLES, names):
                     await raw.execute(f'DELETE FROM "{row["relname"]}"', timeout=EMPTYING_TIMEOUT_SECONDS)
+                # What the identity tables' TRUNCATE triggers said: a server kept across tests forgets
+                # the identities it verified, as it would after any change.
+                await raw.execute("SELECT pg_notify($1, 'emptied between tests')", IDENTITY_CHANNEL)
             return
         except asyncpg.DeadlockDetectedError:
             if attempt == EMPTYING_ATTEMPTS:
