@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Locator, expect
+from playwright.async_api import Locator, Request, Route, expect
 
 from api.models import Role
 from tests.console.conftest import RESOURCE_URL_TEMPLATE, SCREENSHOTS, Console
@@ -51,7 +52,35 @@ def actions_column(console: Console) -> Locator:
 
 
 async def check(console: Console, facet: str, value: str) -> None:
+    """Tick a filter value once the sidebar shows the current state's values: a click while the
+    last state's list is being replaced can land on the list going away (seen once under load)."""
+    await expect(console.page.locator(".facets[aria-busy='true']")).to_have_count(0)
     await console.page.locator(f"fieldset[data-field='{facet}']").get_by_label(value).click()
+
+
+async def test_the_filter_sidebar_is_busy_until_the_new_states_values_arrive(console: Console) -> None:
+    """While a new state's filter values are on their way, the sidebar still shows the last state's:
+    it says so (``aria-busy``) until they arrive, and then shows the new state's values."""
+    admin, _ = await seed_story(console)
+    await console.sign_in(admin)
+    page = console.page
+    await expect(page.locator(".facets")).not_to_have_attribute("aria-busy", "true")
+    held, released = [], asyncio.Event()
+
+    async def hold_suggestions(route: Route, request: Request) -> None:
+        if "searchAuditTrailEntriesSuggestions" in (request.post_data or ""):
+            held.append(request.url)
+            await released.wait()
+        await route.continue_()
+
+    await page.route("**/graphql", hold_suggestions)
+    await check(console, "action", "stack.create")
+    await expect(actions_column(console)).to_have_text(["stack.create"])
+    await expect(page.locator(".facets")).to_have_attribute("aria-busy", "true")
+    assert len(held) == 1
+    released.set()
+    await expect(page.locator(".facets")).not_to_have_attribute("aria-busy", "true")
+    await expect(page.locator("fieldset[data-field='action']").get_by_label("stack.create")).to_be_checked()
 
 
 async def test_filters_date_range_and_text_narrow_the_seeded_events(console: Console) -> None:

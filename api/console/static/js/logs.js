@@ -130,6 +130,8 @@ export class LogsView {
     this.loading = false;
     this.summary.textContent = "";
     replace(this.results, h("p", { class: "muted loading", text: "Loading events…" }));
+    // The filter values shown are the last state's until this state's arrive: say so.
+    this.facets.setAttribute("aria-busy", "true");
     this.integrity.show(timeWindow(this.state, this.now), [this.state.range, this.state.from, this.state.to].join(","));
     this.loadSuggestions(this.generation);
     this.loadPage(this.generation);
@@ -155,10 +157,12 @@ export class LogsView {
       const { searchAuditTrailEntriesSuggestions: suggestions } = await gql(SUGGESTIONS, { input });
       if (generation !== this.generation) return;
       this.filteredCount = suggestions.filteredCount;
+      this.facets.removeAttribute("aria-busy");
       this.renderFacets(suggestions.fields);
       this.renderSummary();
     } catch (error) {
       if (this.app.fail(error) || generation !== this.generation) return;
+      this.facets.removeAttribute("aria-busy");
       // The results area reports the same error as an alert; one announcement is enough.
       replace(this.facets, h("p", { class: "muted small", text: `Filter values are unavailable: ${error.message}` }));
     }
