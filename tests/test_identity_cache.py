@@ -277,10 +277,7 @@ async def test_a_mutation_of_a_key_revoked_behind_the_services_back_is_refused_o
     await cached(served, pg, admin)
     await pg.execute("UPDATE api_keys SET revoked_at = now() WHERE id = $1", admin.id)
 
-    async def notified() -> bool:
-        return await refused(served, admin)
-
-    await poll(notified, what="the revocation's notification")
+    await poll(lambda: refused(served, admin), what="the revocation's notification")
     creations = "SELECT count(*) FROM audit_events WHERE action = 'api_key.create'"
     events_before = await pg.fetchval(creations)
     created = await served.api.gql(CREATE_KEY, token=admin.jwt)

@@ -34,18 +34,11 @@ RECORDED_SECONDS_AGO = 3.0
 closed, so they are digested at once instead of after a wait on the clock."""
 
 
-async def seed_trail(
-    db: Database,
-    name: str = "acme",
-    *,
-    count: int = 5,
-    digest_events: bool = True,
-    recorded_seconds_ago: float = RECORDED_SECONDS_AGO,
-) -> Trail:
+async def seed_trail(db: Database, name: str = "acme", *, count: int = 5, digest_events: bool = True) -> Trail:
     """An account (made unless it exists) and ``count`` events, recorded as the service records them,
-    ``recorded_seconds_ago`` in the past (an account seeded twice must not go back into intervals
-    already digested: pass 0 the second time)."""
-    recorded_at_ms = now_ms() - int(recorded_seconds_ago * 1000)
+    ``RECORDED_SECONDS_AGO`` in the past (so an account digested already must not be seeded again:
+    its new events would land in a digested interval)."""
+    recorded_at_ms = now_ms() - int(RECORDED_SECONDS_AGO * 1000)
     async with db.transaction() as session:
         account = await account_store.find_account(session, name) or await account_store.create_account(
             session, name, retention_days=30
