@@ -2,7 +2,8 @@
 
 1. Ingestion over HTTP (``bench.ingest``'s load, one API process) with a worker digesting every second ("on";
    ``BENCH_DIGEST_INTERVAL_SECONDS`` to change) vs the same worker whose interval never closes ("off"), in
-   alternating rounds (off, on, off, on, ...: 3 of each, ``--quick`` 2), on a fresh database.  Before each
+   alternating rounds (off, on, off, on, ...: 3 of each, ``--quick`` 2, ``BENCH_DIGEST_ROUNDS`` to choose: the
+   rounds' rates vary by up to 20 % on a shared machine), on a fresh database.  Before each
    "on" round the worker first digests what earlier rounds recorded, so each round pays for its own events
    only.  Besides the rates, the CPU per 1,000 events of the API process, of PostgreSQL and of the worker.
 2. One digest over ``EVENTS`` events recorded in one interval (seeded by one ``INSERT ... SELECT
@@ -328,7 +329,7 @@ def ingestion_with_and_without_digests(
 
 def run(quick: bool) -> list[Measurement]:
     total = 20_000 if quick else 100_000
-    rounds = 2 if quick else 3
+    rounds = int(os.environ.get("BENCH_DIGEST_ROUNDS", 2 if quick else 3))
     interval = digest_interval_seconds()
     events = interval_events(quick)
     with embedded_stack() as servers, tempfile.TemporaryDirectory(prefix="audittrail-bench-keys-") as data_dir:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 from functools import partial
 from typing import Any
 
@@ -17,15 +18,21 @@ from api.graphql.parsed_documents import DocumentCache, ParsedDocuments
 from api.graphql.scalars import JSON, SCALARS
 
 COMPILED_LISTS: list[int] = []
+COMPILED_OBJECTS: list[str] = []
 
 
 class CountingContext(CompiledCompletionContext):
-    """Counts the lists completed by a compiled function (the proof the fast path ran)."""
+    """Counts the lists and objects completed by a compiled function (the proof the fast path ran)."""
 
     def complete_list_value(self, return_type: Any, field_details_list: Any, *args: Any) -> Any:
         if self._completer(return_type, field_details_list) is not None:
             COMPILED_LISTS.append(1)
         return super().complete_list_value(return_type, field_details_list, *args)
+
+    def complete_object_value(self, return_type: Any, field_details_list: Any, *args: Any) -> Any:
+        if self._completer(return_type, field_details_list) is not None:
+            COMPILED_OBJECTS.append(return_type.name)
+        return super().complete_object_value(return_type, field_details_list, *args)
 
 
 @strawberry.enum
@@ -63,27 +70,52 @@ class Edge:
 
 
 @strawberry.type
+class Listing:
+    """An object around a list, as a connection is around its edges."""
+
+    edges: list[Edge]
+    total: int
+    first: Edge | None
+    label: str
+
+    @strawberry.field
+    def shout(self) -> str:
+        return self.label.upper()
+
+
+@strawberry.type
 class Query:
     @strawberry.field
+    def listing(self, broken: bool = False) -> Listing:
+        edges = [Edge(cursor=f"c{i}", node=node) for i, node in enumerate(nodes())]
+        # A resolver breaking its own type: a null in a non-null field of the object itself.
+        return Listing(edges=edges, total=len(edges), first=None, label=None if broken else "all")  # type: ignore[arg-type]
+
+    @strawberry.field
     def edges(self, broken: bool = False, huge: bool = False) -> list[Edge]:
-        nodes = [
-            Node(
-                id=strawberry.ID(f"n{i}"),
-                kind=Kind.CREATE if i % 2 else Kind.DELETE,
-                count=i,
-                score=i / 3,
-                tags=[f"t{i}", "x"],
-                data=JSON({"a": [i, None, {"b": "c"}]}),
-                resource=Resource(resource_type="STACK", resource_id=None) if i % 3 else None,
-                required_name=f"name-{i}",
-            )
-            for i in range(5)
-        ]
+        listed = nodes()
         if huge:  # Int is 32 bits: beyond is graphql-core's error; a bool is answered as 0 or 1
-            nodes[1].count, nodes[2].count = 2**31, True
+            listed[1].count, listed[2].count = 2**31, True
         if broken:
-            nodes[3].required_name = None  # type: ignore[assignment]  # a resolver breaking its own type
-        return [Edge(cursor=f"c{i}", node=node) for i, node in enumerate(nodes)]
+            listed[3].required_name = None  # type: ignore[assignment]  # a resolver breaking its own type
+        return [Edge(cursor=f"c{i}", node=node) for i, node in enumerate(listed)]
+
+
+def nodes() -> list[Node]:
+    """Five nodes that between them give every field a value and, where the type allows, a null."""
+    return [
+        Node(
+            id=strawberry.ID(f"n{i}"),
+            kind=Kind.CREATE if i % 2 else Kind.DELETE,
+            count=i,
+            score=i / 3,
+            tags=[f"t{i}", "x"],
+            data=JSON({"a": [i, None, {"b": "c"}]}),
+            resource=Resource(resource_type="STACK", resource_id=None) if i % 3 else None,
+            required_name=f"name-{i}",
+        )
+        for i in range(5)
+    ]
 
 
 CONFIG = StrawberryConfig(scalar_map=SCALARS)
@@ -185,3 +217,43 @@ SHARED_SCHEMA = strawberry.Schema(
     config=CONFIG,
     extensions=[partial(ParsedDocuments, DocumentCache(maxsize=8))],
 )
+
+
+OBJECT_DOCUMENTS = [
+    "{ listing { total label first { cursor } edges { cursor node { id kind resource { resourceType } } } } }",
+    "{ listing { __typename t: total edges { node { ... on Node { count } } } } }",
+]
+
+
+@pytest.mark.parametrize("document", OBJECT_DOCUMENTS)
+def test_an_object_of_basic_fields_is_completed_whole_by_one_compiled_function(document: str) -> None:
+    COMPILED_OBJECTS.clear()
+    COMPILED_LISTS.clear()
+    compiled = run(CountingContext, document)
+    plain = run(StrawberryGraphQLCoreExecutionContext, document)
+    assert compiled.errors is None and plain.errors is None
+    assert json.dumps(compiled.data) == json.dumps(plain.data)  # key order included
+    assert COMPILED_OBJECTS == ["Listing"], "the object was completed field by field"
+    assert not COMPILED_LISTS, "its list was completed apart from it"
+
+
+def test_an_object_with_a_resolver_field_keeps_graphql_cores_path_and_its_lists_are_still_compiled() -> None:
+    COMPILED_OBJECTS.clear()
+    COMPILED_LISTS.clear()
+    document = "{ listing { shout edges { node { id } } } }"
+    compiled = run(CountingContext, document)
+    assert compiled.errors is None
+    assert compiled.data == run(StrawberryGraphQLCoreExecutionContext, document).data
+    assert compiled.data is not None and compiled.data["listing"]["shout"] == "ALL"
+    assert "Listing" not in COMPILED_OBJECTS
+    assert COMPILED_LISTS, "the edges under it were completed field by field"
+
+
+def test_a_null_in_an_objects_own_non_null_field_is_reported_at_its_path_as_graphql_core_does() -> None:
+    document = "{ listing(broken: true) { total label edges { cursor } } }"
+    compiled = run(CompiledCompletionContext, document)
+    plain = run(StrawberryGraphQLCoreExecutionContext, document)
+    assert compiled.data == plain.data
+    assert compiled.errors is not None and plain.errors is not None
+    assert [(e.message, e.path) for e in compiled.errors] == [(e.message, e.path) for e in plain.errors]
+    assert compiled.errors[0].path == ["listing", "label"]

@@ -20,10 +20,10 @@ from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLOutpu
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from api.audit.search import PageRequest, page_of
 from api.audit.search_raw import EventRow
-from api.graphql.audit.types import AuditTrailEntry, AuditTrailEntryConnection, AuditTrailEntryEdge
+from api.graphql.audit.types import AuditTrailEntryConnection
 from api.graphql.compiled_completion import CompiledCompletionContext
-from api.graphql.pagination import PageInfo
 from api.graphql.parsed_documents import DocumentCache, ParsedDocuments
 from api.graphql.scalars import SCALARS
 
@@ -32,12 +32,17 @@ START = datetime(2026, 11, 26, 9, 30, 15, 123456, tzinfo=UTC)
 
 
 class CountingContext(CompiledCompletionContext):
-    """Counts the lists a compiled function completed (the proof the fast path ran)."""
+    """Counts the lists and objects a compiled function completed (the proof the fast path ran)."""
 
     def complete_list_value(self, return_type: Any, field_details_list: Any, *args: Any) -> Any:
         if self._completer(return_type, field_details_list) is not None:
             COMPILED_LISTS.append(1)
         return super().complete_list_value(return_type, field_details_list, *args)
+
+    def complete_object_value(self, return_type: Any, field_details_list: Any, *args: Any) -> Any:
+        if self._completer(return_type, field_details_list) is not None:
+            COMPILED_LISTS.append(1)
+        return super().complete_object_value(return_type, field_details_list, *args)
 
 
 def event(number: int) -> EventRow:
@@ -69,11 +74,9 @@ def event(number: int) -> EventRow:
 class Query:
     @strawberry.field
     def entries(self) -> AuditTrailEntryConnection:
-        entries = [AuditTrailEntry.from_event(event(number)) for number in range(12)]
-        return AuditTrailEntryConnection(
-        edges=[AuditTrailEntryEdge(cursor=f"c{index}", node=entry) for index, entry in enumerate(entries)],
-        page_info=PageInfo(end_cursor="c11", has_next_page=True, has_previous_page=False),
-    )
+        # A search page as the resolver makes it (edges whose cursors are encoded when read), one row more
+        # than asked, so there is a next page.
+        return AuditTrailEntryConnection.from_page(page_of([event(number) for number in range(12)], PageRequest(11)))
 
 
 def schema(context_class: type[StrawberryGraphQLCoreExecutionContext]) -> strawberry.Schema:
@@ -146,4 +149,4 @@ def test_every_entry_field_is_answered_as_the_plain_executor_answers(name: str, 
         assert compiled.errors is None
         # Byte for byte, key order included (the answer's JSON is written in the dicts' order).
         assert json.dumps(compiled.data) == json.dumps(plain.data)
-        assert COMPILED_LISTS, f"{name}: the edges were completed field by field, not by the compiled function"
+        assert COMPILED_LISTS, f"{name}: the page was completed field by field, not by a compiled function"

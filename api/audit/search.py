@@ -96,14 +96,24 @@ class StoredEvent(Protocol):
 
 @dataclass(frozen=True)
 class Page:
+    """One page of events; their cursors are encoded when asked for (spacectl selects none)."""
+
     events: Sequence[StoredEvent]
-    cursors: list[str]
+    direction: Direction
     has_next_page: bool
     has_previous_page: bool
 
+    def cursor(self, event: StoredEvent) -> str:
+        """The cursor of ``event``, one of this page's: a next page ``after`` it starts past it."""
+        return encode_cursor(Cursor(event.created_at, event.id, self.direction))
+
+    @property
+    def cursors(self) -> list[str]:
+        return [self.cursor(event) for event in self.events]
+
     @property
     def end_cursor(self) -> str | None:
-        return self.cursors[-1] if self.cursors else None
+        return self.cursor(self.events[-1]) if self.events else None
 
 
 @dataclass(frozen=True)
@@ -164,10 +174,9 @@ async def search_events(
 
 def page_of(rows: Sequence[StoredEvent], page: PageRequest) -> Page:
     """The page of ``rows`` (the statement's, one more than asked when there is a next page)."""
-    events = rows[: page.first]
     return Page(
-        events=events,
-        cursors=[encode_cursor(Cursor(e.created_at, e.id, page.direction)) for e in events],
+        events=rows[: page.first],
+        direction=page.direction,
         has_next_page=len(rows) > page.first,
         # Forward-only paging (as in Relay): there is a previous page exactly when we started after one.
         has_previous_page=page.after is not None,

