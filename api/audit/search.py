@@ -13,7 +13,6 @@ from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnClause,
-    ColumnElement,
     CompoundSelect,
     Select,
     Text,
@@ -142,26 +141,29 @@ def search_statement(
     page: PageRequest,
     *,
     now: datetime,
-    columns: Sequence[ColumnElement[Any]] | None = None,
+    selected: Select[Any] | None = None,
 ) -> Select[AuditEvent]:
     """The query of one page (one row more than asked, to know whether there is a next page); of the
-    events, or of ``columns`` (selected from the start: narrowing afterwards coerces every column again)."""
+    events, or of what ``selected`` selects (a ``select()`` of columns built once: ``select()``
+    coerces every column it is given, and narrowing afterwards coerces them again)."""
     if page.order_field not in ORDERABLE_FIELDS:
         raise BadInput(f"orderBy field must be one of {', '.join(ORDERABLE_FIELDS)}, got {page.order_field!r}")
     condition = filter_condition(filters, now=now)
-    created_at, event_id = EVENT_COLUMNS.created_at, EVENT_COLUMNS.id
-    selected = select(*columns) if columns is not None else select(AuditEvent)
-    statement = selected.where(EVENT_COLUMNS.account_id == account_id, condition)
+    base = selected if selected is not None else select(AuditEvent)
+    statement = base.where(EVENT_COLUMNS.account_id == account_id, condition)
     if page.after is not None:
         cursor = decode_cursor(page.after, page.direction)
-        position = tuple_(created_at, event_id)
+        position = tuple_(EVENT_COLUMNS.created_at, EVENT_COLUMNS.id)
         boundary = tuple_(cursor.created_at, cursor.row_id)
         statement = statement.where(position < boundary if page.direction is Direction.DESC else position > boundary)
-    if page.direction is Direction.DESC:
-        statement = statement.order_by(created_at.desc(), event_id.desc())
-    else:
-        statement = statement.order_by(created_at.asc(), event_id.asc())
-    return statement.limit(planned_limit(page.first + 1))
+    return statement.order_by(*_ORDERS[page.direction]).limit(planned_limit(page.first + 1))
+
+
+_ORDERS = {
+    Direction.DESC: (EVENT_COLUMNS.created_at.desc(), EVENT_COLUMNS.id.desc()),
+    Direction.ASC: (EVENT_COLUMNS.created_at.asc(), EVENT_COLUMNS.id.asc()),
+}
+"""A page's order by direction, built once (SQLAlchemy's clauses are immutable: each statement shares them)."""
 
 
 async def search_events(
@@ -196,16 +198,15 @@ async def get_event(session: AsyncSession, account_id: str, event_id: str) -> Au
     return (await session.execute(event_statement(account_id, event_id))).scalar_one_or_none()
 
 
-def event_statement(
-    account_id: str, event_id: str, *, columns: Sequence[ColumnElement[Any]] | None = None
-) -> Select[AuditEvent]:
-    """The query of one event (or of its ``columns``), or BAD_USER_INPUT for an id that is not one of ours."""
+def event_statement(account_id: str, event_id: str, *, selected: Select[Any] | None = None) -> Select[AuditEvent]:
+    """The query of one event (or of what ``selected`` selects, as in ``search_statement``), or
+    BAD_USER_INPUT for an id that is not one of ours."""
     created_at = created_at_of(event_id)
     if created_at is None:
         raise BadInput(f"id must be a 26-character audit event id, got {event_id[:40]!r}")
-    selected = select(*columns) if columns is not None else select(AuditEvent)
+    base = selected if selected is not None else select(AuditEvent)
     # A millisecond either side: the id's time and created_at are both derived from a float timestamp.
-    return selected.where(
+    return base.where(
         EVENT_COLUMNS.account_id == account_id,
         EVENT_COLUMNS.id == event_id,
         EVENT_COLUMNS.created_at.between(created_at - ONE_MS, created_at + ONE_MS),

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from api.audit.query import Filters, full_text_conditions
 from api.audit.search import (
     Page,
@@ -56,13 +58,15 @@ class EventRow:
 
 # The table's own columns (not the ORM attributes): selecting them costs no coercion per request.
 ENTRY_COLUMNS = tuple(AuditEvent.__table__.c[name] for name in EventRow.__slots__)  # type: ignore[attr-defined]  # sqlmodel's table
+ENTRY_SELECT = select(*ENTRY_COLUMNS)
+"""Built once: ``select()`` coerces each of its 17 columns (17 µs a request); a statement's ``where`` copies it."""
 
 
 async def search_events_on(
     reader: RawReader, account_id: str, filters: Filters, page: PageRequest, *, now: datetime | None = None
 ) -> Page:
     """``search_events`` on ``reader``: the same rows in the same order."""
-    statement = search_statement(account_id, filters, page, now=now or datetime.now(UTC), columns=ENTRY_COLUMNS)
+    statement = search_statement(account_id, filters, page, now=now or datetime.now(UTC), selected=ENTRY_SELECT)
     # Words searched anywhere: only the words themselves tell the planner whether the trigram index pays.
     rows = await reader.fetch(statement, values_decide_plan=bool(full_text_conditions(filters.full_text_search)))
     return page_of([EventRow(*row) for row in rows], page)
@@ -70,7 +74,7 @@ async def search_events_on(
 
 async def get_event_on(reader: RawReader, account_id: str, event_id: str) -> EventRow | None:
     """``get_event`` on ``reader``."""
-    rows = await reader.fetch(event_statement(account_id, event_id, columns=ENTRY_COLUMNS))
+    rows = await reader.fetch(event_statement(account_id, event_id, selected=ENTRY_SELECT))
     return EventRow(*rows[0]) if rows else None
 
 
