@@ -152,7 +152,8 @@ class StatementCompiler:
     def __init__(self, dialect: Dialect) -> None:
         self._dialect = dialect
         self._compiled: LRUCache[Any, Any] = LRUCache(COMPILED_STATEMENTS)
-        self._fixed: dict[int, tuple[ClauseElement, Any, Any, Any]] = {}
+        # Bounded too: besides the module constants, the search keeps a statement per shape (``SearchShapes``).
+        self._fixed: LRUCache[int, tuple[ClauseElement, Any, Any, Any]] = LRUCache(COMPILED_STATEMENTS)
 
     def _compile(self, statement: ClauseElement, *, fixed: bool) -> tuple[Any, Any, Any]:
         kept = self._fixed.get(id(statement)) if fixed else None

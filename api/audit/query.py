@@ -9,11 +9,12 @@ from __future__ import annotations
 import calendar
 import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, false, literal_column, or_, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, String, and_, false, literal_column, or_, true
 from sqlmodel import col
 
 from api.errors import BadInput
@@ -93,7 +94,8 @@ SEARCH_TEXT_SQL = (
     " || coalesce(related_resource_id, '') || ' '"
     " || CASE WHEN action = 'audit_trail.digest' THEN (data - 'events')::text ELSE data::text END)"
 )
-SEARCH_TEXT: ColumnElement[str] = literal_column(SEARCH_TEXT_SQL)
+SEARCH_TEXT: ColumnElement[str] = literal_column(SEARCH_TEXT_SQL, String())
+"""Typed: a word searched is bound as text (``$n::VARCHAR``), the same whether given as a value or as a parameter."""
 
 
 @dataclass(frozen=True)
@@ -162,40 +164,60 @@ def search_field(name: str) -> SearchField:
     return found
 
 
+Plan = tuple[Any, ...]
+"""A condition as plain tuples, built and checked without SQLAlchemy (``filter_plan``); ``plan_sql``
+makes the SQL of it.  Nodes: ``("and_true" | "and" | "or_false" | "or", children)``, ``("not_true",
+child)``, ``("null" | "not_null", column)`` and the leaves that hold a value, ``("in" | "like" | "ge" |
+"le", column, value)``; a column is named by ``PLAN_COLUMNS``' keys."""
+
+PLAN_COLUMNS: dict[str, SearchColumn | ColumnElement[str]] = {
+    **{name: target.column for name, target in SEARCH_FIELDS.items()},
+    **{f"{name}.fallback": target.fallback for name, target in SEARCH_FIELDS.items() if target.fallback is not None},
+    "searchText": SEARCH_TEXT,
+}
+_VALUE_LEAVES = frozenset({"in", "like", "ge", "le"})
+
+
 def filter_condition(filters: Filters, *, now: datetime, skip_field: str | None = None) -> ColumnElement[bool]:
     """The WHERE condition (account aside) of ``filters``; ``skip_field``'s own predicates are left out.
 
     Leaving a field's own predicates out is what a filter sidebar needs: the counts of the other
     values of that field under everything else that is selected.
     """
+    return plan_sql(filter_plan(filters, now=now, skip_field=skip_field), _as_given)
+
+
+def filter_plan(filters: Filters, *, now: datetime, skip_field: str | None = None) -> Plan:
+    """``filter_condition`` as a plan: every check made, no SQLAlchemy object built (a search's hot
+    path keeps its statement by the plan's shape, see ``split_plan``)."""
     if len(filters.predicates) > MAX_PREDICATES:
         raise BadInput(f"at most {MAX_PREDICATES} predicates are allowed, got {len(filters.predicates)}")
     conditions = [
-        predicate_condition(predicate, now=now) for predicate in filters.predicates if predicate.field != skip_field
+        predicate_plan(predicate, now=now) for predicate in filters.predicates if predicate.field != skip_field
     ]
     for predicate in filters.predicates:
         search_field(predicate.field)  # a skipped predicate must still name a real field
-    conditions.extend(full_text_conditions(filters.full_text_search))
-    return and_(true(), *conditions)
+    conditions.extend(full_text_plans(filters.full_text_search))
+    return ("and_true", tuple(conditions))
 
 
-def predicate_condition(predicate: Predicate, *, now: datetime) -> ColumnElement[bool]:
-    """The SQL condition of one predicate, or BAD_USER_INPUT when its constraint does not fit its field."""
+def predicate_plan(predicate: Predicate, *, now: datetime) -> Plan:
+    """The plan of one predicate, or BAD_USER_INPUT when its constraint does not fit its field."""
     target = search_field(predicate.field)
     given = predicate.constraint.given()
     expected = CONSTRAINTS_BY_KIND[target.kind]
     if len(given) != 1:
         raise BadInput(f"predicate on {target.name!r} must set exactly one constraint ({expected}), got {len(given)}")
     if target.kind is FieldKind.STRING:
-        condition = _string_condition(target, _values(target, predicate.constraint.string_matches, given[0]))
+        condition = _string_plan(target, _values(target, predicate.constraint.string_matches, given[0]))
     elif target.kind is FieldKind.ENUM:
-        condition = _enum_condition(target, _values(target, predicate.constraint.enum_equals, given[0]))
+        condition = _enum_plan(target, _values(target, predicate.constraint.enum_equals, given[0]))
     elif target.kind is FieldKind.BOOLEAN:
-        condition = _boolean_condition(target, predicate.constraint.boolean_equals, given[0])
+        condition = _boolean_plan(target, predicate.constraint.boolean_equals, given[0])
     else:
-        condition = _time_condition(target, predicate.constraint, given[0], now=now)
+        condition = _time_plan(target, predicate.constraint, given[0], now=now)
     # IS NOT TRUE keeps rows whose field is NULL when the predicate is excluded.
-    return condition.is_not(True) if predicate.exclude else condition
+    return ("not_true", condition) if predicate.exclude else condition
 
 
 def _values(target: SearchField, values: Sequence[str] | None, given: str) -> Sequence[str]:
@@ -221,50 +243,50 @@ def like_pattern(pattern: str) -> str:
     return escape_like(pattern).replace("*", "%")
 
 
-def _string_condition(target: SearchField, patterns: Sequence[str]) -> ColumnElement[bool]:
+def _string_plan(target: SearchField, patterns: Sequence[str]) -> Plan:
     exact = [p for p in patterns if "*" not in p]
     wildcards = [p for p in patterns if "*" in p]
-    column = target.column
-    conditions: list[ColumnElement[bool]] = []
+    conditions: list[Plan] = []
     if exact:
         # Exact values go through the (account_id, field, created_at) indexes.
-        conditions.append(column.in_(exact))
-    conditions.extend(column.like(like_pattern(p), escape="\\") for p in wildcards)
-    return or_(false(), *conditions)
+        conditions.append(("in", target.name, exact))
+    conditions.extend(("like", target.name, like_pattern(p)) for p in wildcards)
+    return ("or_false", tuple(conditions))
 
 
-def _enum_condition(target: SearchField, values: Sequence[str]) -> ColumnElement[bool]:
+def _enum_plan(target: SearchField, values: Sequence[str]) -> Plan:
     unknown = [v for v in values if v not in target.enum_values]
     if unknown:
         raise BadInput(
             f"{target.name} must be one of {', '.join(target.enum_values)}, got {', '.join(map(repr, unknown))}"
         )
-    return target.column.in_(list(values))
+    return ("in", target.name, list(values))
 
 
-def _boolean_condition(target: SearchField, values: Sequence[bool] | None, given: str) -> ColumnElement[bool]:
+def _boolean_plan(target: SearchField, values: Sequence[bool] | None, given: str) -> Plan:
     if values is None:
         raise BadInput(f"field {target.name!r} takes booleanEquals, not {given}")
     if not 1 <= len(values) <= 2:
         raise BadInput(f"booleanEquals on {target.name!r} must list 1 or 2 values, got {len(values)}")
-    return target.column.in_(list(values))
+    return ("in", target.name, list(values))
 
 
-def _time_condition(target: SearchField, constraint: Constraint, given: str, *, now: datetime) -> ColumnElement[bool]:
-    column = target.column
+def _time_plan(target: SearchField, constraint: Constraint, given: str, *, now: datetime) -> Plan:
     if target.fallback is None:
-        return _time_bounds(target.name, column, constraint, given, now=now)
+        return _time_bounds(target.name, target.name, constraint, given, now=now)
     # Two branches rather than coalesce(): each one can use its own index, (account_id, recorded_at)
     # for the rows that have it, and the rows that do not are the ones written before it existed.
-    return or_(
-        and_(column.is_not(None), _time_bounds(target.name, column, constraint, given, now=now)),
-        and_(column.is_(None), _time_bounds(target.name, target.fallback, constraint, given, now=now)),
+    fallback = f"{target.name}.fallback"
+    return (
+        "or",
+        (
+            ("and", (("not_null", target.name), _time_bounds(target.name, target.name, constraint, given, now=now))),
+            ("and", (("null", target.name), _time_bounds(target.name, fallback, constraint, given, now=now))),
+        ),
     )
 
 
-def _time_bounds(
-    name: str, column: SearchColumn, constraint: Constraint, given: str, *, now: datetime
-) -> ColumnElement[bool]:
+def _time_bounds(name: str, column: str, constraint: Constraint, given: str, *, now: datetime) -> Plan:
     if constraint.time_in_range is not None:
         start, end = constraint.time_in_range.start, constraint.time_in_range.end
         if start is None and end is None:
@@ -273,15 +295,70 @@ def _time_bounds(
             )
         if start is not None and end is not None and start > end:
             raise BadInput(f"timeInRange start ({start.isoformat()}) must not be after its end ({end.isoformat()})")
-        conditions: list[ColumnElement[bool]] = []
+        conditions: list[Plan] = []
         if start is not None:
-            conditions.append(column >= start)
+            conditions.append(("ge", column, start))
         if end is not None:
-            conditions.append(column <= end)
-        return and_(*conditions)
+            conditions.append(("le", column, end))
+        return ("and", tuple(conditions))
     if constraint.time_in_last is not None:
-        return column >= time_before(now, constraint.time_in_last)
+        return ("ge", column, time_before(now, constraint.time_in_last))
     raise BadInput(f"field {name!r} takes timeInRange or timeInLast, not {given}")
+
+
+Binder = Callable[[object, str, bool], object]
+"""How ``plan_sql`` writes a leaf's value: (value, column key, whether it is a list) -> what the SQL compares with."""
+
+
+def _as_given(value: object, column: str, is_list: bool) -> object:
+    """The value itself: SQLAlchemy binds it as a parameter typed by the column, as ``column op value`` does."""
+    return value
+
+
+def plan_sql(plan: Plan, bind: Binder) -> ColumnElement[bool]:
+    """The SQL condition of ``plan``; each leaf's value as ``bind`` writes it, in ``split_plan``'s order."""
+    tag = plan[0]
+    if tag in _VALUE_LEAVES:
+        column = PLAN_COLUMNS[plan[1]]
+        value = bind(plan[2], plan[1], tag == "in")
+        if tag == "in":
+            return column.in_(value)  # type: ignore[arg-type]  # a list, or an expanding parameter
+        if tag == "like":
+            return column.like(value, escape="\\")
+        return column >= value if tag == "ge" else column <= value
+    if tag == "null":
+        return PLAN_COLUMNS[plan[1]].is_(None)
+    if tag == "not_null":
+        return PLAN_COLUMNS[plan[1]].is_not(None)
+    if tag == "not_true":
+        return plan_sql(plan[1], bind).is_not(True)
+    children = [plan_sql(child, bind) for child in plan[1]]
+    if tag == "and_true":
+        return and_(true(), *children)
+    if tag == "and":
+        return and_(*children)
+    if tag == "or_false":
+        return or_(false(), *children)
+    return or_(*children)
+
+
+def split_plan(plan: Plan) -> tuple[Plan, list[object]]:
+    """``plan``'s shape (its values left out: what decides its SQL) and its values, in the order
+    ``plan_sql`` binds them.  Plans of one shape make the same SQL text with different parameters."""
+    values: list[object] = []
+    return _shape(plan, values), values
+
+
+def _shape(plan: Plan, values: list[object]) -> Plan:
+    tag = plan[0]
+    if tag in _VALUE_LEAVES:
+        values.append(plan[2])
+        return (tag, plan[1])
+    if tag in ("null", "not_null"):
+        return plan
+    if tag == "not_true":
+        return (tag, _shape(plan[1], values))
+    return (tag, tuple(_shape(child, values) for child in plan[1]))
 
 
 def time_before(now: datetime, span: TimeInLast) -> datetime:
@@ -304,6 +381,11 @@ _WORDS = re.compile(r"\S+")
 
 def full_text_conditions(text: str | None) -> list[ColumnElement[bool]]:
     """Every word must appear, case-insensitively, in the action, actor, resource ids or data."""
+    return [plan_sql(plan, _as_given) for plan in full_text_plans(text)]
+
+
+def full_text_plans(text: str | None) -> list[Plan]:
+    """``full_text_conditions`` as plans."""
     if text is None or not text.strip():
         return []
     if len(text) > MAX_FULL_TEXT_LENGTH:
@@ -314,11 +396,11 @@ def full_text_conditions(text: str | None) -> list[ColumnElement[bool]]:
     return [_contains(word) for word in words]
 
 
-def _contains(word: str) -> ColumnElement[bool]:
+def _contains(word: str) -> Plan:
     """``word`` somewhere in the searched text.  ``data`` is searched as JSON text, where ``"`` and
     ``\\`` are escaped: a word holding one is looked for as given and as JSON writes it."""
-    condition = SEARCH_TEXT.like(f"%{escape_like(word)}%", escape="\\")
+    condition: Plan = ("like", "searchText", f"%{escape_like(word)}%")
     as_json = word.replace("\\", "\\\\").replace('"', '\\"')
     if as_json == word:
         return condition
-    return or_(condition, SEARCH_TEXT.like(f"%{escape_like(as_json)}%", escape="\\"))
+    return ("or", (condition, ("like", "searchText", f"%{escape_like(as_json)}%")))

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnClause,
+    ColumnElement,
     CompoundSelect,
     Select,
     Text,
@@ -146,15 +147,37 @@ def search_statement(
     """The query of one page (one row more than asked, to know whether there is a next page); of the
     events, or of what ``selected`` selects (a ``select()`` of columns built once: ``select()``
     coerces every column it is given, and narrowing afterwards coerces them again)."""
+    after = page_start(page)
+    return page_statement(
+        selected if selected is not None else select(AuditEvent),
+        account_id,
+        filter_condition(filters, now=now),
+        page,
+        None if after is None else (after.created_at, after.row_id),
+    )
+
+
+def page_start(page: PageRequest) -> Cursor | None:
+    """Where ``page`` starts (its ``after`` cursor), or BAD_USER_INPUT for an order or a cursor that is not ours."""
     if page.order_field not in ORDERABLE_FIELDS:
         raise BadInput(f"orderBy field must be one of {', '.join(ORDERABLE_FIELDS)}, got {page.order_field!r}")
-    condition = filter_condition(filters, now=now)
-    base = selected if selected is not None else select(AuditEvent)
+    return decode_cursor(page.after, page.direction) if page.after is not None else None
+
+
+def page_statement(
+    base: Select[Any],
+    account_id: object,
+    condition: ColumnElement[bool],
+    page: PageRequest,
+    after: tuple[object, object] | None,
+) -> Select[AuditEvent]:
+    """A page's statement around ``condition``: the account's rows past ``after`` (a (created_at, id)
+    position), in the page's order, one more than the page.  The account and the position are the
+    values themselves, or parameters a statement kept by its shape is run with (``search_raw``)."""
     statement = base.where(EVENT_COLUMNS.account_id == account_id, condition)
-    if page.after is not None:
-        cursor = decode_cursor(page.after, page.direction)
+    if after is not None:
         position = tuple_(EVENT_COLUMNS.created_at, EVENT_COLUMNS.id)
-        boundary = tuple_(cursor.created_at, cursor.row_id)
+        boundary = tuple_(*after)
         statement = statement.where(position < boundary if page.direction is Direction.DESC else position > boundary)
     return statement.order_by(*_ORDERS[page.direction]).limit(planned_limit(page.first + 1))
 
