@@ -1,4 +1,5 @@
-"""A search statement kept by its shape is the statement SQLAlchemy builds for the values, parameter for parameter.
+"""A search statement kept by its shape is the statement SQLAlchemy builds for the values, parameter for parameter
+(and so is the one entry's statement, built once).
 
 ``search_events_on`` runs a statement built once per shape of the filters (``SearchShapes``) with
 the request's values as named parameters.  These tests hold it to ``search_statement``, the one
@@ -25,8 +26,17 @@ from api.audit.query import (
     filter_plan,
     split_plan,
 )
-from api.audit.search import PageRequest, page_start, search_statement
-from api.audit.search_raw import ENTRY_SELECT, SearchShapes
+from api.audit.search import (
+    PageRequest,
+    event_statement,
+    event_window,
+    page_start,
+    search_statement,
+    suggestion_plans,
+    suggestion_targets,
+    suggestions_statement,
+)
+from api.audit.search_raw import ENTRY_BY_ID, ENTRY_SELECT, SearchShapes
 from api.errors import BadInput
 from api.paging import Cursor, Direction, encode_cursor
 from api.raw_reads import StatementCompiler
@@ -142,3 +152,36 @@ def test_the_shapes_kept_are_bounded() -> None:
     for size in range(1, 40):
         kept_sql(shapes, "acme", Filters(), PageRequest(size))
     assert len(shapes) <= 3
+
+
+def test_the_entry_statement_built_once_is_the_built_one_with_the_same_arguments() -> None:
+    event_id = "01JDX0000000000000000000AB"
+    earliest, latest = event_window(event_id)
+    parameters = {"account_id": "acme", "event_id": event_id, "earliest": earliest, "latest": latest}
+    kept = COMPILER.sql_and_arguments(ENTRY_BY_ID, parameters, fixed=True)
+    built = COMPILER.sql_and_arguments(event_statement("acme", event_id, selected=ENTRY_SELECT))
+    assert (kept[0], list(kept[1])) == (built[0], list(built[1]))
+    with pytest.raises(BadInput, match="26-character audit event id"):
+        event_window("not-an-id")
+
+
+@pytest.mark.parametrize(
+    "field_names", [None, ["action", "createdAt", "eventType"], ["actor", "actor", "runStateChange"]], ids=str
+)
+@pytest.mark.parametrize("filters", FILTERS, ids=range(len(FILTERS)))
+def test_the_kept_sidebar_statement_is_the_built_one_with_the_same_arguments(
+    filters: Filters, field_names: list[str] | None
+) -> None:
+    shapes = SearchShapes(maxsize=8)
+    for account_id in ("acme", "globex"):  # built, then kept
+        targets = suggestion_targets(field_names)
+        split = [split_plan(plan) for plan in suggestion_plans(filters, targets, now=NOW)]
+        statement = shapes.suggestions(tuple(t.name for t in targets), tuple(shape for shape, _ in split))
+        values = [value for _, plan_values in split for value in plan_values]
+        parameters: dict[str, object] = {f"v{index}": value for index, value in enumerate(values)}
+        parameters["account_id"] = account_id
+        kept = COMPILER.sql_and_arguments(statement, parameters, fixed=True)
+        built_statement, built_targets = suggestions_statement(account_id, filters, field_names, now=NOW)
+        built = COMPILER.sql_and_arguments(built_statement)
+        assert (kept[0], list(kept[1])) == (built[0], list(built[1]))
+        assert built_targets == targets

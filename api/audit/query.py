@@ -184,7 +184,7 @@ def filter_condition(filters: Filters, *, now: datetime, skip_field: str | None 
     Leaving a field's own predicates out is what a filter sidebar needs: the counts of the other
     values of that field under everything else that is selected.
     """
-    return plan_sql(filter_plan(filters, now=now, skip_field=skip_field), _as_given)
+    return plan_sql(filter_plan(filters, now=now, skip_field=skip_field), as_given)
 
 
 def filter_plan(filters: Filters, *, now: datetime, skip_field: str | None = None) -> Plan:
@@ -310,7 +310,7 @@ Binder = Callable[[object, str, bool], object]
 """How ``plan_sql`` writes a leaf's value: (value, column key, whether it is a list) -> what the SQL compares with."""
 
 
-def _as_given(value: object, column: str, is_list: bool) -> object:
+def as_given(value: object, column: str, is_list: bool) -> object:
     """The value itself: SQLAlchemy binds it as a parameter typed by the column, as ``column op value`` does."""
     return value
 
@@ -381,7 +381,7 @@ _WORDS = re.compile(r"\S+")
 
 def full_text_conditions(text: str | None) -> list[ColumnElement[bool]]:
     """Every word must appear, case-insensitively, in the action, actor, resource ids or data."""
-    return [plan_sql(plan, _as_given) for plan in full_text_plans(text)]
+    return [plan_sql(plan, as_given) for plan in full_text_plans(text)]
 
 
 def full_text_plans(text: str | None) -> list[Plan]:

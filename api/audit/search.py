@@ -35,8 +35,12 @@ from api.audit.query import (
     SEARCH_FIELDS,
     FieldKind,
     Filters,
+    Plan,
     SearchField,
+    as_given,
     filter_condition,
+    filter_plan,
+    plan_sql,
     search_field,
 )
 from api.errors import BadInput
@@ -224,15 +228,29 @@ async def get_event(session: AsyncSession, account_id: str, event_id: str) -> Au
 def event_statement(account_id: str, event_id: str, *, selected: Select[Any] | None = None) -> Select[AuditEvent]:
     """The query of one event (or of what ``selected`` selects, as in ``search_statement``), or
     BAD_USER_INPUT for an id that is not one of ours."""
+    earliest, latest = event_window(event_id)
+    return event_where(selected if selected is not None else select(AuditEvent), account_id, event_id, earliest, latest)
+
+
+def event_window(event_id: str) -> tuple[datetime, datetime]:
+    """When the event ``event_id`` was created, give or take a millisecond (its id is a ULID of its
+    timestamp: the window names one partition), or BAD_USER_INPUT for an id that is not one of ours."""
     created_at = created_at_of(event_id)
     if created_at is None:
         raise BadInput(f"id must be a 26-character audit event id, got {event_id[:40]!r}")
-    base = selected if selected is not None else select(AuditEvent)
     # A millisecond either side: the id's time and created_at are both derived from a float timestamp.
+    return created_at - ONE_MS, created_at + ONE_MS
+
+
+def event_where(
+    base: Select[Any], account_id: object, event_id: object, earliest: object, latest: object
+) -> Select[Any]:
+    """The account's event ``event_id`` created between ``earliest`` and ``latest``: the values, or
+    parameters a statement built once is run with (``search_raw.get_event_on``)."""
     return base.where(
         EVENT_COLUMNS.account_id == account_id,
         EVENT_COLUMNS.id == event_id,
-        EVENT_COLUMNS.created_at.between(created_at - ONE_MS, created_at + ONE_MS),
+        EVENT_COLUMNS.created_at.between(earliest, latest),
     )
 
 
@@ -267,17 +285,40 @@ def suggestions_statement(
     One statement answers it all (the sidebar used to cost 1 + N sequential round trips): a
     UNION ALL of the total and of each field's most frequent values, tagged with the field's position.
     """
+    targets = suggestion_targets(field_names)
+    conditions = [plan_sql(plan, as_given) for plan in suggestion_plans(filters, targets, now=now)]
+    return suggestions_union(account_id, targets, conditions), targets
+
+
+def suggestion_targets(field_names: list[str] | None) -> list[SearchField]:
+    """The fields asked for, each once, in the order asked (every field when none is named)."""
     names = field_names if field_names else list(SEARCH_FIELDS)
-    targets = [search_field(name) for name in dict.fromkeys(names)]
+    return [search_field(name) for name in dict.fromkeys(names)]
+
+
+def suggestion_plans(filters: Filters, targets: list[SearchField], *, now: datetime) -> list[Plan]:
+    """The plans of the sidebar's conditions: the total's, then each counted field's (its own
+    predicates left out: the sidebar shows the alternatives to what is selected); time fields count none."""
+    counted = [target for target in targets if target.kind is not FieldKind.TIME]
+    return [filter_plan(filters, now=now), *(filter_plan(filters, now=now, skip_field=t.name) for t in counted)]
+
+
+def suggestions_union(
+    account_id: object, targets: list[SearchField], conditions: list[ColumnElement[bool]]
+) -> CompoundSelect[int, None, int]:
+    """The sidebar's statement around ``conditions`` (``suggestion_plans``' order); the account is the
+    value, or a parameter a statement kept by its shape is run with (``search_raw``)."""
     in_account = col(AuditEvent.account_id) == account_id
     position: ColumnClause[int] = literal_column("position")
     value: ColumnClause[str] = literal_column("value")
     count: ColumnClause[int] = literal_column("count")
+    total, *per_field = conditions
     parts = [
         select(literal(-1).label("position"), null().label("value"), func.count().label("count"))
         .select_from(AuditEvent)
-        .where(in_account, filter_condition(filters, now=now))
+        .where(in_account, total)
     ]
+    counted = iter(per_field)
     for index, target in enumerate(targets):
         if target.kind is FieldKind.TIME:
             continue
@@ -285,14 +326,14 @@ def suggestions_statement(
         field_count = func.count()
         parts.append(
             select(literal(index).label("position"), cast(column, Text).label("value"), field_count.label("count"))
-            .where(in_account, filter_condition(filters, now=now, skip_field=target.name), column.is_not(None))
+            .where(in_account, next(counted), column.is_not(None))
             .group_by(column)
             .order_by(field_count.desc(), column)
             .limit(MAX_SUGGESTED_VALUES)
             .subquery()
             .select()
         )
-    return union_all(*parts).order_by(position, count.desc(), value), targets
+    return union_all(*parts).order_by(position, count.desc(), value)
 
 
 def suggestions_of(rows: Iterable[Sequence[Any]], targets: list[SearchField]) -> Suggestions:
