@@ -349,6 +349,18 @@ def split_plan(plan: Plan) -> tuple[Plan, list[object]]:
     return _shape(plan, values), values
 
 
+def plan_of_shape(shape: Plan) -> Plan:
+    """A shape as a plan again, each value ``None``: for ``plan_sql`` with a binder that writes parameters."""
+    tag = shape[0]
+    if tag in _VALUE_LEAVES:
+        return (*shape, None)
+    if tag in ("null", "not_null"):
+        return shape
+    if tag == "not_true":
+        return (tag, plan_of_shape(shape[1]))
+    return (tag, tuple(plan_of_shape(child) for child in shape[1]))
+
+
 def _shape(plan: Plan, values: list[object]) -> Plan:
     tag = plan[0]
     if tag in _VALUE_LEAVES:

@@ -9,6 +9,7 @@ transaction.  ``tests/test_read_fast_path.py`` checks that both paths give the s
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -16,7 +17,7 @@ from typing import Any, cast
 from sqlalchemy import BindParameter, ColumnElement, CompoundSelect, Select, bindparam, select
 from sqlalchemy.util import LRUCache
 
-from api.audit.query import PLAN_COLUMNS, Binder, Filters, Plan, filter_plan, plan_sql, split_plan
+from api.audit.query import PLAN_COLUMNS, Binder, Filters, Plan, filter_plan, plan_of_shape, plan_sql, split_plan
 from api.audit.search import (
     EVENT_COLUMNS,
     Page,
@@ -76,8 +77,7 @@ async def search_events_on(
     after = page_start(page)
     shape, values = split_plan(filter_plan(filters, now=now or datetime.now(UTC)))
     statement = SEARCH_SHAPES.statement(shape, page, has_after=after is not None)
-    parameters: dict[str, object] = {f"v{index}": value for index, value in enumerate(values)}
-    parameters["account_id"] = account_id
+    parameters = _parameters(account_id, values)
     if after is not None:
         parameters["after_created_at"], parameters["after_id"] = after.created_at, after.row_id
     # Words searched anywhere: only the words themselves tell the planner whether the trigram index pays.
@@ -119,7 +119,7 @@ class SearchShapes:
         statement = self._statements.get(key)
         if statement is None:
             parameter = _named_parameters()
-            conditions = [plan_sql(_with_placeholders(shape), parameter) for shape in shapes]
+            conditions = [plan_sql(plan_of_shape(shape), parameter) for shape in shapes]
             targets = suggestion_targets(list(target_names))
             statement = self._statements[key] = suggestions_union(_ACCOUNT, targets, conditions)
         return statement
@@ -132,11 +132,18 @@ class SearchShapes:
             if has_after
             else None
         )  # fmt: skip
-        condition = plan_sql(_with_placeholders(shape), _named_parameters())
+        condition = plan_sql(plan_of_shape(shape), _named_parameters())
         return page_statement(ENTRY_SELECT, _ACCOUNT, condition, page, after)
 
 
 _ACCOUNT = bindparam("account_id", type_=EVENT_COLUMNS.account_id.type)
+
+
+def _parameters(account_id: str, values: Iterable[object]) -> dict[str, object]:
+    """A kept statement's parameters: the account, and the plans' values as ``_named_parameters`` named them."""
+    parameters: dict[str, object] = {f"v{index}": value for index, value in enumerate(values)}
+    parameters["account_id"] = account_id
+    return parameters
 
 
 def _named_parameters() -> Binder:
@@ -149,18 +156,6 @@ def _named_parameters() -> Binder:
         return bindparam(f"v{next(count)}", type_=column_type, expanding=is_list)
 
     return parameter
-
-
-def _with_placeholders(shape: Plan) -> Plan:
-    """A shape as a plan again (``plan_sql`` reads a value where each leaf had one; ``parameter`` ignores it)."""
-    tag = shape[0]
-    if tag in ("in", "like", "ge", "le"):
-        return (*shape, None)
-    if tag in ("null", "not_null"):
-        return shape
-    if tag == "not_true":
-        return (tag, _with_placeholders(shape[1]))
-    return (tag, tuple(_with_placeholders(child) for child in shape[1]))
 
 
 SEARCH_SHAPES = SearchShapes(COMPILED_STATEMENTS)
@@ -196,8 +191,6 @@ async def suggest_values_on(
     targets = suggestion_targets(field_names)
     split = [split_plan(plan) for plan in suggestion_plans(filters, targets, now=now or datetime.now(UTC))]
     statement = SEARCH_SHAPES.suggestions(tuple(target.name for target in targets), tuple(shape for shape, _ in split))
-    values = itertools.chain.from_iterable(plan_values for _, plan_values in split)
-    parameters: dict[str, object] = {f"v{index}": value for index, value in enumerate(values)}
-    parameters["account_id"] = account_id
+    parameters = _parameters(account_id, itertools.chain.from_iterable(plan_values for _, plan_values in split))
     # Counts over a span of the trail: the span decides between index and sequential scans.
     return suggestions_of(await reader.fetch(statement, parameters, fixed=True, values_decide_plan=True), targets)
