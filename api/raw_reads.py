@@ -46,20 +46,14 @@ VALUES_DECIDE_PLAN = "BEGIN READ ONLY; SET LOCAL plan_cache_mode = auto"
 """PostgreSQL's default plan choice for one statement, in one round trip before it; COMMIT after."""
 
 
-def decode_json(text: str) -> object:
+def decode_json(text: str) -> Any:
     """PostgreSQL's JSON text as Python values, the same values SQLAlchemy's ``json.loads`` gives:
-    orjson first, the standard parser for what orjson refuses (integers beyond 64 bits)."""
+    orjson first, the standard parser for what orjson refuses (integers beyond 64 bits).  The pool's
+    connections return JSON columns as that text (asyncpg's default): a row decodes them when read."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
-
-
-async def _decode_json_columns(connection: asyncpg.Connection) -> None:
-    for type_name in ("json", "jsonb"):
-        await connection.set_type_codec(
-            type_name, schema="pg_catalog", encoder=lambda value: value, decoder=decode_json, format="text"
-        )
 
 
 async def _keep_session_state(connection: asyncpg.Connection) -> None:
@@ -105,7 +99,6 @@ class ReadPool:
                 timeout=self._connect_seconds,
                 command_timeout=self._statement_seconds,
                 connection_class=self._connection_class,
-                init=_decode_json_columns,
                 reset=_keep_session_state,
                 server_settings=READ_SESSION_SETTINGS,
             )

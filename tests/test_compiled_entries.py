@@ -10,6 +10,7 @@ second request takes the functions kept from the first.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -22,7 +23,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from api.audit.search import PageRequest, page_of
 from api.audit.search_raw import EventRow
-from api.graphql.audit.types import AuditTrailEntryConnection
+from api.graphql.audit.types import AuditTrailEntry, AuditTrailEntryConnection
 from api.graphql.compiled_completion import CompiledCompletionContext
 from api.graphql.parsed_documents import DocumentCache, ParsedDocuments
 from api.graphql.scalars import SCALARS
@@ -62,8 +63,9 @@ def event(number: int) -> EventRow:
         related_resource_id="space-1" if number % 2 else None,
         run_id="01JDXRUN" if number % 3 == 0 else None,
         run_stack_id="stack-1" if number % 3 == 0 else None,
-        context={**context, "ua": "spacectl ✓ \u2028", "nested": {"list": [1, None, True, 2.5]}},
-        data={"args": {"n": number, "big": 2**70, "ratio": 0.1, "text": 'quote " \\'}},
+        # As PostgreSQL writes jsonb (a row decodes it when read).
+        context_text=json.dumps({**context, "ua": "spacectl ✓ \u2028", "nested": {"list": [1, None, True, 2.5]}}),
+        data_text=json.dumps({"args": {"n": number, "big": 2**70, "ratio": 0.1, "text": 'quote " \\'}}),
         remote_ip="10.0.0.1" if number % 2 else None,
         recorded_at=START - timedelta(minutes=number) + timedelta(milliseconds=7) if ingested else None,
         body=f'{{"id":"01JDX{number:021d}"}}',
@@ -150,3 +152,20 @@ def test_every_entry_field_is_answered_as_the_plain_executor_answers(name: str, 
         # Byte for byte, key order included (the answer's JSON is written in the dicts' order).
         assert json.dumps(compiled.data) == json.dumps(plain.data)
         assert COMPILED_LISTS, f"{name}: the page was completed field by field, not by a compiled function"
+
+
+def test_an_entry_decodes_its_rows_json_only_when_a_json_field_is_read() -> None:
+    """spacectl's page selects no JSON field: its rows' ``data`` and ``context`` are never decoded."""
+    row = replace(event(2), context_text="{not json", data_text="{not json")
+    entry = AuditTrailEntry.from_event(row)
+    assert (entry.action, entry.created_at) == ("stack.update", int(row.created_at.timestamp()))
+    assert (entry.actor.username, entry.body) == ("github::alice", row.body)
+    assert row._context is None and row._data is None
+    with pytest.raises(ValueError):  # the parser's own error: reading a JSON-derived field decodes
+        _ = entry.recorded_by
+    with pytest.raises(ValueError):
+        _ = entry.data
+    read = AuditTrailEntry.from_event(event(2))
+    assert (read.recorded_by, read.external_id) == ("api::key2", "ext-2")
+    assert read.context == json.loads(event(2).context_text)  # decoded once, then kept
+    assert read.context is read.context

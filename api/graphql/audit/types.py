@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import strawberry
@@ -73,38 +74,60 @@ class AuditTrailEntry:
 
     @classmethod
     def from_event(cls, event: AuditEvent | NewEvent | StoredEvent) -> AuditTrailEntry:
-        # Run for every entry of every page (50 a page): each time is read once, each enum by a dict.
+        return _EventEntry(event)
+
+
+class _EventEntry(AuditTrailEntry):
+    """The entry of a stored or new event.  Run for every entry of every page (50 a page), so the
+    fields a page rarely selects are worked out when first read (``_LATER``): ``data`` and ``context``
+    (a row decodes its JSON only then), ``recordedBy``, ``externalId`` and ``recordedAt``.  spacectl's
+    page selects none of them.  Not a GraphQL type of its own: the entry type's fields read it."""
+
+    def __init__(self, event: AuditEvent | NewEvent | StoredEvent) -> None:
         source, identity = split_actor(event.actor)
         run = (
             AuditTrailActorRun(id=event.run_id, stack_id=event.run_stack_id)
             if event.run_id and event.run_stack_id
             else None
         )
-        created = event.created_at.timestamp()
-        timestamp = float(round(created * 1000))
-        # Rows older than migration 0005 have no recording time: they were recorded as created.
-        recorded_at = event.recorded_at
-        recorded = timestamp if recorded_at is None or recorded_at == event.created_at else _epoch_ms(recorded_at)
-        return cls(
-            id=strawberry.ID(event.id),
-            action=event.action,
-            event_type=_EVENT_TYPES.get(event.event_type) or EventType(event.event_type),
-            run_state_change=event.run_state_change,
-            actor=AuditTrailActor(username=event.actor, source=source, identity=identity, run=run),
-            affected_resource=_resource(event.affected_resource_type, event.affected_resource_id),
-            related_resource=_resource(event.related_resource_type, event.related_resource_id),
-            body=event.body,
-            data=JSON(event.data),
-            context=JSON(event.context),
-            remote_ip=event.remote_ip,
-            recorded_by=_context_text(event.context, RECORDED_BY),
-            recorded_at=recorded,
-            external_id=_context_text(event.context, EXTERNAL_ID),
-            created_at=int(created),
-            updated_at=int(created),
-            timestamp=timestamp,
-        )
+        created = event.created_at.timestamp()  # each time read once, each enum by a dict
+        self._event = event
+        self.id = strawberry.ID(event.id)
+        self.action = event.action
+        self.event_type = _EVENT_TYPES.get(event.event_type) or EventType(event.event_type)
+        self.run_state_change = event.run_state_change
+        self.actor = AuditTrailActor(username=event.actor, source=source, identity=identity, run=run)
+        self.affected_resource = _resource(event.affected_resource_type, event.affected_resource_id)
+        self.related_resource = _resource(event.related_resource_type, event.related_resource_id)
+        self.body = event.body
+        self.remote_ip = event.remote_ip
+        self.created_at = self.updated_at = int(created)
+        self.timestamp = float(round(created * 1000))
 
+    def __getattr__(self, name: str) -> object:
+        # Called only for an attribute not set yet: one of ``_LATER``'s, on its first read.
+        work_out = _LATER.get(name)
+        if work_out is None:
+            raise AttributeError(name)
+        value = work_out(self, self._event)
+        setattr(self, name, value)
+        return value
+
+
+def _recorded_at(entry: _EventEntry, event: AuditEvent | NewEvent | StoredEvent) -> float:
+    # Rows older than migration 0005 have no recording time: they were recorded as created.
+    recorded_at = event.recorded_at
+    return entry.timestamp if recorded_at is None or recorded_at == event.created_at else _epoch_ms(recorded_at)
+
+
+_LATER: dict[str, Callable[[_EventEntry, AuditEvent | NewEvent | StoredEvent], object]] = {
+    "data": lambda _, event: JSON(event.data),
+    "context": lambda _, event: JSON(event.context),
+    "recorded_by": lambda _, event: _context_text(event.context, RECORDED_BY),
+    "external_id": lambda _, event: _context_text(event.context, EXTERNAL_ID),
+    "recorded_at": _recorded_at,
+}
+"""The fields an entry works out when first read, and how."""
 
 _EVENT_TYPES: dict[str, EventType] = {event_type.value: event_type for event_type in EventType}
 
