@@ -38,6 +38,7 @@ CREATE_KEY = 'mutation { apiKeyCreate(input: {name: "late", role: READER}) { id 
 IDENTITY_TABLES = ("api_keys", "accounts", "revoked_tokens")
 LISTENING = "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query ILIKE 'LISTEN%' AND state = 'idle'"
 """The service's identity LISTEN backends, once their LISTEN has run."""
+NAMED = "SELECT pid FROM pg_stat_activity WHERE application_name = $1"
 
 
 @dataclass
@@ -63,6 +64,11 @@ async def pg(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
 
 async def listener_pids(pg: asyncpg.Connection) -> list[int]:
     return [row["pid"] for row in await pg.fetch(LISTENING, LISTENER_NAME)]
+
+
+async def named_pids(pg: asyncpg.Connection) -> set[int]:
+    """Every backend named as the cache's LISTEN connection, whatever it ran last."""
+    return {row["pid"] for row in await pg.fetch(NAMED, LISTENER_NAME)}
 
 
 async def cached(served: Served, pg: asyncpg.Connection, key: Key) -> None:
@@ -443,6 +449,8 @@ async def test_a_listener_that_stops_answering_is_dropped_and_every_lookup_check
 ) -> None:
     """A connection cut without a FIN or RST looks alive to asyncpg: its backend, stopped here, no
     longer answers the heartbeat, and the cache stops trusting it."""
+    # Found by its name, not by ``LISTENING``: a heartbeat every 0.1 s makes ``SELECT 1`` its last query.
+    named_before = await named_pids(pg)
     cache = IdentityCache(settings.database_url or "", heartbeat_seconds=0.1, heartbeat_timeout_seconds=0.3)
     try:
         loads = CountedLoads(db)
@@ -450,7 +458,7 @@ async def test_a_listener_that_stops_answering_is_dropped_and_every_lookup_check
         await listening(cache, claims, loads)
         await cache.lookup(claims, loads)
         assert len(cache) == 1
-        (listener,) = await listener_pids(pg)
+        (listener,) = await named_pids(pg) - named_before
         os.kill(listener, signal.SIGSTOP)
         try:
             await poll(lambda: not cache.is_listening, what="the heartbeat to drop the silent connection")
