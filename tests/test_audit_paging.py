@@ -45,6 +45,10 @@ async def test_paging_over_1000_events_returns_each_exactly_once_while_events_ar
             await seed(api.db, reader.account_id, [draft("load.new", at=ago(seconds=1)), draft("load.old", at=inside)])
             inserted_batches += 1
 
+    async def an_insert_after(batches: int) -> None:
+        while inserted_batches <= batches:
+            await asyncio.sleep(0.005)
+
     inserter = asyncio.create_task(keep_inserting())
     seen: list[str] = []
     after = None
@@ -60,6 +64,8 @@ async def test_paging_over_1000_events_returns_each_exactly_once_while_events_ar
                 break
             after = page["pageInfo"]["endCursor"]
             assert after == page["edges"][-1]["cursor"]
+            # Events arrive between every two pages, however fast pages are served (they once outran the inserts).
+            await asyncio.wait_for(an_insert_after(inserted_batches), timeout=30)
     finally:
         stop.set()
         await inserter
