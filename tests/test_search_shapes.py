@@ -29,14 +29,17 @@ from api.audit.query import (
 from api.audit.search import (
     PageRequest,
     event_statement,
-    event_window,
-    page_start,
     search_statement,
-    suggestion_plans,
-    suggestion_targets,
     suggestions_statement,
 )
-from api.audit.search_raw import ENTRY_BY_ID, ENTRY_SELECT, SearchShapes
+from api.audit.search_raw import (
+    ENTRY_BY_ID,
+    ENTRY_SELECT,
+    SearchShapes,
+    entry_parameters,
+    kept_search,
+    kept_suggestions,
+)
 from api.errors import BadInput
 from api.paging import Cursor, Direction, encode_cursor
 from api.raw_reads import StatementCompiler
@@ -84,13 +87,7 @@ COMPILER = StatementCompiler(dialect())  # type: ignore[no-untyped-call]  # SQLA
 
 def kept_sql(shapes: SearchShapes, account_id: str, filters: Filters, page: PageRequest) -> tuple[str, list[object]]:
     """What ``search_events_on`` sends: the kept statement of the shape, with the request's parameters."""
-    after = page_start(page)
-    shape, values = split_plan(filter_plan(filters, now=NOW))
-    statement = shapes.statement(shape, page, has_after=after is not None)
-    parameters: dict[str, object] = {f"v{index}": value for index, value in enumerate(values)}
-    parameters["account_id"] = account_id
-    if after is not None:
-        parameters["after_created_at"], parameters["after_id"] = after.created_at, after.row_id
+    statement, parameters = kept_search(account_id, filters, page, now=NOW, shapes=shapes)
     sql, arguments = COMPILER.sql_and_arguments(statement, parameters, fixed=True)
     return sql, list(arguments)
 
@@ -156,13 +153,11 @@ def test_the_shapes_kept_are_bounded() -> None:
 
 def test_the_entry_statement_built_once_is_the_built_one_with_the_same_arguments() -> None:
     event_id = "01JDX0000000000000000000AB"
-    earliest, latest = event_window(event_id)
-    parameters = {"account_id": "acme", "event_id": event_id, "earliest": earliest, "latest": latest}
-    kept = COMPILER.sql_and_arguments(ENTRY_BY_ID, parameters, fixed=True)
+    kept = COMPILER.sql_and_arguments(ENTRY_BY_ID, entry_parameters("acme", event_id), fixed=True)
     built = COMPILER.sql_and_arguments(event_statement("acme", event_id, selected=ENTRY_SELECT))
     assert (kept[0], list(kept[1])) == (built[0], list(built[1]))
     with pytest.raises(BadInput, match="26-character audit event id"):
-        event_window("not-an-id")
+        entry_parameters("acme", "not-an-id")
 
 
 @pytest.mark.parametrize(
@@ -174,12 +169,7 @@ def test_the_kept_sidebar_statement_is_the_built_one_with_the_same_arguments(
 ) -> None:
     shapes = SearchShapes(maxsize=8)
     for account_id in ("acme", "globex"):  # built, then kept
-        targets = suggestion_targets(field_names)
-        split = [split_plan(plan) for plan in suggestion_plans(filters, targets, now=NOW)]
-        statement = shapes.suggestions(tuple(t.name for t in targets), tuple(shape for shape, _ in split))
-        values = [value for _, plan_values in split for value in plan_values]
-        parameters: dict[str, object] = {f"v{index}": value for index, value in enumerate(values)}
-        parameters["account_id"] = account_id
+        statement, parameters, targets = kept_suggestions(account_id, filters, field_names, now=NOW, shapes=shapes)
         kept = COMPILER.sql_and_arguments(statement, parameters, fixed=True)
         built_statement, built_targets = suggestions_statement(account_id, filters, field_names, now=NOW)
         built = COMPILER.sql_and_arguments(built_statement)

@@ -17,7 +17,17 @@ from typing import Any, cast
 from sqlalchemy import BindParameter, ColumnElement, CompoundSelect, Select, bindparam, select
 from sqlalchemy.util import LRUCache
 
-from api.audit.query import PLAN_COLUMNS, Binder, Filters, Plan, filter_plan, plan_of_shape, plan_sql, split_plan
+from api.audit.query import (
+    PLAN_COLUMNS,
+    Binder,
+    Filters,
+    Plan,
+    SearchField,
+    filter_plan,
+    plan_of_shape,
+    plan_sql,
+    split_plan,
+)
 from api.audit.search import (
     EVENT_COLUMNS,
     Page,
@@ -97,12 +107,7 @@ async def search_events_on(
     reader: RawReader, account_id: str, filters: Filters, page: PageRequest, *, now: datetime | None = None
 ) -> Page:
     """``search_events`` on ``reader``: the same rows in the same order, by a statement kept by its shape."""
-    after = page_start(page)
-    shape, values = split_plan(filter_plan(filters, now=now or datetime.now(UTC)))
-    statement = SEARCH_SHAPES.statement(shape, page, has_after=after is not None)
-    parameters = _parameters(account_id, values)
-    if after is not None:
-        parameters["after_created_at"], parameters["after_id"] = after.created_at, after.row_id
+    statement, parameters = kept_search(account_id, filters, page, now=now or datetime.now(UTC))
     # Words searched anywhere: only the words themselves tell the planner whether the trigram index pays.
     searched = filters.full_text_search is not None and bool(filters.full_text_search.strip())
     rows = await reader.fetch(statement, parameters, fixed=True, values_decide_plan=searched)
@@ -184,17 +189,49 @@ def _named_parameters() -> Binder:
 SEARCH_SHAPES = SearchShapes(COMPILED_STATEMENTS)
 
 
+def kept_search(
+    account_id: str, filters: Filters, page: PageRequest, *, now: datetime, shapes: SearchShapes = SEARCH_SHAPES
+) -> tuple[Select[Any], dict[str, object]]:
+    """The page's statement kept by its shape in ``shapes``, and the parameters it runs with."""
+    after = page_start(page)
+    shape, values = split_plan(filter_plan(filters, now=now))
+    parameters = _parameters(account_id, values)
+    if after is not None:
+        parameters["after_created_at"], parameters["after_id"] = after.created_at, after.row_id
+    return shapes.statement(shape, page, has_after=after is not None), parameters
+
+
+def kept_suggestions(
+    account_id: str,
+    filters: Filters,
+    field_names: list[str] | None,
+    *,
+    now: datetime,
+    shapes: SearchShapes = SEARCH_SHAPES,
+) -> tuple[CompoundSelect[int, None, int], dict[str, object], list[SearchField]]:
+    """The sidebar's statement kept by its shape in ``shapes``, its parameters, and the fields it counts."""
+    targets = suggestion_targets(field_names)
+    split = [split_plan(plan) for plan in suggestion_plans(filters, targets, now=now)]
+    statement = shapes.suggestions(tuple(target.name for target in targets), tuple(shape for shape, _ in split))
+    parameters = _parameters(account_id, itertools.chain.from_iterable(plan_values for _, plan_values in split))
+    return statement, parameters, targets
+
+
 async def get_event_on(reader: RawReader, account_id: str, event_id: str) -> EventRow | None:
     """``get_event`` on ``reader``, by a statement built and compiled once."""
-    earliest, latest = event_window(event_id)
-    parameters = {"account_id": account_id, "event_id": event_id, "earliest": earliest, "latest": latest}
-    rows = await reader.fetch(ENTRY_BY_ID, parameters, fixed=True)
+    rows = await reader.fetch(ENTRY_BY_ID, entry_parameters(account_id, event_id), fixed=True)
     return EventRow(*rows[0]) if rows else None
+
+
+def entry_parameters(account_id: str, event_id: str) -> dict[str, object]:
+    """What ``ENTRY_BY_ID`` runs with, or BAD_USER_INPUT for an id that is not one of ours."""
+    earliest, latest = event_window(event_id)
+    return {"account_id": account_id, "event_id": event_id, "earliest": earliest, "latest": latest}
 
 
 ENTRY_BY_ID = event_where(
     ENTRY_SELECT,
-    bindparam("account_id", type_=EVENT_COLUMNS.account_id.type),
+    _ACCOUNT,
     bindparam("event_id", type_=EVENT_COLUMNS.id.type),
     bindparam("earliest", type_=EVENT_COLUMNS.created_at.type),
     bindparam("latest", type_=EVENT_COLUMNS.created_at.type),
@@ -211,9 +248,6 @@ async def suggest_values_on(
     now: datetime | None = None,
 ) -> Suggestions:
     """``suggest_values`` on ``reader``: one statement, one round trip, kept by its shape as the search's is."""
-    targets = suggestion_targets(field_names)
-    split = [split_plan(plan) for plan in suggestion_plans(filters, targets, now=now or datetime.now(UTC))]
-    statement = SEARCH_SHAPES.suggestions(tuple(target.name for target in targets), tuple(shape for shape, _ in split))
-    parameters = _parameters(account_id, itertools.chain.from_iterable(plan_values for _, plan_values in split))
+    statement, parameters, targets = kept_suggestions(account_id, filters, field_names, now=now or datetime.now(UTC))
     # Counts over a span of the trail: the span decides between index and sequential scans.
     return suggestions_of(await reader.fetch(statement, parameters, fixed=True, values_decide_plan=True), targets)
