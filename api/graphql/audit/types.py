@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any, ClassVar
 
 import strawberry
 
@@ -77,9 +78,25 @@ class AuditTrailEntry:
         return _EventEntry(event)
 
 
-class _EventEntry(AuditTrailEntry):
+class _WorkedOutOnRead:
+    """Attributes a class works out when first read (``_later``: name to how), then keeps.  For entry
+    and edge objects of which a page makes 50 and a client reads only some fields: ``__getattr__`` is
+    called only for an attribute not set yet."""
+
+    _later: ClassVar[dict[str, Callable[[Any], object]]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        work_out = type(self)._later.get(name)
+        if work_out is None:
+            raise AttributeError(name)
+        value = work_out(self)
+        setattr(self, name, value)
+        return value
+
+
+class _EventEntry(_WorkedOutOnRead, AuditTrailEntry):
     """The entry of a stored or new event.  Run for every entry of every page (50 a page), so the
-    fields a page rarely selects are worked out when first read (``_LATER``): ``data`` and ``context``
+    fields a page rarely selects are worked out when first read (``_later``): ``data`` and ``context``
     (a row decodes its JSON only then), ``recordedBy``, ``externalId`` and ``recordedAt``.  spacectl's
     page selects none of them.  Not a GraphQL type of its own: the entry type's fields read it."""
 
@@ -104,30 +121,19 @@ class _EventEntry(AuditTrailEntry):
         self.created_at = self.updated_at = int(created)
         self.timestamp = float(round(created * 1000))
 
-    def __getattr__(self, name: str) -> object:
-        # Called only for an attribute not set yet: one of ``_LATER``'s, on its first read.
-        work_out = _LATER.get(name)
-        if work_out is None:
-            raise AttributeError(name)
-        value = work_out(self, self._event)
-        setattr(self, name, value)
-        return value
+    def _recorded_at(self) -> float:
+        # Rows older than migration 0005 have no recording time: they were recorded as created.
+        recorded_at, created_at = self._event.recorded_at, self._event.created_at
+        return self.timestamp if recorded_at is None or recorded_at == created_at else _epoch_ms(recorded_at)
 
+    _later: ClassVar[dict[str, Callable[[Any], object]]] = {
+        "data": lambda entry: JSON(entry._event.data),
+        "context": lambda entry: JSON(entry._event.context),
+        "recorded_by": lambda entry: _context_text(entry._event.context, RECORDED_BY),
+        "external_id": lambda entry: _context_text(entry._event.context, EXTERNAL_ID),
+        "recorded_at": _recorded_at,
+    }
 
-def _recorded_at(entry: _EventEntry, event: AuditEvent | NewEvent | StoredEvent) -> float:
-    # Rows older than migration 0005 have no recording time: they were recorded as created.
-    recorded_at = event.recorded_at
-    return entry.timestamp if recorded_at is None or recorded_at == event.created_at else _epoch_ms(recorded_at)
-
-
-_LATER: dict[str, Callable[[_EventEntry, AuditEvent | NewEvent | StoredEvent], object]] = {
-    "data": lambda _, event: JSON(event.data),
-    "context": lambda _, event: JSON(event.context),
-    "recorded_by": lambda _, event: _context_text(event.context, RECORDED_BY),
-    "external_id": lambda _, event: _context_text(event.context, EXTERNAL_ID),
-    "recorded_at": _recorded_at,
-}
-"""The fields an entry works out when first read, and how."""
 
 _EVENT_TYPES: dict[str, EventType] = {event_type.value: event_type for event_type in EventType}
 
@@ -148,7 +154,7 @@ class AuditTrailEntryEdge:
     node: AuditTrailEntry
 
 
-class _PageEdge(AuditTrailEntryEdge):
+class _PageEdge(_WorkedOutOnRead, AuditTrailEntryEdge):
     """An edge of a search page, whose cursor is encoded only when read (about 3 µs an edge, and
     spacectl selects no edge cursor).  Not a GraphQL type of its own: the edge type's fields read it."""
 
@@ -157,13 +163,7 @@ class _PageEdge(AuditTrailEntryEdge):
         self._page = page
         self._event = event
 
-    def __getattr__(self, name: str) -> str:
-        # Called only for attributes not set: ``cursor``, on its first read.
-        if name != "cursor":
-            raise AttributeError(name)
-        cursor: str = self._page.cursor(self._event)
-        self.cursor = cursor
-        return cursor
+    _later: ClassVar[dict[str, Callable[[Any], object]]] = {"cursor": lambda edge: edge._page.cursor(edge._event)}
 
 
 @strawberry.type
