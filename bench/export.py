@@ -27,7 +27,7 @@ import httpx
 import psutil
 
 from api.db import raw_url
-from bench.harness import Measurement, api_processes, embedded_stack, run_alone
+from bench.harness import Measurement, api_processes, embedded_stack, postgres_cpu_seconds, run_alone
 from bench.load import BenchAccount, Span, create_accounts, generate_events
 from bench.search import login
 
@@ -57,28 +57,6 @@ def serve_tree(port: int) -> list[psutil.Process]:
 def api_cpu_seconds(port: int) -> float:
     """User + system CPU of the API's process tree so far."""
     return sum(member.cpu_times().user + member.cpu_times().system for member in serve_tree(port))
-
-
-MAINTENANCE = ("autovacuum", "checkpointer", "background writer", "walwriter", "launcher")
-
-
-def postgres_cpu_seconds(pgdata: Path) -> float:
-    """User + system CPU of the processes that serve queries: the postmaster's live backends and IO workers
-    (PostgreSQL 18 reads through them), not its maintenance processes.  Autovacuum and the checkpointer
-    work through the freshly loaded rows during whichever round is running; counted, they made the
-    export's figure (and only its) swing by 2-3 ms per 1,000 events.  The raw ``COPY`` is measured the
-    same way, while its connection is open."""
-    postmaster = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
-    total = 0.0
-    for child in postmaster.children():
-        try:
-            if any(name in " ".join(child.cmdline()) for name in MAINTENANCE):
-                continue
-            times = child.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ Latency: requests one at a time, the systems taking turns request by request; th
 case are left out and reported apart ("first 10 mean": a server meets the case's statement on its
 connection then, and PostgreSQL plans it).  Throughput: 8
 concurrent clients for ``BENCH_READ_SECONDS`` (default 20, ``--quick`` 4) per case and system, in
-four slices taken in turns; server CPU per request is the server processes' CPU time over that run.
+four slices taken in turns; server CPU per request is the server processes' CPU time over that run,
+PostgreSQL's that of its query processes (``postgres_cpu_seconds``), and the client's that of this
+process: on two cores all three share the CPU, so a server's throughput follows their sum.
 Run alone with ``python -m bench.read [--quick]``.
 """
 
@@ -27,6 +29,7 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -35,7 +38,7 @@ from rich.table import Table
 from ulid import ULID
 
 from api.db import raw_url
-from bench.harness import Measurement, console, cpu_seconds, embedded_stack, percentile, run_alone
+from bench.harness import Measurement, console, cpu_seconds, embedded_stack, percentile, postgres_cpu_seconds, run_alone
 from bench.load import BenchAccount, Span, create_accounts, generate_events
 from bench.read_cases import Case, Figures, read_cases
 from bench.read_servers import Server, floor_server, our_server, postgraphile_server
@@ -79,7 +82,7 @@ async def latencies(clients: dict[str, httpx.AsyncClient], servers: list[Server]
             (figures.latencies_ms if run >= 10 else figures.warming_ms).append((time.perf_counter() - started) * 1000)
 
 
-async def throughput(client: httpx.AsyncClient, server: Server, case: Case, seconds: float) -> None:
+async def throughput(client: httpx.AsyncClient, server: Server, case: Case, seconds: float, pgdata: Path) -> None:
     figures = case.figures[server.system]
     deadline = time.perf_counter() + seconds
     done = 0
@@ -90,14 +93,17 @@ async def throughput(client: httpx.AsyncClient, server: Server, case: Case, seco
             await send(client, server, case)
             done += 1
 
-    cpu_before, started = cpu_seconds(server.process), time.perf_counter()
+    cpu_before, postgres_before = cpu_seconds(server.process), postgres_cpu_seconds(pgdata)
+    client_before, started = time.process_time(), time.perf_counter()
     await asyncio.gather(*(loop() for _ in range(CONCURRENCY)))
     figures.seconds += time.perf_counter() - started
     figures.cpu_seconds += cpu_seconds(server.process) - cpu_before
+    figures.postgres_cpu_seconds += postgres_cpu_seconds(pgdata) - postgres_before
+    figures.client_cpu_seconds += time.process_time() - client_before
     figures.requests += done
 
 
-async def measure(servers: list[Server], cases: list[Case], runs: int, seconds: float) -> None:
+async def measure(servers: list[Server], cases: list[Case], runs: int, seconds: float, pgdata: Path) -> None:
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     clients = {s.system: httpx.AsyncClient(base_url=s.base_url, timeout=60, limits=limits) for s in servers}
     try:
@@ -113,7 +119,7 @@ async def measure(servers: list[Server], cases: list[Case], runs: int, seconds: 
                 progress.advance(task)
                 for _ in range(SLICES):
                     for server in taking_part:
-                        await throughput(clients[server.system], server, case, seconds / SLICES)
+                        await throughput(clients[server.system], server, case, seconds / SLICES, pgdata)
                     progress.advance(task)
     finally:
         for client in clients.values():
@@ -136,7 +142,8 @@ async def same_page(clients: dict[str, httpx.AsyncClient], servers: list[Server]
 
 def report(cases: list[Case]) -> list[Measurement]:
     table = Table("case", "system", "p50", "p95", "first 10 mean", f"req/s at {CONCURRENCY}", "server CPU/request",
-                  "p50 / PostGraphile", "p95 / PostGraphile", "req/s / PostGraphile", "p50 / floor")  # fmt: skip
+                  "PostgreSQL CPU/request", "client CPU/request", "p50 / PostGraphile", "p95 / PostGraphile",
+                  "req/s / PostGraphile", "p50 / floor")  # fmt: skip
     measurements = []
     for case in cases:
         rows = {name: figures for name, figures in case.figures.items() if figures.latencies_ms}
@@ -154,7 +161,8 @@ def report(cases: list[Case]) -> list[Measurement]:
                 ratios[3] = f"{p50 / percentile(floor.latencies_ms, 50):.2f}x"
             first = f"{sum(figures.warming_ms) / len(figures.warming_ms):.2f} ms"
             table.add_row(case.name, name, f"{p50:.2f} ms", f"{p95:.2f} ms", first, f"{figures.per_second:.0f}",
-                          f"{figures.cpu_ms_per_request:.2f} ms", *ratios)  # fmt: skip
+                          f"{figures.cpu_ms_per_request:.2f} ms", f"{figures.postgres_cpu_ms_per_request:.2f} ms",
+                          f"{figures.client_cpu_ms_per_request:.2f} ms", *ratios)  # fmt: skip
         measurements.extend(case_measurements(case, rows))
     console.print(table)
     return measurements
@@ -227,7 +235,8 @@ def run(quick: bool) -> list[Measurement]:
         except RuntimeError as reason:
             console.print(f"[yellow]PostGraphile skipped: {reason}[/yellow]")
         cases = read_cases(prepared.account.account_id, prepared.entry_id, datetime.now(UTC))
-        asyncio.run(measure(started, cases, runs, seconds_wanted(quick)))
+        assert servers.postgres is not None, "the benchmark runs on embedded PostgreSQL"
+        asyncio.run(measure(started, cases, runs, seconds_wanted(quick), servers.postgres.pgdata))
         return report(cases)
 
 

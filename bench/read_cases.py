@@ -50,6 +50,10 @@ class Figures:
     requests: int = 0
     seconds: float = 0.0
     cpu_seconds: float = 0.0
+    postgres_cpu_seconds: float = 0.0
+    """PostgreSQL's query processes over the throughput runs: the server's statements' cost."""
+    client_cpu_seconds: float = 0.0
+    """The bench's own process (the 8 clients) over the throughput runs: it shares the two cores."""
 
     @property
     def per_second(self) -> float:
@@ -57,7 +61,18 @@ class Figures:
 
     @property
     def cpu_ms_per_request(self) -> float:
-        return 1000 * self.cpu_seconds / self.requests if self.requests else float("nan")
+        return self.per_request_ms(self.cpu_seconds)
+
+    @property
+    def postgres_cpu_ms_per_request(self) -> float:
+        return self.per_request_ms(self.postgres_cpu_seconds)
+
+    @property
+    def client_cpu_ms_per_request(self) -> float:
+        return self.per_request_ms(self.client_cpu_seconds)
+
+    def per_request_ms(self, seconds: float) -> float:
+        return 1000 * seconds / self.requests if self.requests else float("nan")
 
 
 @dataclass

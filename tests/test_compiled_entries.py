@@ -68,7 +68,7 @@ def event(number: int) -> EventRow:
         data_text=json.dumps({"args": {"n": number, "big": 2**70, "ratio": 0.1, "text": 'quote " \\'}}),
         remote_ip="10.0.0.1" if number % 2 else None,
         recorded_at=START - timedelta(minutes=number) + timedelta(milliseconds=7) if ingested else None,
-        body=f'{{"id":"01JDX{number:021d}"}}',
+        body_text=f'{{"id":"01JDX{number:021d}"}}',
     )
 
 

@@ -8,13 +8,14 @@ transaction.  ``tests/test_read_fast_path.py`` checks that both paths give the s
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, ColumnElement, CompoundSelect, Select, bindparam, select
+from sqlalchemy import BindParameter, ColumnElement, CompoundSelect, Select, bindparam, null, select
 from sqlalchemy.util import LRUCache
 
 from api.audit.query import (
@@ -47,6 +48,11 @@ from api.models import AuditEvent
 from api.raw_reads import COMPILED_STATEMENTS, RawReader, decode_json
 
 
+class ColumnLeftOut(LookupError):
+    """A row's column that its statement left out was read: the selection's columns
+    (``api/graphql/audit/entry_columns.py``) miss a field that reads it."""
+
+
 @dataclass(slots=True)
 class EventRow:
     """The columns of an event that its entry shows, in ``ENTRY_COLUMNS``' order; its JSON columns
@@ -55,7 +61,9 @@ class EventRow:
     Not frozen: a frozen dataclass sets each of its 17 fields through ``object.__setattr__``, and
     building the 51 rows of a page that way cost 120 µs against 13 µs (nothing assigns to a row).
     JSON decoded when read: spacectl's page selects neither ``data`` nor ``context``, and decoding
-    both for every row was about 4 % of a page's CPU.
+    both for every row was about 4 % of a page's CPU.  ``body``, ``context`` and ``data`` are None
+    when the statement left them out (``LEFT_OUT_COLUMNS``); reading one of those raises
+    ``ColumnLeftOut``, so a field reading a column it did not ask for fails loudly, never answers null.
     """
 
     id: str
@@ -70,25 +78,35 @@ class EventRow:
     related_resource_id: str | None
     run_id: str | None
     run_stack_id: str | None
-    context_text: str
-    data_text: str
+    context_text: str | None
+    data_text: str | None
     remote_ip: str | None
     recorded_at: datetime | None
-    body: str
+    body_text: str | None
     _context: dict[str, Any] | None = None
     _data: dict[str, Any] | None = None
 
     @property
     def context(self) -> dict[str, Any]:
         if self._context is None:
-            self._context = decode_json(self.context_text)
+            self._context = decode_json(_selected(self.context_text, "context"))
         return self._context
 
     @property
     def data(self) -> dict[str, Any]:
         if self._data is None:
-            self._data = decode_json(self.data_text)
+            self._data = decode_json(_selected(self.data_text, "data"))
         return self._data
+
+    @property
+    def body(self) -> str:
+        return _selected(self.body_text, "body")
+
+
+def _selected(value: str | None, column: str) -> str:
+    if value is None:  # the three columns are NOT NULL: None is a column left out
+        raise ColumnLeftOut(f"the statement left out {column}")
+    return value
 
 
 ENTRY_COLUMN_NAMES = (
@@ -97,17 +115,38 @@ ENTRY_COLUMN_NAMES = (
     "data", "remote_ip", "recorded_at", "body",
 )  # fmt: skip
 """The columns an entry shows, in ``EventRow``'s order."""
+LEFT_OUT_COLUMNS = frozenset({"body", "context", "data"})
+"""The columns a search page may leave out when no field selected reads them: the large ones
+(``body``, the whole payload) and the ``jsonb`` ones, which PostgreSQL turns into text for every row."""
 # The table's own columns (not the ORM attributes): selecting them costs no coercion per request.
 ENTRY_COLUMNS = tuple(AuditEvent.__table__.c[name] for name in ENTRY_COLUMN_NAMES)  # type: ignore[attr-defined]  # sqlmodel's table
 ENTRY_SELECT = select(*ENTRY_COLUMNS)
 """Built once: ``select()`` coerces each of its 17 columns (17 µs a request); a statement's ``where`` copies it."""
 
 
+@functools.cache
+def entry_select(left_out: frozenset[str]) -> Select[Any]:
+    """``ENTRY_SELECT`` with the ``left_out`` columns (of ``LEFT_OUT_COLUMNS``) as NULLs in their places,
+    so rows keep ``EventRow``'s shape.  At most eight, each built once."""
+    if not left_out:
+        return ENTRY_SELECT
+    if not left_out <= LEFT_OUT_COLUMNS:
+        raise ValueError(f"only {sorted(LEFT_OUT_COLUMNS)} may be left out, not {sorted(left_out - LEFT_OUT_COLUMNS)}")
+    return select(*(null().label(column.name) if column.name in left_out else column for column in ENTRY_COLUMNS))
+
+
 async def search_events_on(
-    reader: RawReader, account_id: str, filters: Filters, page: PageRequest, *, now: datetime | None = None
+    reader: RawReader,
+    account_id: str,
+    filters: Filters,
+    page: PageRequest,
+    *,
+    now: datetime | None = None,
+    left_out: frozenset[str] = frozenset(),
 ) -> Page:
-    """``search_events`` on ``reader``: the same rows in the same order, by a statement kept by its shape."""
-    statement, parameters = kept_search(account_id, filters, page, now=now or datetime.now(UTC))
+    """``search_events`` on ``reader``: the same rows in the same order, by a statement kept by its
+    shape; ``left_out`` columns (of ``LEFT_OUT_COLUMNS``) come back as None."""
+    statement, parameters = kept_search(account_id, filters, page, now=now or datetime.now(UTC), left_out=left_out)
     # Words searched anywhere: only the words themselves tell the planner whether the trigram index pays.
     searched = filters.full_text_search is not None and bool(filters.full_text_search.strip())
     rows = await reader.fetch(statement, parameters, fixed=True, values_decide_plan=searched)
@@ -116,7 +155,8 @@ async def search_events_on(
 
 class SearchShapes:
     """Search statements kept by shape, the ``maxsize`` most recently used: the filters' plan with its
-    values left out (``split_plan``), the order, whether the page starts after a cursor, its size.
+    values left out (``split_plan``), the order, whether the page starts after a cursor, its size,
+    the columns left out.
 
     Building a page's statement with SQLAlchemy and working out its cache key cost 150-300 µs a
     request, a sixth of a page's CPU.  A statement of one shape is the same SQL with other
@@ -134,11 +174,13 @@ class SearchShapes:
     def __len__(self) -> int:
         return len(self._statements)
 
-    def statement(self, shape: Plan, page: PageRequest, *, has_after: bool) -> Select[Any]:
-        key = (shape, page.direction, has_after, page.first)
+    def statement(
+        self, shape: Plan, page: PageRequest, *, has_after: bool, left_out: frozenset[str] = frozenset()
+    ) -> Select[Any]:
+        key = (shape, page.direction, has_after, page.first, left_out)
         statement: Select[Any] | None = self._statements.get(key)
         if statement is None:
-            statement = self._statements[key] = self._build(shape, page, has_after=has_after)
+            statement = self._statements[key] = self._build(shape, page, has_after=has_after, left_out=left_out)
         return statement
 
     def suggestions(self, target_names: tuple[str, ...], shapes: tuple[Plan, ...]) -> CompoundSelect[int, None, int]:
@@ -153,7 +195,7 @@ class SearchShapes:
         return statement
 
     @staticmethod
-    def _build(shape: Plan, page: PageRequest, *, has_after: bool) -> Select[Any]:
+    def _build(shape: Plan, page: PageRequest, *, has_after: bool, left_out: frozenset[str]) -> Select[Any]:
         after = (
             (bindparam("after_created_at", type_=EVENT_COLUMNS.created_at.type),
              bindparam("after_id", type_=EVENT_COLUMNS.id.type))
@@ -161,7 +203,7 @@ class SearchShapes:
             else None
         )  # fmt: skip
         condition = plan_sql(plan_of_shape(shape), _named_parameters())
-        return page_statement(ENTRY_SELECT, _ACCOUNT, condition, page, after)
+        return page_statement(entry_select(left_out), _ACCOUNT, condition, page, after)
 
 
 _ACCOUNT = bindparam("account_id", type_=EVENT_COLUMNS.account_id.type)
@@ -190,7 +232,13 @@ SEARCH_SHAPES = SearchShapes(COMPILED_STATEMENTS)
 
 
 def kept_search(
-    account_id: str, filters: Filters, page: PageRequest, *, now: datetime, shapes: SearchShapes = SEARCH_SHAPES
+    account_id: str,
+    filters: Filters,
+    page: PageRequest,
+    *,
+    now: datetime,
+    shapes: SearchShapes = SEARCH_SHAPES,
+    left_out: frozenset[str] = frozenset(),
 ) -> tuple[Select[Any], dict[str, object]]:
     """The page's statement kept by its shape in ``shapes``, and the parameters it runs with."""
     after = page_start(page)
@@ -198,7 +246,7 @@ def kept_search(
     parameters = _parameters(account_id, values)
     if after is not None:
         parameters["after_created_at"], parameters["after_id"] = after.created_at, after.row_id
-    return shapes.statement(shape, page, has_after=after is not None), parameters
+    return shapes.statement(shape, page, has_after=after is not None, left_out=left_out), parameters
 
 
 def kept_suggestions(

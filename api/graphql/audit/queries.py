@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from api.audit.search_raw import get_event_on, search_events_on, suggest_values_on
+from api.graphql.audit.entry_columns import columns_left_out
 from api.graphql.audit.inputs import SearchInput, SearchSuggestionsInput
 from api.graphql.audit.types import AuditTrailEntry, AuditTrailEntryConnection, SearchSuggestionsOutput
 from api.graphql.context import AppInfo
@@ -21,7 +22,9 @@ class AuditQuery:
         identity = await info.context.identity()
         page_request = input.page_request(info.context.services.settings)
         async with info.context.raw_reading() as reader:
-            page = await search_events_on(reader, identity.account_id, input.filters(), page_request)
+            page = await search_events_on(
+                reader, identity.account_id, input.filters(), page_request, left_out=columns_left_out(info)
+            )
         return AuditTrailEntryConnection.from_page(page)
 
     @strawberry.field(

@@ -98,7 +98,9 @@ class _EventEntry(_WorkedOutOnRead, AuditTrailEntry):
     """The entry of a stored or new event.  Run for every entry of every page (50 a page), so the
     fields a page rarely selects are worked out when first read (``_later``): ``data`` and ``context``
     (a row decodes its JSON only then), ``recordedBy``, ``externalId`` and ``recordedAt``.  spacectl's
-    page selects none of them.  Not a GraphQL type of its own: the entry type's fields read it."""
+    page selects none of them.  ``body`` too: a page whose selection reads none of the three
+    columns leaves them out of its statement (``entry_columns``), so nothing may read them eagerly.
+    Not a GraphQL type of its own: the entry type's fields read it."""
 
     def __init__(self, event: AuditEvent | NewEvent | StoredEvent) -> None:
         source, identity = split_actor(event.actor)
@@ -116,7 +118,6 @@ class _EventEntry(_WorkedOutOnRead, AuditTrailEntry):
         self.actor = AuditTrailActor(username=event.actor, source=source, identity=identity, run=run)
         self.affected_resource = _resource(event.affected_resource_type, event.affected_resource_id)
         self.related_resource = _resource(event.related_resource_type, event.related_resource_id)
-        self.body = event.body
         self.remote_ip = event.remote_ip
         self.created_at = self.updated_at = int(created)
         self.timestamp = float(round(created * 1000))
@@ -127,6 +128,7 @@ class _EventEntry(_WorkedOutOnRead, AuditTrailEntry):
         return self.timestamp if recorded_at is None or recorded_at == created_at else _epoch_ms(recorded_at)
 
     _later: ClassVar[dict[str, Callable[[Any], object]]] = {
+        "body": lambda entry: entry._event.body,
         "data": lambda entry: JSON(entry._event.data),
         "context": lambda entry: JSON(entry._event.context),
         "recorded_by": lambda entry: _context_text(entry._event.context, RECORDED_BY),
