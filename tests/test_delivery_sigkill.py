@@ -85,6 +85,9 @@ async def test_sigkilled_worker_and_flushed_redis_lose_no_delivery(
     assert {event.id for event in batch.events} <= received_event_ids
     actions = {orjson.loads(request.body)["action"] for request in receiver.requests}
     assert {draft.action for draft in drafts} <= actions
+    # Both workers ran on uvloop, as the API does (asyncio's own loop cost a fifth of the worker's CPU).
+    started = [line for line in log_file.read_text().splitlines() if "worker started" in line]
+    assert len(started) == 2 and all("uvloop.Loop" in line for line in started), started
 
 
 async def undelivered_count(api: Api) -> int:
