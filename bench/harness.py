@@ -215,9 +215,14 @@ def postgres_cpu_seconds(pgdata: Path) -> float:
     work through the freshly loaded rows during whichever round is running; counted, they made the
     export's figure (and only its) swing by 2-3 ms per 1,000 events.  A backend is counted while its
     connection is open: a measurement's connections stay open across it (the raw ``COPY``'s, a
-    server's pool)."""
+    server's pool), or use ``postgres_cpu_since``."""
+    return sum(postgres_cpu_by_process(pgdata).values())
+
+
+def postgres_cpu_by_process(pgdata: Path) -> dict[int, float]:
+    """``postgres_cpu_seconds``' processes, each with its CPU seconds so far."""
     postmaster = psutil.Process(int((pgdata / "postmaster.pid").read_text().split()[0]))
-    total = 0.0
+    found = {}
     for child in postmaster.children():
         try:
             if any(name in " ".join(child.cmdline()) for name in MAINTENANCE):
@@ -225,5 +230,13 @@ def postgres_cpu_seconds(pgdata: Path) -> float:
             times = child.cpu_times()
         except psutil.NoSuchProcess:
             continue
-        total += times.user + times.system
-    return total
+        found[child.pid] = times.user + times.system
+    return found
+
+
+def postgres_cpu_since(pgdata: Path, before: dict[int, float]) -> float:
+    """The query processes' CPU since ``before`` (``postgres_cpu_by_process``): a process that exited
+    meanwhile (a pool closing an idle connection) is left out rather than making the sum negative,
+    a process started meanwhile counts whole."""
+    now = postgres_cpu_by_process(pgdata)
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in now.items())

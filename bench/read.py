@@ -16,7 +16,7 @@ case are left out and reported apart ("first 10 mean": a server meets the case's
 connection then, and PostgreSQL plans it).  Throughput: 8
 concurrent clients for ``BENCH_READ_SECONDS`` (default 20, ``--quick`` 4) per case and system, in
 four slices taken in turns; server CPU per request is the server processes' CPU time over that run,
-PostgreSQL's that of its query processes (``postgres_cpu_seconds``), and the client's that of this
+PostgreSQL's that of its query processes (``postgres_cpu_since``), and the client's that of this
 process: on two cores all three share the CPU, so a server's throughput follows their sum.
 Run alone with ``python -m bench.read [--quick]``.
 """
@@ -38,7 +38,16 @@ from rich.table import Table
 from ulid import ULID
 
 from api.db import raw_url
-from bench.harness import Measurement, console, cpu_seconds, embedded_stack, percentile, postgres_cpu_seconds, run_alone
+from bench.harness import (
+    Measurement,
+    console,
+    cpu_seconds,
+    embedded_stack,
+    percentile,
+    postgres_cpu_by_process,
+    postgres_cpu_since,
+    run_alone,
+)
 from bench.load import BenchAccount, Span, create_accounts, generate_events
 from bench.read_cases import Case, Figures, read_cases
 from bench.read_servers import Server, floor_server, our_server, postgraphile_server
@@ -93,12 +102,12 @@ async def throughput(client: httpx.AsyncClient, server: Server, case: Case, seco
             await send(client, server, case)
             done += 1
 
-    cpu_before, postgres_before = cpu_seconds(server.process), postgres_cpu_seconds(pgdata)
+    cpu_before, postgres_before = cpu_seconds(server.process), postgres_cpu_by_process(pgdata)
     client_before, started = time.process_time(), time.perf_counter()
     await asyncio.gather(*(loop() for _ in range(CONCURRENCY)))
     figures.seconds += time.perf_counter() - started
     figures.cpu_seconds += cpu_seconds(server.process) - cpu_before
-    figures.postgres_cpu_seconds += postgres_cpu_seconds(pgdata) - postgres_before
+    figures.postgres_cpu_seconds += postgres_cpu_since(pgdata, postgres_before)
     figures.client_cpu_seconds += time.process_time() - client_before
     figures.requests += done
 
