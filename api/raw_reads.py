@@ -188,9 +188,12 @@ class StatementCompiler:
             return None
         names = compiled.bind_names
         written = tuple(values[names[bind]] for bind in compiled.literal_execute_params)
-        if not all(isinstance(value, int | str) for value in written):
-            return None
-        key = (id(compiled), tuple(len(values[names[bind]]) for bind in compiled.post_compile_params), written)
+        lists = [values[names[bind]] for bind in compiled.post_compile_params]
+        if not all(isinstance(value, int | str) for value in written) or not all(
+            isinstance(value, list | tuple) for value in lists
+        ):
+            return None  # SQLAlchemy's own expansion says what it makes of these
+        key = (id(compiled), tuple(map(len, lists)), written)
         kept = self._expansions.get(key)
         if kept is None:
             expanded = compiled._process_parameters_for_postcompile(dict(values))
