@@ -42,7 +42,7 @@ class LeafLevel:
 @dataclass
 class CopiedLeaves:
     """Takes the ``COPY`` stream a piece at a time (``take`` is asyncpg's ``output``) and hashes
-    each piece's leaves as it comes."""
+    each piece's leaves as it comes; or a small interval's leaves read joined (``take_joined``)."""
 
     entries: list[bytes] = field(default_factory=list)
     hashes: list[bytes] = field(default_factory=list)
@@ -73,6 +73,16 @@ class CopiedLeaves:
             raise UnexpectedCopyData("a row of the leaves' COPY is not one 58-byte leaf")
         entries = [pending[i + len(ROW_PREFIX) : i + ROW_SIZE] for i in range(start, end, ROW_SIZE)]
         self._rest = pending[end:]
+        self._add(entries)
+
+    def take_joined(self, joined: bytes) -> None:
+        """Every leaf of an interval joined into one value instead of streamed (``leaves_recorded_in``'s
+        small intervals), in the order read."""
+        if len(joined) % PACKED_LEAF_SIZE:
+            raise UnexpectedCopyData("the joined leaves are not a whole number of 58-byte leaves")
+        self._add([joined[i : i + PACKED_LEAF_SIZE] for i in range(0, len(joined), PACKED_LEAF_SIZE)])
+
+    def _add(self, entries: list[bytes]) -> None:
         if not entries:
             return
         if self.in_order:
