@@ -74,11 +74,12 @@ _LEAVES_LISTED = f"SELECT string_agg(leaf, ''::bytea) FROM ({_LEAVES_RECORDED_IN
 Joined, not as rows: a row each cost the worker more (asyncpg's record and value, 1.8 µs) than the
 planning it saves PostgreSQL, for an interval of 5,000 events."""
 LISTED_AT_MOST = 20_000
-"""Leaves read as rows at most; a busier interval is streamed by ``COPY`` (its rows cost no Python object)."""
+"""Leaves read joined at most; a busier interval is streamed by ``COPY``, hashed while PostgreSQL reads on."""
 GENERIC_PLAN = "SET LOCAL plan_cache_mode = force_generic_plan"
 """The listed leaves' statement planned once per connection: the partitions its ``created_at`` branch
 cannot hold are pruned when it starts, and its ``recorded_at`` branch reads every partition whatever
-the values.  PostgreSQL's own choice kept planning it for its values, as the ``COPY``'s query is."""
+the values.  PostgreSQL's own choice kept planning it for its values, as the ``COPY``'s query is.  Set
+for the rest of the digest's transaction, whose other statements write or read single rows by key."""
 
 _FIRST_RECORDING_TIME = text(
     """
