@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import httpx
@@ -134,3 +135,18 @@ async def test_forwarded_for_counts_only_from_trusted_proxies(api: Api) -> None:
 
     # Untrusted peer: the header is ignored.  Trusted chain: the nearest address not ours is the client.
     assert await remote_ips(api) == ["127.0.0.1", "203.0.113.7"]
+
+
+async def test_a_request_without_an_id_gets_a_fresh_ulid_of_its_own(api: Api) -> None:
+    """The id an audited mutation records (and an internal error names) when the client sent none."""
+    admin = await api.key("acme", Role.ADMIN)
+    for _ in range(2):
+        (await api.gql(CREATE_KEY, token=admin.jwt)).ok()
+    recorded = text(
+        "SELECT context->>'requestId' FROM audit_events WHERE action = 'api_key.create' AND account_id = :account"
+        " ORDER BY id DESC LIMIT 2"
+    )
+    async with api.db.transaction() as session:
+        request_ids = (await session.execute(recorded, {"account": admin.account_id})).scalars().all()
+    assert len(set(request_ids)) == 2
+    assert all(re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{26}", request_id) for request_id in request_ids), request_ids

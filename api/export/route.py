@@ -25,7 +25,6 @@ from starlette.routing import Route
 from starlette.types import Send
 from strawberry.schema.base import BaseSchema
 from strawberry.types.arguments import convert_argument
-from ulid import ULID
 
 from api.db import Database
 from api.errors import AppError, BadInput, ServiceUnavailable
@@ -35,6 +34,7 @@ from api.graphql.audit.inputs import SearchInput
 from api.graphql.context import RequestContext
 from api.graphql.errors import is_unavailable
 from api.graphql.permissions import READ_ROLES
+from api.models import new_id
 from api.services import Services
 
 log = structlog.get_logger(__name__)
@@ -149,7 +149,7 @@ def export_routes(services_of: Callable[[], Services], schema: BaseSchema) -> li
 
     async def export(request: Request) -> Response:
         services = services_of()
-        context = RequestContext(request, services, request.headers.get("x-request-id", str(ULID()))[:64])
+        context = RequestContext(request, services, (request.headers.get("x-request-id") or new_id())[:64])
         try:
             identity = await context.require(*READ_ROLES)
             export_format = choose_format(request)
