@@ -170,10 +170,7 @@ class StatementCompiler:
         )
         if not (compiled.literal_execute_params or compiled.post_compile_params):
             processors = cast("dict[str, Any]", compiled._bind_processors)
-            order: Sequence[str] = compiled.positiontup or ()
-            return compiled.string, [
-                processors[name](values[name]) if name in processors else values[name] for name in order
-            ]
+            return compiled.string, _arguments(processors, values, compiled.positiontup)
         expansion = self._expansion(compiled, values) if fixed else None
         if expansion is not None:
             return expansion.sql_and_arguments(values)
@@ -238,11 +235,14 @@ def _expands_plainly(compiled: SQLCompiler) -> bool:
 
 
 def _expanded_now(compiled: SQLCompiler, values: MutableMapping[str, Any]) -> tuple[str, list[Any]]:
-    expanded = compiled._process_parameters_for_postcompile(values)
+    expanded = compiled._process_parameters_for_postcompile(values)  # adds the elements' names to values
     processors: dict[str, Any] = {**compiled._bind_processors, **expanded.processors}
-    return expanded.statement, [
-        processors[name](values[name]) if name in processors else values[name] for name in expanded.positiontup or ()
-    ]
+    return expanded.statement, _arguments(processors, values, expanded.positiontup)
+
+
+def _arguments(processors: dict[str, Any], values: MutableMapping[str, Any], order: Sequence[str] | None) -> list[Any]:
+    """The values in ``order``, each through its bind processor if it has one (as SQLAlchemy's execution does)."""
+    return [processors[name](values[name]) if name in processors else values[name] for name in order or ()]
 
 
 @dataclass(frozen=True)
