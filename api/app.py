@@ -16,8 +16,9 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import StrawberryGraphQLError
@@ -33,6 +34,7 @@ from api.export import export_routes
 from api.graphiql import HEADERS as GRAPHIQL_HEADERS
 from api.graphiql import graphiql_page, graphiql_routes
 from api.graphql.context import RequestContext
+from api.graphql.json_posts import is_json_post, one_request, replaying, whole_body
 from api.graphql.live.transport import TextFrames, TokenCheckingTransport
 from api.graphql.parsed_documents import DocumentCache
 from api.graphql.schema import build_schema
@@ -59,6 +61,41 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         self._services_of = services_of
         self._max_query_bytes = settings.max_query_bytes
         self._max_query_tokens = settings.max_query_tokens
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A POST of one JSON document is answered here, the rest by strawberry's view (``json_posts``)."""
+        if not is_json_post(scope):
+            await super().__call__(scope, receive, send)
+            return
+        body = await whole_body(receive)
+        receive_again = replaying(body, receive)
+        try:
+            request_data = one_request(self.decode_json(body))
+        except HTTPException:
+            request_data = None  # strawberry's view refuses it again, with its own answer
+        if request_data is None:
+            await super().__call__(scope, receive_again, send)
+            return
+        request = Request(scope, receive_again)
+        try:
+            response = await self._answer_json_post(request, request_data)
+        except HTTPException as refused:
+            response = PlainTextResponse(refused.reason, status_code=refused.status_code)
+        await response(scope, receive_again, send)
+
+    async def _answer_json_post(self, request: Request, request_data: GraphQLRequestData) -> Response:
+        """What strawberry's ``run`` does for such a request, in its order and through its hooks."""
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        request_adapter = self.request_adapter_class(request)
+        # No root value: the schema's root fields are resolvers of their own (``GraphQL[..., None]``).
+        result = await self.execute_single(request, request_adapter, sub_response, context, None, request_data)
+        # Incremental delivery (@defer, @stream) is not enabled on the schema: one result, always.
+        assert isinstance(result, ExecutionResult), type(result)
+        response_data = await self.process_result(request, result)
+        if result.errors:
+            self._handle_errors(result.errors, response_data)
+        return self.create_response(response_data=response_data, sub_response=sub_response)
 
     async def get_context(self, request: Request | WebSocket, response: object) -> RequestContext:
         request_id = request.headers.get("x-request-id") or new_id()  # 3 µs; python-ulid's ULID() took 10
