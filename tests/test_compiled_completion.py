@@ -13,7 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionResult
 
-from api.graphql.compiled_completion import SHARED_COMPLETERS, CompiledCompletionContext
+from api.graphql.compiled_completion import SHAREABLE_OPERATIONS, SHARED_COMPLETERS, CompiledCompletionContext
 from api.graphql.parsed_documents import DocumentCache, ParsedDocuments
 from api.graphql.scalars import JSON, SCALARS
 
@@ -184,13 +184,14 @@ def test_a_repeated_document_is_completed_by_the_functions_compiled_for_its_firs
     document = "{ edges { cursor node { __typename id kind resource { resourceType resourceId } } } }"
     plain = run(StrawberryGraphQLCoreExecutionContext, document)
     first = schema.execute_sync(document)
-    kept = len(SHARED_COMPLETERS)
+    kept, walked = len(SHARED_COMPLETERS), len(SHAREABLE_OPERATIONS)
     COMPILED_LISTS.clear()
     second = schema.execute_sync(document)
     assert first.errors is None and second.errors is None
     assert first.data == second.data == plain.data
     assert COMPILED_LISTS, "the second request did not take the compiled path"
     assert len(SHARED_COMPLETERS) == kept, "the second request compiled its own functions again"
+    assert len(SHAREABLE_OPERATIONS) == walked, "the second request walked the operation for directives again"
 
 
 DIRECTIVE_DOCUMENTS = [

@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from graphql import GraphQLError, parse
+from graphql import GraphQLError, parse, parse_type, print_ast
 from graphql.execution import Executor
 
 from api.graphql.compiled_completion import CompiledCompletionContext
-from api.graphql.fast_variables import FastVariablesContext, coerce_hot_variables
+from api.graphql.fast_variables import FastVariablesContext, coerce_hot_variables, type_text
 from api.graphql.schema import build_schema
 
 BUILT = build_schema()
@@ -177,3 +177,11 @@ def test_a_document_of_several_operations_picks_the_named_one_as_graphql_core_do
             CompiledCompletionContext.build(SCHEMA, parse(document), None, None, {"events": [event()]}, name)
         )
         assert ours == plain
+
+
+@pytest.mark.parametrize("written", ["SearchInput", "SearchInput!", "[ID]", "[ID!]!", "[ [AuditTrailEventInput!] ]!"])
+def test_a_variables_type_reads_as_graphql_core_prints_it(written: str) -> None:
+    """The hot coercers are kept by the type's text: it must be ``print_ast``'s, or a variable of a hot
+    type would be coerced the slow way, or a type would be taken for another."""
+    node = parse_type(written)
+    assert type_text(node) == print_ast(node)

@@ -32,12 +32,15 @@ from graphql import (
     GraphQLNonNull,
     GraphQLScalarType,
     GraphQLSchema,
+    ListTypeNode,
+    NamedTypeNode,
+    NonNullTypeNode,
     OperationDefinitionNode,
+    TypeNode,
     Undefined,
     is_input_type,
     is_required_input_field,
     parse_type,
-    print_ast,
     type_from_ast,
 )
 from graphql.execution import Executor
@@ -196,7 +199,7 @@ def coerce_hot_variables(
         value = raw.get(name, Undefined)
         if value is Undefined:
             continue
-        coerce = _hot_list_coercer(schema, print_ast(definition.type))
+        coerce = _hot_list_coercer(schema, type_text(definition.type))
         if coerce is None:
             continue
         coerced_value = coerce(value)
@@ -204,6 +207,17 @@ def coerce_hot_variables(
             return None
         coerced[name] = coerced_value
     return coerced or None
+
+
+def type_text(node: TypeNode) -> str:
+    """A variable's type as ``print_ast`` prints it (``[AuditTrailEventInput!]!``), without its visitor:
+    about 9 µs a variable of every request, for a type that is a name in at most a few wrappers."""
+    if isinstance(node, NonNullTypeNode):
+        return f"{type_text(node.type)}!"
+    if isinstance(node, ListTypeNode):
+        return f"[{type_text(node.type)}]"
+    assert isinstance(node, NamedTypeNode), node  # the three kinds of type node
+    return node.name.value
 
 
 @lru_cache(maxsize=256)
