@@ -13,10 +13,10 @@ import httpx
 import orjson
 import pytest
 from starlette.requests import ClientDisconnect
-from starlette.types import Message
+from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
-from api.app import GraphQLApp
+from api.app import GraphQLApp, GraphQLPostsFirst
 from api.graphql.json_posts import is_json_post, one_request, replaying, whole_body
 from tests.helpers import Api
 
@@ -202,3 +202,28 @@ async def test_a_client_gone_midway_is_a_disconnect_as_in_starlette() -> None:
 
     with pytest.raises(ClientDisconnect):
         await whole_body(receive)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("POST", "/graphql", 200),
+        ("PUT", "/graphql", 405),
+        ("POST", "/healthz", 405),
+        ("GET", "/healthz", 200),
+        ("POST", "/graphql/", 307),
+    ],
+)
+async def test_only_a_post_to_graphql_skips_the_router(api: Api, method: str, path: str, status: int) -> None:
+    """``GraphQLPostsFirst`` takes POST /graphql alone; the router still answers every other method and path."""
+
+    async def through_the_router(self: GraphQLPostsFirst, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    body = {"query": "{ __typename }"}
+    response = await api.client.request(method, path, json=body, follow_redirects=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(GraphQLPostsFirst, "__call__", through_the_router)
+        routed = await api.client.request(method, path, json=body, follow_redirects=False)
+    assert (response.status_code, response.content) == (routed.status_code, routed.content)
+    assert response.status_code == status
