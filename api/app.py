@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
@@ -209,6 +210,21 @@ class GraphQLPostsFirst:
             await self.app(scope, receive, send)
 
 
+YOUNG_COLLECTION_EVERY = 10_000
+"""Container allocations between two collections of the youngest generation (CPython's default: 700)."""
+
+
+def collect_young_garbage_less_often() -> None:
+    """A request allocates thousands of containers (its answer's dicts, entries, rows, futures), so at
+    CPython's default the collector ran its youngest generation several times a request, and its older
+    ones on every tenth of those, walking the objects each request still held across its awaits.  At
+    10,000 it runs about once a request or less; the garbage it waits for is only the cyclic kind
+    (everything else is freed by reference counting at once), a few requests' worth at most.  Measured
+    in process, alternating batch by batch: page of 50 2.238 → 2.126 ms, action + 7 days
+    2.317 → 2.217 ms, ``first: 10`` 1.233 → 1.184 ms, ``{ viewer { id } }`` 0.318 → 0.276 ms."""
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
+
+
 class ServicesHolder:
     """Services exist from lifespan start; routes are built before that."""
 
@@ -237,6 +253,7 @@ def create_app(settings: Settings | None = None, *, resolve: Resolver = resolve_
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await Services.start(settings, resolve=resolve)
         holder.set(services)
+        collect_young_garbage_less_often()
         try:
             yield
         finally:
