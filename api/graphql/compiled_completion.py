@@ -54,6 +54,7 @@ from graphql.execution.collect_fields import FieldDetails
 from graphql.language import DirectiveNode, Node, OperationDefinitionNode
 from graphql.pyutils import AwaitableOrValue, Path
 from graphql.type.scalars import GRAPHQL_MAX_INT, GRAPHQL_MIN_INT
+from sqlalchemy.util import LRUCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
@@ -89,9 +90,9 @@ class SharedCompleters:
 
 
 SHARED_COMPLETERS = SharedCompleters(SHARED_COMPLETERS_SIZE)
-SHAREABLE_OPERATIONS: OrderedDict[int, tuple[OperationDefinitionNode, bool]] = OrderedDict()
+SHAREABLE_OPERATIONS: LRUCache[int, tuple[OperationDefinitionNode, bool]] = LRUCache(SHARED_COMPLETERS_SIZE)
 """Whether each operation's completers may be shared, by the operation node's id; each entry holds its
-node, so the id cannot be another node's while the entry lives (and ``kept[0] is operation`` checks)."""
+node, so the id cannot be another node's while the entry lives."""
 
 
 class _NotCompletable(Exception):
@@ -183,11 +184,8 @@ class CompiledCompletionContext(StrawberryGraphQLCoreExecutionContext):
         walking spacectl's page took about 7 µs of every request."""
         operation = self.operation
         kept = SHAREABLE_OPERATIONS.get(id(operation))
-        if kept is None or kept[0] is not operation:
-            kept = (operation, self._walked_shareable())
-            SHAREABLE_OPERATIONS[id(operation)] = kept
-            while len(SHAREABLE_OPERATIONS) > SHARED_COMPLETERS_SIZE:
-                SHAREABLE_OPERATIONS.popitem(last=False)
+        if kept is None:
+            kept = SHAREABLE_OPERATIONS[id(operation)] = (operation, self._walked_shareable())
         return kept[1]
 
     def _walked_shareable(self) -> bool:
