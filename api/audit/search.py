@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import (
+    BigInteger,
     ColumnClause,
     ColumnElement,
     CompoundSelect,
@@ -36,6 +37,7 @@ from api.audit.query import (
     FieldKind,
     Filters,
     Plan,
+    SearchColumn,
     SearchField,
     as_given,
     filter_condition,
@@ -279,15 +281,16 @@ async def suggest_values(
 
 def suggestions_statement(
     account_id: str, filters: Filters, field_names: list[str] | None, *, now: datetime
-) -> tuple[CompoundSelect[int, None, int], list[SearchField]]:
+) -> tuple[CompoundSelect[int, str | None, int], list[SearchField]]:
     """The one statement of the sidebar, and the fields its ``position`` column counts from.
 
     One statement answers it all (the sidebar used to cost 1 + N sequential round trips): a
     UNION ALL of the total and of each field's most frequent values, tagged with the field's position.
     """
     targets = suggestion_targets(field_names)
-    conditions = [plan_sql(plan, as_given) for plan in suggestion_plans(filters, targets, now=now)]
-    return suggestions_union(account_id, targets, conditions), targets
+    plans = suggestion_plans(filters, targets, now=now)
+    conditions = [plan_sql(plan, as_given) for plan in plans]
+    return suggestions_union(account_id, targets, conditions, counts_total(plans, targets)), targets
 
 
 def suggestion_targets(field_names: list[str] | None) -> list[SearchField]:
@@ -303,30 +306,54 @@ def suggestion_plans(filters: Filters, targets: list[SearchField], *, now: datet
     return [filter_plan(filters, now=now), *(filter_plan(filters, now=now, skip_field=t.name) for t in counted)]
 
 
+def counts_total(plans: list[Plan], targets: list[SearchField]) -> int | None:
+    """The position of the first counted field whose condition is the total's (no predicate of its own),
+    or None: that field's counts, NULL included, add up to the total, so one scan gives both.
+
+    Counting the total apart was a second scan of the same rows: for the sidebar of one field over
+    seven days (93,000 events), 41 ms of PostgreSQL's time became 30 ms.
+    """
+    total, *per_field = plans
+    counted = (index for index, target in enumerate(targets) if target.kind is not FieldKind.TIME)
+    return next((index for index, plan in zip(counted, per_field, strict=True) if plan == total), None)
+
+
 def suggestions_union(
-    account_id: object, targets: list[SearchField], conditions: list[ColumnElement[bool]]
-) -> CompoundSelect[int, None, int]:
+    account_id: object,
+    targets: list[SearchField],
+    conditions: list[ColumnElement[bool]],
+    total_from: int | None = None,
+) -> CompoundSelect[int, str | None, int]:
     """The sidebar's statement around ``conditions`` (``suggestion_plans``' order); the account is the
-    value, or a parameter a statement kept by its shape is run with (``search_raw``)."""
+    value, or a parameter a statement kept by its shape is run with (``search_raw``).
+
+    ``total_from`` (``counts_total``): the field whose groups, counted once, also give the total.
+    """
     in_account = col(AuditEvent.account_id) == account_id
     position: ColumnClause[int] = literal_column("position")
     value: ColumnClause[str] = literal_column("value")
     count: ColumnClause[int] = literal_column("count")
     total, *per_field = conditions
-    parts = [
-        select(literal(-1).label("position"), null().label("value"), func.count().label("count"))
-        .select_from(AuditEvent)
-        .where(in_account, total)
-    ]
+    parts: list[Select[int, str | None, int]] = []  # in any order: the union is ordered by position
+    if total_from is None:
+        parts.append(
+            select(literal(-1).label("position"), null().label("value"), func.count().label("count"))
+            .select_from(AuditEvent)
+            .where(in_account, total)
+        )
     counted = iter(per_field)
     for index, target in enumerate(targets):
         if target.kind is FieldKind.TIME:
             continue
         column = target.column
+        condition = next(counted)
+        if index == total_from:
+            parts.extend(_total_and_values(index, column, in_account, total))
+            continue
         field_count = func.count()
         parts.append(
             select(literal(index).label("position"), cast(column, Text).label("value"), field_count.label("count"))
-            .where(in_account, next(counted), column.is_not(None))
+            .where(in_account, condition, column.is_not(None))
             .group_by(column)
             .order_by(field_count.desc(), column)
             .limit(MAX_SUGGESTED_VALUES)
@@ -334,6 +361,33 @@ def suggestions_union(
             .select()
         )
     return union_all(*parts).order_by(position, count.desc(), value)
+
+
+def _total_and_values(
+    index: int, column: SearchColumn, in_account: ColumnElement[bool], total: ColumnElement[bool]
+) -> list[Select[int, str | None, int]]:
+    """The total and one field's most frequent values from one grouping of the total's rows.
+
+    The groups are a CTE read twice, which PostgreSQL computes once.  Its NULL group counts toward
+    the total and is no value to suggest.  Its values are ordered as text: every field is text but
+    ``runStateChange``, whose ``false`` < ``true`` is the same order either way.
+    """
+    groups = (
+        select(cast(column, Text).label("value"), func.count().label("count"))
+        .where(in_account, total)
+        .group_by(column)
+        .cte(f"field_{index}_groups")
+    )
+    counted_total = cast(func.coalesce(func.sum(groups.c.count), 0), BigInteger)
+    return [
+        select(literal(-1).label("position"), null().label("value"), counted_total.label("count")),
+        select(literal(index).label("position"), groups.c.value, groups.c.count)
+        .where(groups.c.value.is_not(None))
+        .order_by(groups.c.count.desc(), groups.c.value)
+        .limit(MAX_SUGGESTED_VALUES)
+        .subquery()
+        .select(),
+    ]
 
 
 def suggestions_of(rows: Iterable[Sequence[Any]], targets: list[SearchField]) -> Suggestions:

@@ -34,6 +34,7 @@ from api.audit.search import (
     Page,
     PageRequest,
     Suggestions,
+    counts_total,
     event_where,
     event_window,
     page_of,
@@ -183,15 +184,17 @@ class SearchShapes:
             statement = self._statements[key] = self._build(shape, page, has_after=has_after, left_out=left_out)
         return statement
 
-    def suggestions(self, target_names: tuple[str, ...], shapes: tuple[Plan, ...]) -> CompoundSelect[int, None, int]:
-        """The sidebar's statement for these fields and the shapes of ``suggestion_plans``."""
-        key = ("suggestions", target_names, shapes)
+    def suggestions(
+        self, target_names: tuple[str, ...], shapes: tuple[Plan, ...], total_from: int | None
+    ) -> CompoundSelect[int, str | None, int]:
+        """The sidebar's statement for these fields, the shapes of ``suggestion_plans`` and ``counts_total``."""
+        key = ("suggestions", target_names, shapes, total_from)
         statement = self._statements.get(key)
         if statement is None:
             parameter = _named_parameters()
             conditions = [plan_sql(plan_of_shape(shape), parameter) for shape in shapes]
             targets = suggestion_targets(list(target_names))
-            statement = self._statements[key] = suggestions_union(_ACCOUNT, targets, conditions)
+            statement = self._statements[key] = suggestions_union(_ACCOUNT, targets, conditions, total_from)
         return statement
 
     @staticmethod
@@ -256,11 +259,13 @@ def kept_suggestions(
     *,
     now: datetime,
     shapes: SearchShapes = SEARCH_SHAPES,
-) -> tuple[CompoundSelect[int, None, int], dict[str, object], list[SearchField]]:
+) -> tuple[CompoundSelect[int, str | None, int], dict[str, object], list[SearchField]]:
     """The sidebar's statement kept by its shape in ``shapes``, its parameters, and the fields it counts."""
     targets = suggestion_targets(field_names)
-    split = [split_plan(plan) for plan in suggestion_plans(filters, targets, now=now)]
-    statement = shapes.suggestions(tuple(target.name for target in targets), tuple(shape for shape, _ in split))
+    plans = suggestion_plans(filters, targets, now=now)
+    split = [split_plan(plan) for plan in plans]
+    names, plan_shapes = tuple(target.name for target in targets), tuple(shape for shape, _ in split)
+    statement = shapes.suggestions(names, plan_shapes, counts_total(plans, targets))
     parameters = _parameters(account_id, itertools.chain.from_iterable(plan_values for _, plan_values in split))
     return statement, parameters, targets
 
