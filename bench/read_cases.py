@@ -144,11 +144,12 @@ def read_cases(account_id: str, entry_id: str, now: datetime) -> list[Case]:
             {"query": SUGGESTIONS, "variables": {"input": {"field": "action", "predicates": [seven_days]}}},
             {"query": PGL_SUGGESTIONS, "variables": {"account": account_id, "since": since}},
             {
-                "sql": "SELECT -1 AS position, NULL AS value, count(*) FROM audit_events"
-                " WHERE account_id = {0} AND created_at >= {1}::timestamptz UNION ALL"
-                " (SELECT 0, action, count(*) FROM audit_events"
-                " WHERE account_id = {0} AND created_at >= {1}::timestamptz"
-                " GROUP BY action ORDER BY count(*) DESC, action LIMIT 50)",
+                # Our statement's form: the total is the sum of the field's groups (``counts_total``).
+                "sql": "WITH groups AS (SELECT CAST(action AS TEXT) AS value, count(*) AS count FROM audit_events"
+                " WHERE account_id = {0} AND created_at >= {1}::timestamptz GROUP BY action)"
+                " SELECT -1 AS position, NULL AS value, CAST(coalesce(sum(count), 0) AS BIGINT) AS count FROM groups"
+                " UNION ALL (SELECT 0, value, count FROM groups WHERE value IS NOT NULL"
+                " ORDER BY count DESC, value LIMIT 50)",
                 "values": [account_id, since],
             },
         ),

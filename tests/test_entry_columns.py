@@ -130,6 +130,7 @@ async def test_spacectls_page_runs_without_the_json_columns(api: Api, reader: Ke
     size no other test asks for, so its shape is this request's)."""
     answer = await api.gql(SPACECTL_LIST, {"input": {"first": 43}}, token=reader.jwt)
     assert len(answer.ok()["searchAuditTrailEntries"]["edges"]) == 8
-    # The process-wide shapes: (plan, order, after, size, left out) for pages, besides the sidebar's.
-    kept = [key[-1] for key in SEARCH_SHAPES._statements if key[0] != "suggestions" and key[3] == 43]
-    assert kept == [frozenset({"context", "data"})]
+    # The process-wide shapes: (plan, order, after, size, left out, span) for pages, besides the sidebar's.
+    kept = [key[4:] for key in SEARCH_SHAPES._statements if key[0] != "suggestions" and key[3] == 43]
+    assert [left_out for left_out, _ in kept] == [frozenset({"context", "data"})]
+    assert [span is not None for _, span in kept] == [True]  # the whole trail: read in partition order

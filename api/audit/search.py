@@ -16,6 +16,7 @@ from sqlalchemy import (
     ColumnClause,
     ColumnElement,
     CompoundSelect,
+    DateTime,
     Select,
     Text,
     cast,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     null,
+    or_,
     select,
     tuple_,
     union_all,
@@ -50,6 +52,8 @@ from api.models import AuditEvent
 from api.paging import Cursor, Direction, decode_cursor, encode_cursor, planned_limit
 
 MAX_SUGGESTED_VALUES = 50
+Span = tuple[datetime, datetime]
+"""[start, end): a stretch of time the daily partitions cover without a gap (``partition_span``)."""
 ONE_MS = timedelta(milliseconds=1)
 
 
@@ -176,16 +180,41 @@ def page_statement(
     condition: ColumnElement[bool],
     page: PageRequest,
     after: tuple[object, object] | None,
-) -> Select[AuditEvent]:
+    span: Span | None = None,
+) -> Select[Any]:
     """A page's statement around ``condition``: the account's rows past ``after`` (a (created_at, id)
     position), in the page's order, one more than the page.  The account and the position are the
-    values themselves, or parameters a statement kept by its shape is run with (``search_raw``)."""
+    values themselves, or parameters a statement kept by its shape is run with (``search_raw``).
+
+    With ``span`` (``partition_span``), the page is read in two parts, each ordered and limited, and
+    merged: the rows inside the span, whose partitions PostgreSQL reads one after the other in order
+    until the page is full, and the rows outside it (the default partition's, usually none).
+    Together they are every row, whatever the span.
+    """
     statement = base.where(EVENT_COLUMNS.account_id == account_id, condition)
     if after is not None:
         position = tuple_(EVENT_COLUMNS.created_at, EVENT_COLUMNS.id)
         boundary = tuple_(*after)
         statement = statement.where(position < boundary if page.direction is Direction.DESC else position > boundary)
-    return statement.order_by(*_ORDERS[page.direction]).limit(planned_limit(page.first + 1))
+    order, limit = _ORDERS[page.direction], planned_limit(page.first + 1)
+    if span is None:
+        return statement.order_by(*order).limit(limit)
+    starts, ends = (_timestamp_constant(moment) for moment in span)
+    created_at = EVENT_COLUMNS.created_at
+    inside = statement.where(created_at >= starts, created_at < ends).order_by(*order).limit(limit)
+    outside = statement.where(or_(created_at < starts, created_at >= ends)).order_by(*order).limit(limit)
+    parts = union_all(inside, outside).subquery("page_parts")
+    merged = (parts.c.created_at, parts.c.id)
+    merged_order = [column.desc() if page.direction is Direction.DESC else column.asc() for column in merged]
+    return select(*parts.c).order_by(*merged_order).limit(limit)
+
+
+def _timestamp_constant(moment: datetime) -> ColumnElement[datetime]:
+    """``moment`` written into the statement: PostgreSQL prunes partitions while planning only by
+    constants, and the read path's statements are planned once for any parameters."""
+    if moment.tzinfo is None:
+        raise ValueError(f"a partition bound needs its time zone: {moment!r}")
+    return literal_column(f"'{moment.isoformat()}'::timestamptz", DateTime(timezone=True))
 
 
 _ORDERS = {

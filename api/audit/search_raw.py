@@ -18,6 +18,7 @@ from typing import Any, cast
 from sqlalchemy import BindParameter, ColumnElement, CompoundSelect, Select, bindparam, null, select
 from sqlalchemy.util import LRUCache
 
+from api.audit.partition_span import DAILY_PARTITIONS
 from api.audit.query import (
     PLAN_COLUMNS,
     Binder,
@@ -33,6 +34,7 @@ from api.audit.search import (
     EVENT_COLUMNS,
     Page,
     PageRequest,
+    Span,
     Suggestions,
     counts_total,
     event_where,
@@ -147,7 +149,12 @@ async def search_events_on(
 ) -> Page:
     """``search_events`` on ``reader``: the same rows in the same order, by a statement kept by its
     shape; ``left_out`` columns (of ``LEFT_OUT_COLUMNS``) come back as None."""
-    statement, parameters = kept_search(account_id, filters, page, now=now or datetime.now(UTC), left_out=left_out)
+    # The whole trail (the first screen): read in partition order (``partition_span``).
+    whole_trail = not filters.predicates and not (filters.full_text_search or "").strip()
+    span = await DAILY_PARTITIONS.span(reader.connection) if whole_trail else None
+    statement, parameters = kept_search(
+        account_id, filters, page, now=now or datetime.now(UTC), left_out=left_out, span=span
+    )
     # Words searched anywhere: only the words themselves tell the planner whether the trigram index pays.
     searched = filters.full_text_search is not None and bool(filters.full_text_search.strip())
     rows = await reader.fetch(statement, parameters, fixed=True, values_decide_plan=searched)
@@ -176,12 +183,19 @@ class SearchShapes:
         return len(self._statements)
 
     def statement(
-        self, shape: Plan, page: PageRequest, *, has_after: bool, left_out: frozenset[str] = frozenset()
+        self,
+        shape: Plan,
+        page: PageRequest,
+        *,
+        has_after: bool,
+        left_out: frozenset[str] = frozenset(),
+        span: Span | None = None,
     ) -> Select[Any]:
-        key = (shape, page.direction, has_after, page.first, left_out)
+        key = (shape, page.direction, has_after, page.first, left_out, span)
         statement: Select[Any] | None = self._statements.get(key)
         if statement is None:
-            statement = self._statements[key] = self._build(shape, page, has_after=has_after, left_out=left_out)
+            built = self._build(shape, page, has_after=has_after, left_out=left_out, span=span)
+            statement = self._statements[key] = built
         return statement
 
     def suggestions(
@@ -198,7 +212,9 @@ class SearchShapes:
         return statement
 
     @staticmethod
-    def _build(shape: Plan, page: PageRequest, *, has_after: bool, left_out: frozenset[str]) -> Select[Any]:
+    def _build(
+        shape: Plan, page: PageRequest, *, has_after: bool, left_out: frozenset[str], span: Span | None
+    ) -> Select[Any]:
         after = (
             (bindparam("after_created_at", type_=EVENT_COLUMNS.created_at.type),
              bindparam("after_id", type_=EVENT_COLUMNS.id.type))
@@ -206,7 +222,7 @@ class SearchShapes:
             else None
         )  # fmt: skip
         condition = plan_sql(plan_of_shape(shape), _named_parameters())
-        return page_statement(entry_select(left_out), _ACCOUNT, condition, page, after)
+        return page_statement(entry_select(left_out), _ACCOUNT, condition, page, after, span)
 
 
 _ACCOUNT = bindparam("account_id", type_=EVENT_COLUMNS.account_id.type)
@@ -242,14 +258,17 @@ def kept_search(
     now: datetime,
     shapes: SearchShapes = SEARCH_SHAPES,
     left_out: frozenset[str] = frozenset(),
+    span: Span | None = None,
 ) -> tuple[Select[Any], dict[str, object]]:
-    """The page's statement kept by its shape in ``shapes``, and the parameters it runs with."""
+    """The page's statement kept by its shape in ``shapes`` (and ``span``, see ``page_statement``), and
+    the parameters it runs with."""
     after = page_start(page)
     shape, values = split_plan(filter_plan(filters, now=now))
     parameters = _parameters(account_id, values)
     if after is not None:
         parameters["after_created_at"], parameters["after_id"] = after.created_at, after.row_id
-    return shapes.statement(shape, page, has_after=after is not None, left_out=left_out), parameters
+    statement = shapes.statement(shape, page, has_after=after is not None, left_out=left_out, span=span)
+    return statement, parameters
 
 
 def kept_suggestions(
