@@ -4,8 +4,9 @@ exists for."""
 
 from __future__ import annotations
 
-import itertools
+import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -116,11 +117,26 @@ async def test_every_span_pages_through_the_same_rows_as_the_plain_statement(db:
         assert await every_page(db, scattered.account_id, Direction.ASC, span) == newest_first[::-1], span
 
 
-async def test_the_whole_trail_is_read_partition_by_partition(db: Database, scattered: Key) -> None:
-    """The plan the span is for: the daily partitions in order without the default partition, which
-    only the part outside the span reads.  Without the span, a Merge Append reads all of them."""
+def scanned(node: dict[str, Any]) -> list[str]:
+    """The relations a plan node and the nodes under it scan."""
+    below = [name for child in node.get("Plans", []) for name in scanned(child)]
+    return [node["Relation Name"], *below] if "Relation Name" in node else below
+
+
+def limits(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Limit nodes of a plan, outermost first."""
+    below = [limit for child in node.get("Plans", []) for limit in limits(child)]
+    return [node, *below] if node["Node Type"] == "Limit" else below
+
+
+async def test_the_part_inside_the_span_reads_no_default_partition(db: Database, scattered: Key) -> None:
+    """What the span is for: the part inside it reads the daily partitions only (the default partition
+    pruned while planning), the part outside reads the default partition.  Whether PostgreSQL then reads
+    the partitions in order or sorts what they hold depends on its statistics (on 1,000,000 events it
+    reads them in order: ``bench.read``); the pruning does not."""
     async with db.reads.connection() as connection:
         span = await DailyPartitions().span(connection)
+        assert span is not None
         plans = {}
         for name, given in (("plain", None), ("split", span)):
             statement, _ = kept_search(scattered.account_id, Filters(), PageRequest(first=10), now=ago(), span=given)
@@ -128,20 +144,17 @@ async def test_the_whole_trail_is_read_partition_by_partition(db: Database, scat
             # As the read path runs it: prepared, on a connection that plans it once for any account.
             await connection.execute(f"PREPARE page_plan AS {sql}")
             try:
-                explained = await connection.fetch(f"EXPLAIN (COSTS OFF) EXECUTE page_plan('{scattered.account_id}')")
+                explained = await connection.fetchval(
+                    f"EXPLAIN (COSTS OFF, FORMAT JSON) EXECUTE page_plan('{scattered.account_id}')"
+                )
             finally:
                 await connection.execute("DEALLOCATE page_plan")
-            plans[name] = "\n".join(row[0] for row in explained)
-        assert span is not None  # every daily partition in it (other tests may have dropped some)
-        daily = sum(
-            span[0] <= row["starts"] < row["ends"] <= span[1] for row in await connection.fetch(DAILY_BOUNDS_SQL)
-        )
-    assert "Merge Append" in plans["plain"] and "audit_events_default" in plans["plain"]
-    lines = [line.strip() for line in plans["split"].splitlines()]
-    start = lines.index("->  Append")  # the part inside the span: its partitions one after the other
-    inside = list(itertools.takewhile(lambda line: not line.startswith("->  Limit"), lines[start + 1 :]))
-    scanned = [line for line in inside if "Scan" in line]
-    assert len(scanned) == daily and all(" on audit_events_p" in line for line in scanned), inside
-    outside = lines[start + 1 + len(inside) :]
-    assert outside and any(" on audit_events_default" in line for line in outside), outside
-    assert plans["split"].count("Merge Append") == 1  # the two parts' merge, nothing else
+            plans[name] = json.loads(explained)[0]["Plan"]
+        daily = {  # every daily partition of the span (other tests may have dropped old ones)
+            f"audit_events_p{row['starts'].astimezone(UTC):%Y%m%d}"
+            for row in await connection.fetch(DAILY_BOUNDS_SQL)
+            if span[0] <= row["starts"] < row["ends"] <= span[1]
+        }
+    assert "audit_events_default" in scanned(plans["plain"]) and daily <= set(scanned(plans["plain"]))
+    _, *parts = limits(plans["split"])  # the page's limit, then each part's
+    assert [set(scanned(part)) for part in parts] == [daily, {"audit_events_default"}]
