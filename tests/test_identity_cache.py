@@ -409,14 +409,19 @@ async def test_a_dropped_listener_forgets_and_checks_every_lookup_until_it_liste
     assert await pg.fetchval("SELECT pg_terminate_backend($1, 10000)", listener)
     await poll(lambda: not cache.is_listening, what="the cache to see its connection dropped")
     assert len(cache) == 0
-    await cache.lookup(claims, loads)
-    await cache.lookup(claims, loads)
-    assert loads.count == loaded + 2  # not listening: every lookup reads the database
+    await cache.lookup(claims, loads)  # not listening: it reads the database (and starts listening again)
+    assert loads.count == loaded + 1
+    # The LISTEN may be back already (a loaded machine's timing): only a lookup begun while it is not
+    # shows that nothing was kept meanwhile.
+    if not cache.is_listening:
+        await cache.lookup(claims, loads)
+        assert loads.count == loaded + 2
 
     await poll(lambda: cache.is_listening, what="the cache listening again")
+    read = loads.count
     await cache.lookup(claims, loads)
     await cache.lookup(claims, loads)
-    assert loads.count == loaded + 3
+    assert loads.count == read + 1  # read once, kept again
 
 
 async def test_a_refusal_is_not_kept(cache: IdentityCache, db: Database, pg: asyncpg.Connection) -> None:

@@ -339,8 +339,8 @@ def counts_total(plans: list[Plan], targets: list[SearchField]) -> int | None:
     """The position of the first counted field whose condition is the total's (no predicate of its own),
     or None: that field's counts, NULL included, add up to the total, so one scan gives both.
 
-    Counting the total apart was a second scan of the same rows: for the sidebar of one field over
-    seven days (93,000 events), 41 ms of PostgreSQL's time became 30 ms.
+    Counting the total apart was a second scan of the same rows: the sidebar of one field over seven
+    days (93,000 of 1,000,000 events) took 48 ms of statement time, and 34 ms now.
     """
     total, *per_field = plans
     counted = (index for index, target in enumerate(targets) if target.kind is not FieldKind.TIME)
