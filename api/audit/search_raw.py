@@ -149,14 +149,13 @@ async def search_events_on(
 ) -> Page:
     """``search_events`` on ``reader``: the same rows in the same order, by a statement kept by its
     shape; ``left_out`` columns (of ``LEFT_OUT_COLUMNS``) come back as None."""
+    searched = bool((filters.full_text_search or "").strip())
     # The whole trail (the first screen): read in partition order (``partition_span``).
-    whole_trail = not filters.predicates and not (filters.full_text_search or "").strip()
-    span = await DAILY_PARTITIONS.span(reader.connection) if whole_trail else None
+    span = await DAILY_PARTITIONS.span(reader.connection) if not (filters.predicates or searched) else None
     statement, parameters = kept_search(
         account_id, filters, page, now=now or datetime.now(UTC), left_out=left_out, span=span
     )
     # Words searched anywhere: only the words themselves tell the planner whether the trigram index pays.
-    searched = filters.full_text_search is not None and bool(filters.full_text_search.strip())
     rows = await reader.fetch(statement, parameters, fixed=True, values_decide_plan=searched)
     return page_of([EventRow(*row) for row in rows], page)
 
