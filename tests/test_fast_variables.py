@@ -138,12 +138,12 @@ def test_the_fast_path_takes_valid_batches_and_leaves_refused_ones_to_graphql_co
     document = parse(RECORD)
     coerced = coerce_hot_variables(SCHEMA, document, None, {"events": [EVERY_FIELD]})
     assert coerced is not None
-    assert coerced["events"][0]["affectedResource"] == {"resourceType": "STACK", "resourceId": "s-1"}
-    assert coerced["events"][0]["timestamp"] == 1_700_000_000_000.0
+    assert coerced["events"][0][0]["affectedResource"] == {"resourceType": "STACK", "resourceId": "s-1"}
+    assert coerced["events"][0][0]["timestamp"] == 1_700_000_000_000.0
     assert coerce_hot_variables(SCHEMA, document, None, {"events": [event(eventType="AUDIT")]}) is None
 
 
-def test_only_lists_of_the_hot_input_types_are_compiled() -> None:
+def test_variables_of_other_types_are_left_to_graphql_core() -> None:
     search = (
         "query($predicates: [QueryPredicate!]) {"
         " searchAuditTrailEntries(input: {predicates: $predicates}) { edges { cursor } } }"
@@ -151,6 +151,100 @@ def test_only_lists_of_the_hot_input_types_are_compiled() -> None:
     predicates = [{"field": "action", "constraint": {"stringMatches": ["stack.*"]}}]
     assert coerce_hot_variables(SCHEMA, parse(search), None, {"predicates": predicates}) is None
     assert_same_as_graphql_core(search, {"predicates": predicates})
+
+
+def test_a_hot_type_with_required_fields_is_compiled_only_in_a_list() -> None:
+    """An empty object is no placeholder for a type with required fields: graphql-core would refuse it."""
+    single = "mutation($e: AuditTrailEventInput!) { auditTrailRecordEvents(events: [$e]) { id } }"
+    assert coerce_hot_variables(SCHEMA, parse(single), None, {"e": event()}) is None
+    assert_same_as_graphql_core(single, {"e": event()})
+    assert_same_as_graphql_core(single, {"e": event(eventType="AUDIT")})
+
+
+SEARCH = "query($input: SearchInput!) { searchAuditTrailEntries(input: $input) { edges { cursor } } }"
+SEARCH_NULLABLE = "query($input: SearchInput) { searchAuditTrailEntries(input: $input) { edges { cursor } } }"
+SUGGESTIONS = (
+    "query($input: SearchSuggestionsInput!) { searchAuditTrailEntriesSuggestions(input: $input) { filteredCount } }"
+)
+ACTION = {"field": "action", "constraint": {"stringMatches": ["stack.update", "run.*"]}}
+SEVEN_DAYS = {"field": "createdAt", "constraint": {"timeInRange": {"start": 1_700_000_000}}}
+SEARCH_VALID: dict[str, Any] = {
+    "nothing": {},
+    "spacectl's filtered page": {"first": 50, "predicates": [ACTION, SEVEN_DAYS]},
+    "every field": {
+        "first": 10,
+        "after": "cursor",
+        "fullTextSearch": "deploy",
+        "predicates": [
+            {"field": "eventType", "constraint": {"enumEquals": ["CREATE"]}, "exclude": True},
+            {"field": "runStateChange", "constraint": {"booleanEquals": [True, False]}},
+            {"field": "createdAt", "constraint": {"timeInLast": {"number": 7, "unit": "DAYS"}}},
+            {"field": "createdAt", "constraint": {"timeInRange": {"startAt": "2026-11-01T00:00:00Z", "end": None}}},
+        ],
+        "orderBy": {"field": "createdAt", "direction": "ASC"},
+    },
+    "every nullable field null": {"first": None, "after": None, "fullTextSearch": None, "predicates": None},
+    "a predicate, not a list": {"predicates": ACTION},
+    "a string, not a list of one": {"predicates": [{"field": "action", "constraint": {"stringMatches": "stack.*"}}]},
+    "an order without its direction": {"orderBy": {"field": "createdAt"}},
+}
+SEARCH_HOSTILE: dict[str, Any] = {
+    "null": None,
+    "a string": "input",
+    "a list": [{}],
+    "a string for first": {"first": "ten"},
+    "first past 32 bits": {"first": 2**40},
+    "a float for first": {"first": 1.5},
+    "an unknown field": {"first": 1, "admin": True},
+    "a null predicate": {"predicates": [ACTION, None]},
+    "a predicate without its constraint": {"predicates": [{"field": "action"}]},
+    "an unknown constraint": {"predicates": [{"field": "action", "constraint": {"sqlMatches": ["x"]}}]},
+    "a string for a time": {"predicates": [{"field": "createdAt", "constraint": {"timeInRange": {"start": "now"}}}]},
+    "a bad date-time": {"predicates": [{"field": "createdAt", "constraint": {"timeInRange": {"startAt": "soon"}}}]},
+    "an unknown unit": {
+        "predicates": [{"field": "createdAt", "constraint": {"timeInLast": {"number": 1, "unit": "X"}}}]
+    },
+    "an unknown direction": {"orderBy": {"field": "createdAt", "direction": "UP"}},
+    "a number for the words": {"fullTextSearch": 5},
+    "lists nested past the depth limit": {"predicates": deeply_nested(1_000, ACTION)},
+}
+
+
+@pytest.mark.parametrize("document", [SEARCH, SEARCH_NULLABLE], ids=["SearchInput!", "SearchInput"])
+@pytest.mark.parametrize("value", SEARCH_VALID.values(), ids=SEARCH_VALID.keys())
+def test_valid_search_inputs_coerce_to_graphql_cores_values_by_the_fast_path(document: str, value: Any) -> None:
+    assert coerce_hot_variables(SCHEMA, parse(document), None, {"input": value}) is not None
+    coerced, sources = assert_same_as_graphql_core(document, {"input": value})
+    assert sources == {"input": value}
+    assert isinstance(coerced["input"], dict)
+
+
+@pytest.mark.parametrize("document", [SEARCH, SEARCH_NULLABLE], ids=["SearchInput!", "SearchInput"])
+@pytest.mark.parametrize("value", SEARCH_HOSTILE.values(), ids=SEARCH_HOSTILE.keys())
+def test_hostile_search_inputs_get_graphql_cores_errors(document: str, value: Any) -> None:
+    assert_same_as_graphql_core(document, {"input": value})
+
+
+def test_a_null_or_missing_search_input_is_graphql_cores_to_answer() -> None:
+    for variables in ({"input": None}, {}):
+        assert_same_as_graphql_core(SEARCH_NULLABLE, variables)
+        assert isinstance(assert_same_as_graphql_core(SEARCH, variables), list)
+
+
+SUGGESTION_INPUTS: list[Any] = [
+    {},
+    {"field": "action", "predicates": [SEVEN_DAYS]},
+    {"fields": ["action", "actor"], "fullTextSearch": "x"},
+    {"fields": "action"},
+    {"field": 5},
+    {"predicates": [None]},
+    {"unknown": 1},
+]
+
+
+@pytest.mark.parametrize("value", SUGGESTION_INPUTS)
+def test_suggestion_inputs_coerce_as_graphql_core_does(value: Any) -> None:
+    assert_same_as_graphql_core(SUGGESTIONS, {"input": value})
 
 
 @pytest.mark.parametrize("events", [[event(), None], None, [], event()], ids=["a null item", "null", "empty", "one"])

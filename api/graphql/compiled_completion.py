@@ -392,17 +392,19 @@ def _leaf(leaf_type: GraphQLScalarType | GraphQLEnumType, *, nullable: bool) -> 
 def _enum_leaf(enum_type: GraphQLEnumType, *, nullable: bool) -> Completer:
     """An enum leaf: strawberry's serialization of a member scans the type's values (a few µs, once
     per entry of a page), so each member's answer is kept after its first serialization.  Only
-    members are kept (a type has finitely many), by type and value: a ``StrEnum`` member equals its
-    string, which is serialized on its own."""
+    members are kept (a type has finitely many), by identity: a member's own hash is a Python call
+    (``Enum.__hash__``), and a ``StrEnum`` member equals its string, which is serialized on its own.
+    Each entry holds its member, so the id cannot be another object's while it is kept."""
     coerce = _leaf(enum_type, nullable=nullable)  # the same checks and errors as any leaf
-    answers: dict[tuple[type, object], Any] = {}
+    answers: dict[int, tuple[enum.Enum, Any]] = {}
 
     def complete_enum(value: Any) -> Any:
+        kept = answers.get(id(value))
+        if kept is not None and kept[0] is value:
+            return kept[1]
         if isinstance(value, enum.Enum):
-            key = (type(value), value)
-            answer = answers.get(key, Undefined)
-            if answer is Undefined:
-                answer = answers[key] = coerce(value)
+            answer = coerce(value)
+            answers[id(value)] = (value, answer)
             return answer
         return coerce(value)
 

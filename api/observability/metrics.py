@@ -104,10 +104,22 @@ def status_class(status_code: int | None) -> str:
     return _STATUS_CLASSES.get(status_code // 100, "other")
 
 
+_GRAPHQL_SERIES: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+"""The two series of each (operation, code): ``labels()`` checks and locks on every call, 3 µs of
+each request; the series it returns live as long as the metric, so they are looked up once."""
+
+
 def count_graphql_request(*, operation: str, code: str, duration_seconds: float) -> None:
     """One GraphQL operation answered; ``operation`` and ``code`` must come from closed sets."""
-    GRAPHQL_REQUESTS.labels(operation, code).inc()
-    GRAPHQL_DURATION.labels(operation).observe(duration_seconds)
+    series = _GRAPHQL_SERIES.get((operation, code))
+    if series is None:
+        series = _GRAPHQL_SERIES[(operation, code)] = (
+            GRAPHQL_REQUESTS.labels(operation, code),
+            GRAPHQL_DURATION.labels(operation),
+        )
+    requests, duration = series
+    requests.inc()
+    duration.observe(duration_seconds)
 
 
 def count_events_recorded(source: EventSource, count: int) -> None:
