@@ -35,13 +35,15 @@ from tests.support.scrape import scrape
 RECORD = "mutation($events: [AuditTrailEventInput!]!) { auditTrailRecordEvents(events: $events) { id } }"
 BATCH_EVENTS = 50
 CLIENTS = 8
-VICTIM_TIMEOUT_SECONDS = 2.0
+VICTIM_TIMEOUT_SECONDS = 6.0
 """The worker to kill sends with a longer timeout, so its leases (three timeouts) outlast every other
-worker's: a lease ending more than three of the others' timeouts ahead can only be the victim's."""
+worker's: a lease ending more than three of the others' timeouts ahead can only be the victim's.  Long
+enough that its leases still stand out well after the kill: with 2 s (6 s leases), a loaded machine took
+more than the 2.8 s left between the victim's last claim and the read after the kill, and found none."""
 RECEIVER_DELAY_SECONDS = 0.02
-STALL_SECONDS = 1.5
-"""Before the kill the receiver answers 503 this slowly: the victim (2 s timeout) is sure to have attempts
-in flight; the others (1 s) time out; all of them are retried."""
+STALL_SECONDS = 5.0
+"""Before the kill the receiver answers 503 this slowly: the victim (6 s timeout) is sure to have attempts
+in flight, each for 5 s; the others (1 s) time out; all of them are retried."""
 
 
 @dataclass(frozen=True)
