@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import enum
 import keyword
-from collections import OrderedDict
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
@@ -65,31 +64,10 @@ CompleterKey = tuple[int, ...]
 SHARED_COMPLETERS_SIZE = 512
 
 
-class SharedCompleters:
-    """Completers kept across requests, the most recently used ``maxsize``, by the ids of the list
-    type and the field nodes they were compiled for.  Each entry holds those objects, so no id in a
-    kept key can be reused by another object while the entry lives."""
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._entries: OrderedDict[CompleterKey, tuple[object, Completer | None]] = OrderedDict()
-
-    def get(self, key: CompleterKey) -> tuple[object, Completer | None] | None:
-        entry = self._entries.get(key)
-        if entry is not None:
-            self._entries.move_to_end(key)
-        return entry
-
-    def put(self, key: CompleterKey, held: object, completer: Completer | None) -> None:
-        self._entries[key] = (held, completer)
-        while len(self._entries) > self.maxsize:
-            self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-SHARED_COMPLETERS = SharedCompleters(SHARED_COMPLETERS_SIZE)
+SHARED_COMPLETERS: LRUCache[CompleterKey, tuple[object, Completer | None]] = LRUCache(SHARED_COMPLETERS_SIZE)
+"""Completers kept across requests, by the ids of the list or object type and the field nodes they were
+compiled for (the most recently used; trimmed once half as many again are kept).  Each entry holds those
+objects, so no id in a kept key can be reused by another object while the entry lives."""
 SHAREABLE_OPERATIONS: LRUCache[int, tuple[OperationDefinitionNode, bool]] = LRUCache(SHARED_COMPLETERS_SIZE)
 """Whether each operation's completers may be shared, by the operation node's id; each entry holds its
 node, so the id cannot be another node's while the entry lives."""
@@ -167,7 +145,7 @@ class CompiledCompletionContext(StrawberryGraphQLCoreExecutionContext):
         if shared is not None:
             return shared[1]
         completer = self._compile_top(completed_type, details)
-        SHARED_COMPLETERS.put(key, (completed_type, nodes), completer)
+        SHARED_COMPLETERS[key] = ((completed_type, nodes), completer)
         return completer
 
     def _compile_top(self, completed_type: CompiledType, details: list[FieldDetails]) -> Completer | None:
