@@ -39,6 +39,13 @@ def test_each_base_url_is_starlettes_whatever_came_before() -> None:
         assert [base_url(HTTPConnection(each)) for each in reversed(SCOPES)] == expected[::-1]
 
 
+def test_a_server_address_given_as_a_list_is_read_as_starlette_reads_it() -> None:
+    """The ASGI spec makes ``server`` an iterable: a list must neither fail as a key nor differ from a tuple."""
+    listed = scope("http", None, ("10.0.0.7", 8080))
+    listed["server"] = ["10.0.0.7", 8080]
+    assert base_url(HTTPConnection(listed)) == from_starlette(HTTPConnection(listed)) == "http://10.0.0.7:8080"
+
+
 def test_a_websocket_has_the_base_url_of_http() -> None:
     assert base_url(HTTPConnection(scope("wss", b"audit.example", None))) == "https://audit.example"
     assert base_url(HTTPConnection(scope("ws", b"audit.example:8000", None))) == "http://audit.example:8000"

@@ -58,7 +58,8 @@ def base_url(request: HTTPConnection) -> str:
     """
     scope = request.scope
     host = next((value for name, value in scope["headers"] if name == b"host"), None)
-    key = (scope.get("scheme", "http"), host, scope.get("server"))
+    server = scope.get("server")  # an iterable by the ASGI spec (uvicorn's is a tuple): kept as a tuple
+    key = (scope.get("scheme", "http"), host, None if server is None else tuple(server))
     known = _BASE_URLS.get(key)
     if known is not None:
         return known

@@ -194,8 +194,8 @@ def coerce_hot_variables(
     schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, raw: Mapping[str, Any]
 ) -> dict[str, tuple[Any, Placeholder]] | None:
     """The coerced values of the operation's variables of hot input types, each with how to make the
-    placeholder graphql-core is given in its place; None when there are none or one is refused (then graphql-core
-    coerces everything and reports the errors)."""
+    placeholder graphql-core is given in its place; None when there are none or one is refused (then
+    graphql-core coerces everything and reports the errors)."""
     operation = _operation(document, operation_name)
     if operation is None:
         return None
