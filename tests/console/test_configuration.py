@@ -99,6 +99,9 @@ async def test_disable_enable_and_delete(console: Console, receiver: Receiver, w
     await expect(page.get_by_text("Test payload delivered: HTTP 200")).to_be_visible()
     await card.get_by_role("button", name="Enable").click()
     await expect(card.get_by_text("Enabled", exact=True)).to_be_visible()
+    # The enable event goes out through the worker; a delete settles whatever is still pending as FAILED
+    # (only its own payload goes there then), so on a slow machine the delete could beat it: wait for it.
+    await receiver.wait_for(5)
 
     await card.get_by_role("button", name="Delete").click()
     dialog = page.get_by_role("dialog", name="Delete the webhook?")
