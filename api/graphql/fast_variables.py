@@ -40,6 +40,7 @@ from graphql import (
     OperationDefinitionNode,
     TypeNode,
     Undefined,
+    get_nullable_type,
     is_input_type,
     is_required_input_field,
     parse_type,
@@ -237,23 +238,19 @@ def _hot_coercer(schema: GraphQLSchema, type_text: str) -> tuple[Coercer, Placeh
     if not is_input_type(type_):
         return None
     nullable = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
-    placeholder: Placeholder
-    if isinstance(nullable, GraphQLList):
-        named = nullable.of_type.of_type if isinstance(nullable.of_type, GraphQLNonNull) else nullable.of_type
-        placeholder = list
-    else:
-        named = nullable
-        placeholder = dict
-        if isinstance(named, GraphQLInputObjectType) and any(map(is_required_input_field, named.fields.values())):
-            return None
+    is_list = isinstance(nullable, GraphQLList)
+    named = get_nullable_type(nullable.of_type) if isinstance(nullable, GraphQLList) else nullable
     if not isinstance(named, GraphQLInputObjectType) or named.name not in HOT_INPUT_NAMES:
         return None
+    if not is_list and any(map(is_required_input_field, named.fields.values())):
+        return None  # an empty object is not a valid value of it, so it cannot be the placeholder
     coerce = compile_coercer(type_)
-    return None if coerce is None else (coerce, placeholder)
+    return None if coerce is None else (coerce, list if is_list else dict)
 
 
 class FastVariablesContext(CompiledCompletionContext):
-    """The schema's execution context, coercing lists of hot input types with compiled functions."""
+    """The schema's execution context, coercing variables of hot input types (and lists of them) with
+    compiled functions."""
 
     @classmethod
     def build(
