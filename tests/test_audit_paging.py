@@ -167,6 +167,7 @@ async def test_the_whole_sidebar_is_one_statement(api: Api) -> None:
             suggestions = await suggest_values_on(connection, reader.account_id, Filters())
         finally:
             connection.connection.remove_query_logger(log)
+    await asyncio.sleep(0)  # asyncpg calls its query loggers soon (``call_soon``), not at once
     # One statement reads the trail; around it only the plan setting's BEGIN and COMMIT (api/raw_reads.py).
     assert [query for query in sent if "audit_events" in query] == [sent[1]] and len(sent) == 3, sent
     assert suggestions.filtered_count == 3 and len(suggestions.fields) == len(fields)
@@ -198,6 +199,7 @@ async def test_a_pages_limit_reaches_postgresql_in_the_statement_text(api: Api, 
     async with api.db.reader() as connection:
         # The partitions' span is read again once a minute, on the page's connection: read it first.
         await DAILY_PARTITIONS.span(connection.connection)
-        connection.connection.add_query_logger(lambda record: sent.append(record.query))
-        await search_events_on(connection, admin.account_id, Filters(), PageRequest(first=7))
+        with connection.connection.query_logger(lambda record: sent.append(record.query)):
+            await search_events_on(connection, admin.account_id, Filters(), PageRequest(first=7))
+    await asyncio.sleep(0)
     assert len(sent) == 1 and re.search(r"LIMIT 8\s*$", sent[0]), sent

@@ -17,7 +17,7 @@ from api.accounts.identity import Identity, identity_from_token, identity_on
 from api.accounts.tokens import TokenClaims
 from api.errors import Unauthenticated
 from api.models import Role
-from api.raw_reads import BROKEN, RawReader
+from api.raw_reads import BROKEN, RawReader, discard
 from api.services import Services
 
 
@@ -140,7 +140,7 @@ class RequestContext:
             except BROKEN:
                 # The connection is given back only when the operation ends: close it now, so that giving
                 # it back does not wait for a frozen server to confirm the cancel of a timed-out statement.
-                self._raw_reader.connection.terminate()
+                discard(self._raw_reader.connection)
                 self._raw_reader = None
                 raise
 
