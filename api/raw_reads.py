@@ -3,7 +3,8 @@
 SQLAlchemy's session, its execution context and its ORM rows were about a third of the API's CPU
 on a page of 50 entries, and the identity check cost a transaction of its own (BEGIN, SELECT,
 COMMIT: three round trips) on every request.  These reads are single statements that need no
-transaction, so they run on a connection of a small asyncpg pool of their own: one round trip each.
+transaction, so they run on a connection of a small asyncpg pool of their own, kept in the process
+between reads (``_LentConnections``): one round trip each.
 
 The statements are still built by SQLAlchemy (``search_statement`` is the search's one definition,
 the export runs it too) and compiled through a compiled cache of their own, so a statement seen
