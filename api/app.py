@@ -40,7 +40,6 @@ from api.graphql.live.transport import TextFrames, TokenCheckingTransport
 from api.graphql.parsed_documents import DocumentCache
 from api.graphql.schema import build_schema
 from api.logging import configure_logging
-from api.models import new_id
 from api.observability import configure_tracing, metrics_routes
 from api.services import Services
 from api.settings import Settings, get_settings
@@ -99,8 +98,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         return self.create_response(response_data=response_data, sub_response=sub_response)
 
     async def get_context(self, request: Request | WebSocket, response: object) -> RequestContext:
-        request_id = request.headers.get("x-request-id") or new_id()  # 3 µs; python-ulid's ULID() took 10
-        return RequestContext(request, self._services_of.services, request_id[:64])
+        return RequestContext(request, self._services_of.services)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """GraphiQL from this service's own files (strawberry's page loads it from a CDN and keeps

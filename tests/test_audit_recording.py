@@ -138,15 +138,17 @@ async def test_forwarded_for_counts_only_from_trusted_proxies(api: Api) -> None:
 
 
 async def test_a_request_without_an_id_gets_a_fresh_ulid_of_its_own(api: Api) -> None:
-    """The id an audited mutation records (and an internal error names) when the client sent none."""
+    """The id an audited mutation records (and an internal error names) when the client sent none or
+    an empty one; a long one is cut to 64 characters."""
     admin = await api.key("acme", Role.ADMIN)
-    for _ in range(2):
-        (await api.gql(CREATE_KEY, token=admin.jwt)).ok()
+    for headers in ({}, {}, {"X-Request-Id": ""}, {"X-Request-Id": "r" * 65 + "-cut"}):
+        (await api.gql(CREATE_KEY, token=admin.jwt, headers=headers)).ok()
     recorded = text(
         "SELECT context->>'requestId' FROM audit_events WHERE action = 'api_key.create' AND account_id = :account"
-        " ORDER BY id DESC LIMIT 2"
+        " ORDER BY id"
     )
     async with api.db.transaction() as session:
-        request_ids = (await session.execute(recorded, {"account": admin.account_id})).scalars().all()
-    assert len(set(request_ids)) == 2
+        *request_ids, cut = (await session.execute(recorded, {"account": admin.account_id})).scalars().all()
+    assert len(set(request_ids)) == 3
     assert all(re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{26}", request_id) for request_id in request_ids), request_ids
+    assert cut == "r" * 64

@@ -34,7 +34,6 @@ from api.graphql.audit.inputs import SearchInput
 from api.graphql.context import RequestContext
 from api.graphql.errors import is_unavailable
 from api.graphql.permissions import READ_ROLES
-from api.models import new_id
 from api.services import Services
 
 log = structlog.get_logger(__name__)
@@ -149,7 +148,7 @@ def export_routes(services_of: Callable[[], Services], schema: BaseSchema) -> li
 
     async def export(request: Request) -> Response:
         services = services_of()
-        context = RequestContext(request, services, (request.headers.get("x-request-id") or new_id())[:64])
+        context = RequestContext(request, services)
         try:
             identity = await context.require(*READ_ROLES)
             export_format = choose_format(request)

@@ -16,7 +16,7 @@ from strawberry.types import Info
 from api.accounts.identity import Identity, identity_from_token, identity_on
 from api.accounts.tokens import TokenClaims
 from api.errors import Unauthenticated
-from api.models import Role
+from api.models import Role, new_id
 from api.raw_reads import BROKEN, RawReader, discard
 from api.services import Services
 
@@ -80,18 +80,23 @@ class RequestContext:
     out one field at a time.
     """
 
-    def __init__(self, request: HTTPConnection, services: Services, request_id: str) -> None:
+    def __init__(self, request: HTTPConnection, services: Services) -> None:
         self.request = request
         self.connection_params: dict[str, object] | None = None
         """A websocket's ``connection_init`` payload (strawberry sets it): where its token travels."""
         self.services = services
-        self.request_id = request_id
         self._identity: Identity | None = None
         self._read_scope = AsyncExitStack()
         self._read_session: AsyncSession | None = None
         self._read_lock = asyncio.Lock()
         self._raw_reader: RawReader | None = None
         self._raw_lock = asyncio.Lock()
+
+    @cached_property
+    def request_id(self) -> str:
+        """The client's ``X-Request-Id`` (64 characters at most) or a new ULID: made when first read
+        (an error's message, an audited mutation), not for every read that never shows it."""
+        return (self.request.headers.get("x-request-id") or new_id())[:64]
 
     @cached_property
     def remote_ip(self) -> str | None:
