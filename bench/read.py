@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from bench.harness import (
     postgres_cpu_since,
     run_alone,
 )
+from bench.lean_http import LeanConnection, post_request
 from bench.load import BenchAccount, Span, create_accounts, generate_events
 from bench.read_cases import Case, Figures, read_cases
 from bench.read_servers import Server, floor_server, our_server, postgraphile_server
@@ -91,6 +93,34 @@ async def latencies(clients: dict[str, httpx.AsyncClient], servers: list[Server]
             (figures.latencies_ms if run >= 10 else figures.warming_ms).append((time.perf_counter() - started) * 1000)
 
 
+async def lean_latencies(servers: list[Server], case: Case, runs: int, headers_of: dict[str, dict[str, str]]) -> None:
+    """The same turns as ``latencies`` through ``bench.lean_http``: what a client costing tens of
+    microseconds a request sees (for cases with a p50 goal in ms; httpx's own CPU is above it)."""
+    connections = {server.system: await LeanConnection.open(server.base_url) for server in servers}
+    requests = {
+        server.system: post_request(
+            server.base_url,
+            server.path,
+            json.dumps(case.body_for(server.system)).encode(),
+            headers_of.get(server.system, {}),
+        )
+        for server in servers
+    }
+    try:
+        for run in range(runs + 10):
+            for server in servers:
+                started = time.perf_counter()
+                status, body = await connections[server.system].exchange(requests[server.system])
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                if status != 200 or b'"errors"' in body:
+                    raise RuntimeError(f"{server.system} {case.name}: {status} {body[:500]!r}")
+                if run >= 10:
+                    case.figures[server.system].lean_latencies_ms.append(elapsed_ms)
+    finally:
+        for connection in connections.values():
+            await connection.close()
+
+
 async def throughput(client: httpx.AsyncClient, server: Server, case: Case, seconds: float, pgdata: Path) -> None:
     figures = case.figures[server.system]
     deadline = time.perf_counter() + seconds
@@ -125,6 +155,9 @@ async def measure(servers: list[Server], cases: list[Case], runs: int, seconds: 
             for case in cases:
                 taking_part = [s for s in servers if case.body_for(s.system) is not None]
                 await latencies(clients, taking_part, case, runs)
+                if case.goal_p50_ms is not None:
+                    authorization = {"Authorization": clients["ours"].headers["Authorization"]}
+                    await lean_latencies(taking_part, case, runs, {"ours": authorization})
                 progress.advance(task)
                 for _ in range(SLICES):
                     for server in taking_part:
@@ -150,9 +183,9 @@ async def same_page(clients: dict[str, httpx.AsyncClient], servers: list[Server]
 
 
 def report(cases: list[Case]) -> list[Measurement]:
-    table = Table("case", "system", "p50", "p95", "first 10 mean", f"req/s at {CONCURRENCY}", "server CPU/request",
-                  "PostgreSQL CPU/request", "client CPU/request", "p50 / PostGraphile", "p95 / PostGraphile",
-                  "req/s / PostGraphile", "p50 / floor")  # fmt: skip
+    table = Table("case", "system", "p50", "p95", "p50, lean client", "first 10 mean", f"req/s at {CONCURRENCY}",
+                  "server CPU/request", "PostgreSQL CPU/request", "client CPU/request", "p50 / PostGraphile",
+                  "p95 / PostGraphile", "req/s / PostGraphile", "p50 / floor")  # fmt: skip
     measurements = []
     for case in cases:
         rows = {name: figures for name, figures in case.figures.items() if figures.latencies_ms}
@@ -169,7 +202,8 @@ def report(cases: list[Case]) -> list[Measurement]:
                     ]
                 ratios[3] = f"{p50 / percentile(floor.latencies_ms, 50):.2f}x"
             first = f"{sum(figures.warming_ms) / len(figures.warming_ms):.2f} ms"
-            table.add_row(case.name, name, f"{p50:.2f} ms", f"{p95:.2f} ms", first, f"{figures.per_second:.0f}",
+            lean = f"{percentile(figures.lean_latencies_ms, 50):.2f} ms" if figures.lean_latencies_ms else ""
+            table.add_row(case.name, name, f"{p50:.2f} ms", f"{p95:.2f} ms", lean, first, f"{figures.per_second:.0f}",
                           f"{figures.cpu_ms_per_request:.2f} ms", f"{figures.postgres_cpu_ms_per_request:.2f} ms",
                           f"{figures.client_cpu_ms_per_request:.2f} ms", *ratios)  # fmt: skip
         measurements.extend(case_measurements(case, rows))
@@ -188,10 +222,18 @@ def case_measurements(case: Case, rows: dict[str, Figures]) -> list[Measurement]
         found.append(Measurement("read", f"{case.name} req/s vs PostGraphile", ours.per_second, pgl.per_second,
                                  "req/s", "> PostGraphile", ours.per_second > pgl.per_second))  # fmt: skip
     mine, lowest = percentile(ours.latencies_ms, 50), percentile(floor.latencies_ms, 50)
-    goal, met = "<= 2x floor", mine <= 2 * lowest
-    if case.goal_p50_ms is not None:
-        goal, met = f"{goal}, <= {case.goal_p50_ms:g} ms", met and mine <= case.goal_p50_ms
-    found.append(Measurement("read", f"{case.name} p50 vs floor", mine, lowest, "ms", goal, met))
+    found.append(Measurement("read", f"{case.name} p50 vs floor", mine, lowest, "ms", "<= 2x floor",
+                             mine <= 2 * lowest))  # fmt: skip
+    if case.goal_p50_ms is not None and ours.lean_latencies_ms:
+        # The goal in ms is judged on the lean client's p50: httpx's own CPU a request is above it.
+        mine, lowest = percentile(ours.lean_latencies_ms, 50), percentile(floor.lean_latencies_ms, 50)
+        goal = f"<= {case.goal_p50_ms:g} ms"
+        found.append(Measurement("read", f"{case.name} p50, lean client, vs floor", mine, lowest, "ms", goal,
+                                 mine <= case.goal_p50_ms))  # fmt: skip
+        if pgl is not None and pgl.lean_latencies_ms:
+            theirs = percentile(pgl.lean_latencies_ms, 50)
+            found.append(Measurement("read", f"{case.name} p50, lean client, vs PostGraphile", mine, theirs, "ms",
+                                     "(reported)", True))  # fmt: skip
     return found
 
 

@@ -45,6 +45,8 @@ class Figures:
     """What one system did for one case."""
 
     latencies_ms: list[float] = field(default_factory=list)
+    lean_latencies_ms: list[float] = field(default_factory=list)
+    """One at a time through ``bench.lean_http``, for cases with a p50 goal in ms (``Case.goal_p50_ms``)."""
     warming_ms: list[float] = field(default_factory=list)
     """The first requests of the case, left out of the latencies: the server meets its statement then."""
     requests: int = 0
