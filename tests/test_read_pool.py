@@ -53,6 +53,16 @@ async def pid_of(pool: ReadPool) -> int:
         return pid
 
 
+async def until(condition: Callable[[], bool], tasks: list[asyncio.Task[None]] | None = None) -> None:
+    """Wait for ``condition``, failing within 5 s, or at once with the error of a task that ended."""
+    async with asyncio.timeout(5):
+        while not condition():
+            for task in tasks or ():
+                if task.done():
+                    task.result()  # raises what it raised
+            await asyncio.sleep(0.01)
+
+
 async def live(settings: Settings, pids: set[int]) -> set[int]:
     """Which of ``pids`` PostgreSQL still has a backend for (asked on a connection of its own)."""
     connection = await asyncpg.connect(raw_url(settings.database_url or ""))
@@ -64,7 +74,7 @@ async def live(settings: Settings, pids: set[int]) -> set[int]:
 
 
 async def test_reads_reuse_their_connections_and_never_take_more_than_the_size(make_pool: MakePool) -> None:
-    pool: ReadPool = make_pool(2)
+    pool = make_pool(2)
     seen: list[int] = []
 
     async def read() -> None:
@@ -91,7 +101,7 @@ async def test_a_connection_stays_with_the_process_between_reads(make_pool: Make
 
 
 async def test_a_read_waits_at_most_the_acquire_bound_and_no_slot_is_lost(make_pool: MakePool) -> None:
-    pool: ReadPool = make_pool(1, acquire_seconds=0.3)
+    pool = make_pool(1, acquire_seconds=1.0)  # room for a loaded machine to wake the waiter
     first = await pid_of(pool)
     holding, done = asyncio.Event(), asyncio.Event()
 
@@ -118,7 +128,7 @@ async def test_a_read_waits_at_most_the_acquire_bound_and_no_slot_is_lost(make_p
 
 
 async def test_every_slot_is_usable_after_timeouts_and_cancels(make_pool: MakePool) -> None:
-    pool: ReadPool = make_pool(3, acquire_seconds=0.2)
+    pool = make_pool(3, acquire_seconds=1.0)
     release = asyncio.Event()
     inside = 0
 
@@ -130,16 +140,14 @@ async def test_every_slot_is_usable_after_timeouts_and_cancels(make_pool: MakePo
             await release.wait()
 
     holders = [asyncio.create_task(hold()) for _ in range(3)]
-    while inside < 3:
-        await asyncio.sleep(0.01)
+    await until(lambda: inside == 3, holders)
     late = await asyncio.gather(*(pid_of(pool) for _ in range(4)), return_exceptions=True)
     assert all(isinstance(result, TimeoutError) for result in late), late
     release.set()
     await asyncio.gather(*holders)
     inside, release = 0, asyncio.Event()
     again = [asyncio.create_task(hold()) for _ in range(3)]  # all three at once: none was lost
-    while inside < 3:
-        await asyncio.sleep(0.01)
+    await until(lambda: inside == 3, again)
     release.set()
     await asyncio.gather(*again)
 
@@ -148,7 +156,7 @@ async def test_a_frozen_server_fails_the_read_in_time_and_its_connection_is_not_
     make_pool: MakePool, settings: Settings
 ) -> None:
     async with frozen_link(settings.database_url or "") as link:
-        pool = make_pool(2, acquire_seconds=0.5, dsn=link.dsn, statement_seconds=0.5)
+        pool = make_pool(2, acquire_seconds=1.0, dsn=link.dsn, statement_seconds=0.5)
         first = await pid_of(pool)
         link.freeze()
         async with asyncio.timeout(5):  # the statement's bound, not the server, ends the read
@@ -178,7 +186,7 @@ async def test_a_frozen_server_fails_the_read_in_time_and_its_connection_is_not_
 
 
 async def test_a_statements_own_error_keeps_the_connection(make_pool: MakePool) -> None:
-    pool: ReadPool = make_pool(2)
+    pool = make_pool(2)
     first = await pid_of(pool)
     with pytest.raises(asyncpg.DivisionByZeroError):
         async with pool.connection() as connection:
@@ -187,7 +195,7 @@ async def test_a_statements_own_error_keeps_the_connection(make_pool: MakePool) 
 
 
 async def test_a_transaction_left_open_is_rolled_back_and_the_connection_not_kept_in_it(make_pool: MakePool) -> None:
-    pool: ReadPool = make_pool(1)
+    pool = make_pool(1)
     async with pool.connection() as connection:
         await connection.execute("BEGIN; CREATE TEMPORARY TABLE left_open (n int)")
     async with pool.connection() as connection:
@@ -225,7 +233,7 @@ async def test_a_connection_cut_off_mid_read_is_closed_not_kept(make_pool: MakeP
 
 
 async def test_a_kept_connection_the_server_closed_is_replaced(make_pool: MakePool, settings: Settings) -> None:
-    pool: ReadPool = make_pool(1)
+    pool = make_pool(1)
     async with pool.connection() as connection:
         first = await connection.fetchval(PID)
         kept = connection
@@ -256,8 +264,7 @@ async def test_close_gives_back_the_kept_connections_and_waits_for_those_in_use(
 
     holders = [asyncio.create_task(hold(idle)) for _ in range(2)]
     holders.append(asyncio.create_task(hold(in_use)))
-    while len(pids) < 3:
-        await asyncio.sleep(0.01)
+    await until(lambda: len(pids) == 3, holders)
     idle.set()  # two given back and kept, one still reading
     await asyncio.gather(*holders[:2])
     closing = asyncio.create_task(pool.close())
