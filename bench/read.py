@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -77,20 +78,39 @@ $$;
 """
 
 
+WARMING = 10
+"""Requests of each case and system first sent and left out of its latencies: every side's caches warm
+then (the server meets its statement, PostgreSQL plans it).  ``latencies`` reports them apart."""
+
+
+def check_answer(server: Server, case: Case, status: int, body: bytes) -> None:
+    if status != 200 or b'"errors"' in body:
+        raise RuntimeError(f"{server.system} {case.name}: {status} {body[:500]!r}")
+
+
 async def send(client: httpx.AsyncClient, server: Server, case: Case) -> None:
     response = await client.post(server.path, json=case.body_for(server.system))
-    if response.status_code != 200 or b'"errors"' in response.content:
-        raise RuntimeError(f"{server.system} {case.name}: {response.status_code} {response.text[:500]}")
+    check_answer(server, case, response.status_code, response.content)
+
+
+async def timed_turns(
+    servers: list[Server], runs: int, send_one: Callable[[Server], Awaitable[None]]
+) -> dict[str, list[float]]:
+    """Each system's ms for ``WARMING + runs`` requests, the systems taking turns request by request."""
+    timings: dict[str, list[float]] = {server.system: [] for server in servers}
+    for _ in range(WARMING + runs):
+        for server in servers:
+            started = time.perf_counter()
+            await send_one(server)
+            timings[server.system].append((time.perf_counter() - started) * 1000)
+    return timings
 
 
 async def latencies(clients: dict[str, httpx.AsyncClient], servers: list[Server], case: Case, runs: int) -> None:
-    for run in range(runs + 10):
-        for server in servers:
-            started = time.perf_counter()
-            await send(clients[server.system], server, case)
-            # The first ten warm the caches of every side; they are reported apart, as "first 10".
-            figures = case.figures[server.system]
-            (figures.latencies_ms if run >= 10 else figures.warming_ms).append((time.perf_counter() - started) * 1000)
+    timings = await timed_turns(servers, runs, lambda server: send(clients[server.system], server, case))
+    for system, taken in timings.items():
+        case.figures[system].warming_ms.extend(taken[:WARMING])
+        case.figures[system].latencies_ms.extend(taken[WARMING:])
 
 
 async def lean_latencies(servers: list[Server], case: Case, runs: int, headers_of: dict[str, dict[str, str]]) -> None:
@@ -106,19 +126,18 @@ async def lean_latencies(servers: list[Server], case: Case, runs: int, headers_o
         )
         for server in servers
     }
+
+    async def exchange(server: Server) -> None:
+        status, body = await connections[server.system].exchange(requests[server.system])
+        check_answer(server, case, status, body)
+
     try:
-        for run in range(runs + 10):
-            for server in servers:
-                started = time.perf_counter()
-                status, body = await connections[server.system].exchange(requests[server.system])
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                if status != 200 or b'"errors"' in body:
-                    raise RuntimeError(f"{server.system} {case.name}: {status} {body[:500]!r}")
-                if run >= 10:
-                    case.figures[server.system].lean_latencies_ms.append(elapsed_ms)
+        timings = await timed_turns(servers, runs, exchange)
     finally:
         for connection in connections.values():
             await connection.close()
+    for system, taken in timings.items():
+        case.figures[system].lean_latencies_ms.extend(taken[WARMING:])
 
 
 async def throughput(client: httpx.AsyncClient, server: Server, case: Case, seconds: float, pgdata: Path) -> None:
