@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
-from playwright.async_api import expect
+from playwright.async_api import Request, Route, expect
 
 from api.audit.record import EventDraft, now_ms, record_events
 from api.models import EventType, Role
@@ -11,6 +13,7 @@ from tests.console.conftest import Console
 from tests.console.test_logs import save_screenshots
 from tests.helpers import Key
 from tests.receivers import SET_WEBHOOK, WEBHOOK_QUERY, Receiver, Reply, webhook_input
+from tests.support.polling import poll
 
 
 async def open_configuration(console: Console) -> Key:
@@ -140,6 +143,56 @@ async def test_redeliver_from_the_delivery_log(console: Console, receiver: Recei
     await expect(log.locator("tbody tr", has_text="audit_trail_webhook.set")).to_contain_text("2")
     await log.get_by_label("Status").select_option("FAILED")
     await expect(log.get_by_text("No failed deliveries.")).to_be_visible()
+
+
+async def test_a_late_answer_of_an_older_load_does_not_replace_the_filtered_log(
+    console: Console, receiver: Receiver
+) -> None:
+    """The log reloads on its own (every few seconds, and after a redelivery) while its filter can
+    change: an answer for "All statuses" arriving after the "Failed" one must not show every row
+    under "Failed" (seen once under load, when the redelivery's refresh came back last)."""
+    admin = await console.api.key("acme", Role.ADMIN)
+    (await console.api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
+    await console.sign_in(admin)
+    page = console.page
+    await page.get_by_role("link", name="Configuration").click()
+    log = page.locator("section.deliveries")
+    await expect(log.locator("tbody tr", has_text="audit_trail_webhook.set")).to_contain_text("Delivered")
+    held: list[Request] = []
+    released = asyncio.Event()
+
+    async def hold_one_unfiltered_load(route: Route, request: Request) -> None:
+        variables = (request.post_data_json or {}).get("variables") or {}
+        if not held and "query Deliveries" in (request.post_data or "") and variables.get("status") is None:
+            held.append(request)
+            await released.wait()
+        await route.continue_()
+
+    await page.route("**/graphql", hold_one_unfiltered_load)
+    await log.get_by_role("button", name="Refresh").click()
+    await poll(lambda: bool(held), what="the unfiltered reload to be held")
+    await log.get_by_label("Status").select_option("FAILED")
+    await expect(log.get_by_text("No failed deliveries.")).to_be_visible()
+
+    # Every answer the page reads is noted: once the late one is, the code that awaited it has run to
+    # its end (it runs in microtasks, before the next evaluate's task), whatever it rendered.
+    await page.evaluate(
+        """() => {
+            window.answersRead = [];
+            const read = Response.prototype.json;
+            Response.prototype.json = async function () {
+                const answer = await read.call(this);
+                window.answersRead.push(answer);
+                return answer;
+            };
+        }"""
+    )
+    released.set()
+    late_answer_read = "() => window.answersRead.some((answer) => answer.data?.webhook?.deliveries?.edges?.length > 0)"
+    await poll(lambda: page.evaluate(late_answer_read), what="the page to read the late unfiltered answer")
+    # Read once, not awaited with retries: the log's next refresh (5 s) would mend a wrong page.
+    assert await log.locator("tbody tr").count() == 0
+    assert await log.get_by_text("No failed deliveries.").is_visible()
 
 
 async def test_a_webhook_set_up_without_a_secret_says_it_is_unsigned(console: Console, receiver: Receiver) -> None:

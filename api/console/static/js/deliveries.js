@@ -5,6 +5,7 @@
 import { gql } from "./api.js";
 import { DeliveryDrawer } from "./delivery_drawer.js";
 import { h, notice, relativeTime, replace, timeElement } from "./dom.js";
+import { LatestLoad } from "./latest.js";
 import { RedeliverFailed } from "./redeliver_failed.js";
 
 const DELIVERY_FIELDS = `id eventId action status attempts lastStatusCode lastError lastAttemptSummary lastLatencyMs responseSnippet nextAttemptAt createdAt deliveredAt`;
@@ -24,6 +25,8 @@ export class DeliveryLog {
   constructor(app, { onChange }) {
     this.app = app;
     this.onChange = onChange;
+    // A refresh (the webhook's own, every few seconds) may be on its way when the filter changes.
+    this.loads = new LatestLoad();
     this.statusFilter = h("select", { id: "delivery-status", onchange: () => this.load() },
       h("option", { value: "", text: "All statuses" }),
       Object.entries(STATUS_LABELS).map(([value, label]) => h("option", { value, text: label })));
@@ -66,23 +69,25 @@ export class DeliveryLog {
   async load({ keepStatus = false, after = null } = {}) {
     if (!keepStatus) this.status.replaceChildren();
     this.pagedFurther = Boolean(after);
-    const variables = { first: PAGE_SIZE, after, status: this.statusFilter.value || null };
+    const status = this.statusFilter.value || null;
+    const isCurrent = this.loads.begin();
     try {
-      const { webhook } = await gql(deliveriesQuery(this.deleted ? "auditTrailDeletedWebhook" : "auditTrailWebhook"), variables);
-      if (!webhook) return;
+      const { webhook } = await gql(deliveriesQuery(this.deleted ? "auditTrailDeletedWebhook" : "auditTrailWebhook"), { first: PAGE_SIZE, after, status });
+      if (!webhook || !isCurrent()) return;
       const page = webhook.deliveries;
-      this.render(page.edges.map((edge) => edge.node), page.pageInfo, Boolean(after));
+      this.render(page.edges.map((edge) => edge.node), page.pageInfo, { isNextPage: Boolean(after), status });
     } catch (error) {
-      if (this.app.fail(error)) return;
+      if (this.app.fail(error) || !isCurrent()) return;
       replace(this.body, notice("error", `The delivery log could not be loaded: ${error.message}`));
     }
   }
 
-  render(deliveries, pageInfo, isNextPage) {
+  /** Show a page of the log filtered by `status` (the filter as it was when the page was asked for). */
+  render(deliveries, pageInfo, { isNextPage, status }) {
     if (!isNextPage) {
       if (!deliveries.length) {
-        replace(this.body, h("p", { class: "state state-empty", role: "status", text: this.statusFilter.value
-          ? `No ${STATUS_LABELS[this.statusFilter.value].toLowerCase()} deliveries.`
+        replace(this.body, h("p", { class: "state state-empty", role: "status", text: status
+          ? `No ${STATUS_LABELS[status].toLowerCase()} deliveries.`
           : "No deliveries yet. Each new event will be listed here." }));
         return;
       }

@@ -2,6 +2,7 @@
 // The event details and the delivery drawer are both one.
 
 import { h } from "./dom.js";
+import { LatestLoad } from "./latest.js";
 
 /** A `<dt>`/`<dd>` pair of a drawer's field list; an empty value shows a dash. */
 export function fieldRow(label, value) {
@@ -22,23 +23,22 @@ export class Drawer {
     this.element.addEventListener("keydown", (event) => {
       if (event.key === "Escape") { event.preventDefault(); this.close(); }
     });
-    this.generation = 0;
+    this.loads = new LatestLoad();
   }
 
   /** Show the drawer loading; the returned check turns false once another load or a close supersedes this one. */
   begin(returnFocus) {
     this.returnFocus = returnFocus;
-    this.generation += 1;
-    const generation = this.generation;
+    const isCurrent = this.loads.begin();
     this.element.hidden = false;
     this.body.replaceChildren(h("p", { class: "muted", text: "Loading…" }));
     this.title.focus();
-    return () => generation === this.generation;
+    return isCurrent;
   }
 
   close() {
     if (this.element.hidden) return;
-    this.generation += 1;
+    this.loads.supersede();
     this.element.hidden = true;
     this.onClose?.();
     this.returnFocus?.focus();

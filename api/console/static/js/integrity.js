@@ -3,6 +3,7 @@
 
 import { gql } from "./api.js";
 import { h, localTime, replace } from "./dom.js";
+import { LatestLoad } from "./latest.js";
 
 const VERIFY = `query Verify($input: AuditTrailVerifyInput!) { auditTrailVerify(input: $input) {
   clean digestsChecked eventsChecked expiredEvents pendingEvents verifiedUntil problems { kind id detail } } }`;
@@ -41,7 +42,7 @@ export class IntegrityIndicator {
   constructor({ fail, openEntry }) {
     this.fail = fail;
     this.openEntry = openEntry;
-    this.generation = 0;
+    this.loads = new LatestLoad();
     this.state = h("div", { class: "integrity-state", role: "status", "aria-live": "polite" });
     this.verifyButton = h("button", { type: "button", class: "button small", text: "Verify", onclick: () => this.verify() });
     this.element = h("section", { class: "integrity", "aria-label": "Integrity of this time range" },
@@ -93,12 +94,11 @@ export class IntegrityIndicator {
 
   /** Show `activity` in place of the last result; the returned check turns false once a newer run starts. */
   begin(activity) {
-    this.generation += 1;
-    const generation = this.generation;
+    const isCurrent = this.loads.begin();
     this.verifyButton.disabled = true;
     replace(this.state, h("span", { class: "badge", text: activity }));
     this.problemList?.remove();
-    return () => generation === this.generation;
+    return isCurrent;
   }
 
   showError(error, isCurrent) {
