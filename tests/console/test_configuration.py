@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import orjson
-from playwright.async_api import Request, Route, expect
+from playwright.async_api import Page, Request, Route, expect
 
 from api.audit.record import EventDraft, now_ms, record_events
 from api.models import EventType, Role
@@ -22,6 +22,30 @@ async def open_configuration(console: Console) -> Key:
     await console.page.get_by_role("link", name="Configuration").click()
     await expect(console.page.get_by_role("heading", name="Webhook", exact=True)).to_be_visible()
     return admin
+
+
+async def note_answers_read(page: Page) -> None:
+    """Note every answer the page reads from now on (``window.answersRead``).
+
+    Once a late answer is noted, the code that awaited it has run to its end: it runs in microtasks,
+    before the task of the next ``evaluate``. A test can then check, once, what that answer did."""
+    await page.evaluate(
+        """() => {
+            window.answersRead = [];
+            const read = Response.prototype.json;
+            Response.prototype.json = async function () {
+                const answer = await read.call(this);
+                window.answersRead.push(answer);
+                return answer;
+            };
+        }"""
+    )
+
+
+async def until_read(page: Page, condition: str, what: str) -> None:
+    """Wait until the page has read an answer for which the JavaScript ``condition`` on ``answer`` holds."""
+    read = f"() => window.answersRead.some((answer) => {condition})"
+    await poll(lambda: page.evaluate(read), what=f"the page to read {what}")
 
 
 async def test_set_up_webhook_verifies_against_the_receiver(console: Console, receiver: Receiver) -> None:
@@ -174,25 +198,51 @@ async def test_a_late_answer_of_an_older_load_does_not_replace_the_filtered_log(
     await log.get_by_label("Status").select_option("FAILED")
     await expect(log.get_by_text("No failed deliveries.")).to_be_visible()
 
-    # Every answer the page reads is noted: once the late one is, the code that awaited it has run to
-    # its end (it runs in microtasks, before the next evaluate's task), whatever it rendered.
-    await page.evaluate(
-        """() => {
-            window.answersRead = [];
-            const read = Response.prototype.json;
-            Response.prototype.json = async function () {
-                const answer = await read.call(this);
-                window.answersRead.push(answer);
-                return answer;
-            };
-        }"""
-    )
+    await note_answers_read(page)
     released.set()
-    late_answer_read = "() => window.answersRead.some((answer) => answer.data?.webhook?.deliveries?.edges?.length > 0)"
-    await poll(lambda: page.evaluate(late_answer_read), what="the page to read the late unfiltered answer")
+    await until_read(page, "answer.data?.webhook?.deliveries?.edges?.length > 0", "the late unfiltered answer")
     # Read once, not awaited with retries: the log's next refresh (5 s) would mend a wrong page.
     assert await log.locator("tbody tr").count() == 0
     assert await log.get_by_text("No failed deliveries.").is_visible()
+
+
+async def test_a_refresh_answered_after_a_disable_does_not_show_the_webhook_enabled(
+    console: Console, receiver: Receiver
+) -> None:
+    """The card reloads every 5 s and after each change: a reload answered "Enabled" before Disable
+    but arriving after the Disable's own reload must not show the webhook enabled again."""
+    await open_configuration(console)
+    admin = await console.api.key("acme", Role.ADMIN)
+    (await console.api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
+    page = console.page
+    await page.reload()
+    card = page.locator("section.webhook")
+    await expect(card.get_by_text("Enabled", exact=True)).to_be_visible()
+    held: list[Request] = []
+    released = asyncio.Event()
+
+    async def hold_one_answer_of_the_webhook(route: Route, request: Request) -> None:
+        if held or "query Webhook" not in (request.post_data or ""):
+            await route.continue_()
+            return
+        held.append(request)
+        answer = await route.fetch()  # answered now, while the webhook is enabled
+        await released.wait()
+        await route.fulfill(response=answer)
+
+    await page.route("**/graphql", hold_one_answer_of_the_webhook)
+    await card.get_by_role("button", name="Send test").click()  # reloads the card once sent
+    await expect(page.get_by_text("Test payload delivered: HTTP 200")).to_be_visible()
+    await poll(lambda: bool(held), what="the reload after the test to be held")
+    await card.get_by_role("button", name="Disable").click()
+    await expect(card.get_by_text("Disabled", exact=True)).to_be_visible()
+
+    await note_answers_read(page)
+    released.set()
+    await until_read(page, "answer.data?.auditTrailWebhook?.enabled === true", "the late answer")
+    # Read once, not awaited with retries: the next refresh would mend a wrong card.
+    assert await card.get_by_text("Disabled", exact=True).is_visible()
+    assert await card.get_by_role("button", name="Enable").is_visible()
 
 
 async def test_a_webhook_set_up_without_a_secret_says_it_is_unsigned(console: Console, receiver: Receiver) -> None:

@@ -5,6 +5,7 @@ import { gql } from "./api.js";
 import { ConfigLinks } from "./config_links.js";
 import { h, notice, relativeTime, replace, timeElement } from "./dom.js";
 import { DeliveryLog } from "./deliveries.js";
+import { LatestLoad } from "./latest.js";
 import { RetentionSettings } from "./retention.js";
 import { WebhookForm } from "./webhook_form.js";
 
@@ -27,6 +28,8 @@ export class ConfigView {
     this.status = h("div", { class: "page-status" });
     this.webhookArea = h("div", { class: "webhook-area" });
     this.deliveries = new DeliveryLog(app, { onChange: () => this.load({ keepStatus: true }) });
+    // A refresh asked just before a change (Disable, Delete) may answer after the change's own reload.
+    this.loads = new LatestLoad();
     this.element = h("div", { class: "config" },
       h("div", { class: "page-head" },
         h("h1", { text: "Webhook" }),
@@ -55,15 +58,16 @@ export class ConfigView {
   async load({ keepStatus = false, quiet = false } = {}) {
     if (!keepStatus) this.status.replaceChildren();
     this.loading = true;
+    const isCurrent = this.loads.begin();
     try {
       const { auditTrailWebhook: webhook, auditTrailDeletedWebhook: deleted } = await gql(WEBHOOK);
-      if (quiet && this.editing) return;  // a form opened while the refresh was in flight
+      if (!isCurrent() || (quiet && this.editing)) return;  // a newer load, or a form opened while the refresh was in flight
       this.webhook = webhook;
       this.renderWebhook();
       // After a delete the deleted webhook's log stays: its final payload is delivered after the delete.
       await this.deliveries.show(webhook || deleted, { quiet, deleted: !webhook && Boolean(deleted) });
     } catch (error) {
-      if (this.app.fail(error) || quiet) return;
+      if (this.app.fail(error) || quiet || !isCurrent()) return;
       replace(this.webhookArea, h("div", { class: "state state-error", role: "alert" },
         h("h2", { text: "The webhook could not be loaded" }), h("p", { text: error.message }),
         h("button", { type: "button", class: "button", text: "Try again", onclick: () => this.load() })));
