@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import orjson
-from playwright.async_api import Page, Request, Route, expect
+from playwright.async_api import expect
 
 from api.audit.record import EventDraft, now_ms, record_events
 from api.models import EventType, Role
 from tests.console.conftest import Console
+from tests.console.late_answers import hold_first_answer, note_answers_read, operation_is, until_read
 from tests.console.test_logs import save_screenshots
 from tests.helpers import Key
 from tests.receivers import SET_WEBHOOK, WEBHOOK_QUERY, Receiver, Reply, webhook_input
-from tests.support.polling import poll
 
 
 async def open_configuration(console: Console) -> Key:
@@ -22,30 +20,6 @@ async def open_configuration(console: Console) -> Key:
     await console.page.get_by_role("link", name="Configuration").click()
     await expect(console.page.get_by_role("heading", name="Webhook", exact=True)).to_be_visible()
     return admin
-
-
-async def note_answers_read(page: Page) -> None:
-    """Note every answer the page reads from now on (``window.answersRead``).
-
-    Once a late answer is noted, the code that awaited it has run to its end: it runs in microtasks,
-    before the task of the next ``evaluate``. A test can then check, once, what that answer did."""
-    await page.evaluate(
-        """() => {
-            window.answersRead = [];
-            const read = Response.prototype.json;
-            Response.prototype.json = async function () {
-                const answer = await read.call(this);
-                window.answersRead.push(answer);
-                return answer;
-            };
-        }"""
-    )
-
-
-async def until_read(page: Page, condition: str, what: str) -> None:
-    """Wait until the page has read an answer for which the JavaScript ``condition`` on ``answer`` holds."""
-    read = f"() => window.answersRead.some((answer) => {condition})"
-    await poll(lambda: page.evaluate(read), what=f"the page to read {what}")
 
 
 async def test_set_up_webhook_verifies_against_the_receiver(console: Console, receiver: Receiver) -> None:
@@ -182,24 +156,14 @@ async def test_a_late_answer_of_an_older_load_does_not_replace_the_filtered_log(
     await page.get_by_role("link", name="Configuration").click()
     log = page.locator("section.deliveries")
     await expect(log.locator("tbody tr", has_text="audit_trail_webhook.set")).to_contain_text("Delivered")
-    held: list[Request] = []
-    released = asyncio.Event()
-
-    async def hold_one_unfiltered_load(route: Route, request: Request) -> None:
-        variables = (request.post_data_json or {}).get("variables") or {}
-        if not held and "query Deliveries" in (request.post_data or "") and variables.get("status") is None:
-            held.append(request)
-            await released.wait()
-        await route.continue_()
-
-    await page.route("**/graphql", hold_one_unfiltered_load)
+    held = await hold_first_answer(page, lambda request: operation_is(request, "query Deliveries", status=None))
     await log.get_by_role("button", name="Refresh").click()
-    await poll(lambda: bool(held), what="the unfiltered reload to be held")
+    await held.until_held()
     await log.get_by_label("Status").select_option("FAILED")
     await expect(log.get_by_text("No failed deliveries.")).to_be_visible()
 
     await note_answers_read(page)
-    released.set()
+    held.release()
     await until_read(page, "answer.data?.webhook?.deliveries?.edges?.length > 0", "the late unfiltered answer")
     # Read once, not awaited with retries: the log's next refresh (5 s) would mend a wrong page.
     assert await log.locator("tbody tr").count() == 0
@@ -218,27 +182,15 @@ async def test_a_refresh_answered_after_a_disable_does_not_show_the_webhook_enab
     await page.reload()
     card = page.locator("section.webhook")
     await expect(card.get_by_text("Enabled", exact=True)).to_be_visible()
-    held: list[Request] = []
-    released = asyncio.Event()
-
-    async def hold_one_answer_of_the_webhook(route: Route, request: Request) -> None:
-        if held or "query Webhook" not in (request.post_data or ""):
-            await route.continue_()
-            return
-        held.append(request)
-        answer = await route.fetch()  # answered now, while the webhook is enabled
-        await released.wait()
-        await route.fulfill(response=answer)
-
-    await page.route("**/graphql", hold_one_answer_of_the_webhook)
+    held = await hold_first_answer(page, lambda request: operation_is(request, "query Webhook"))
     await card.get_by_role("button", name="Send test").click()  # reloads the card once sent
     await expect(page.get_by_text("Test payload delivered: HTTP 200")).to_be_visible()
-    await poll(lambda: bool(held), what="the reload after the test to be held")
+    await held.until_held()
     await card.get_by_role("button", name="Disable").click()
     await expect(card.get_by_text("Disabled", exact=True)).to_be_visible()
 
     await note_answers_read(page)
-    released.set()
+    held.release()
     await until_read(page, "answer.data?.auditTrailWebhook?.enabled === true", "the late answer")
     # Read once, not awaited with retries: the next refresh would mend a wrong card.
     assert await card.get_by_text("Disabled", exact=True).is_visible()

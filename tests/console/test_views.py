@@ -9,6 +9,7 @@ from playwright.async_api import Locator, expect
 
 from api.models import Role
 from tests.console.conftest import Console
+from tests.console.late_answers import hold_first_answer, note_answers_read, operation_is, until_read
 from tests.console.seed import DAY_MS, HOUR_MS, ago, event, record
 from tests.console.test_logs import actions_column, check, save_screenshots
 from tests.helpers import Key
@@ -118,6 +119,26 @@ async def test_rename_and_delete_a_view_and_a_hostile_name_stays_text(console: C
     await expect(views.get_by_text("No saved views yet.")).to_be_visible()
     assert (await console.api.gql(VIEWS, token=admin.jwt)).ok()["savedFilters"] == []
     assert await page.title() != "1"
+
+
+async def test_the_list_asked_for_on_opening_does_not_hide_a_view_saved_meanwhile(console: Console) -> None:
+    """Opening the menu lists the views; saving one lists them again.  The opening's list, answered
+    before the save but arriving after it, must not show the list without the new view."""
+    admin = await seed(console)
+    page = console.page
+    await console.sign_in(admin)
+    held = await hold_first_answer(page, lambda request: operation_is(request, "savedFilters("))
+    views = await open_views(console)
+    await held.until_held()
+    await views.get_by_label("Save the current filters and time range as").fill("Last week")
+    await views.get_by_role("button", name="Save view").click()
+    await expect(views.get_by_role("button", name="Last week", exact=True)).to_be_visible()
+
+    await note_answers_read(page)
+    held.release()
+    await until_read(page, "answer.data?.savedFilters?.length === 0", "the late, empty list")
+    assert await views.get_by_role("button", name="Last week", exact=True).is_visible()
+    assert not await views.get_by_text("No saved views yet.").is_visible()
 
 
 async def test_a_reader_cannot_rename_a_colleagues_shared_view(console: Console) -> None:

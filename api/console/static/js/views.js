@@ -5,6 +5,7 @@
 import { gql } from "./api.js";
 import { h, notice, replace } from "./dom.js";
 import { DEFAULT_RANGE, readFilters, writeFilters } from "./filters.js";
+import { LatestLoad } from "./latest.js";
 
 export const VIEW_TYPE = "auditTrailEntries";
 const FIELDS = "id name data isPublic createdBy";
@@ -46,6 +47,7 @@ export class ViewsControl {
   /** `current()` is the Logs state now; `open(state)` shows a view's state (and reloads). */
   constructor({ app, current, open }) {
     this.app = app;
+    this.loads = new LatestLoad();
     this.current = current;
     this.openState = open;
     this.views = [];
@@ -92,13 +94,17 @@ export class ViewsControl {
     document.removeEventListener("click", this.onDocumentClick, true);
   }
 
+  /** List the views; the list asked for on opening may answer after the one asked for after a save. */
   async load() {
     replace(this.list, h("li", { class: "muted small", text: "Loading views…" }));
+    const isCurrent = this.loads.begin();
     try {
-      this.views = (await gql(LIST, { type: VIEW_TYPE })).savedFilters;
+      const views = (await gql(LIST, { type: VIEW_TYPE })).savedFilters;
+      if (!isCurrent()) return;
+      this.views = views;
       this.renderList();
     } catch (error) {
-      if (this.app.fail(error)) return;
+      if (this.app.fail(error) || !isCurrent()) return;
       replace(this.list, h("li", {}, notice("error", `The views could not be loaded: ${error.message}`)));
     }
   }
