@@ -45,6 +45,7 @@ class HeldAnswer:
     def __init__(self, matches: Callable[[Request], bool]) -> None:
         self.matches = matches
         self.request: Request | None = None
+        self.answered = asyncio.Event()
         self.released = asyncio.Event()
 
     async def handle(self, route: Route, request: Request) -> None:
@@ -53,11 +54,13 @@ class HeldAnswer:
             return
         self.request = request
         answer = await route.fetch()
+        self.answered.set()
         await self.released.wait()
         await route.fulfill(response=answer)
 
     async def until_held(self) -> None:
-        await poll(lambda: self.request is not None, what="the answer to be held")
+        """Wait until the server has answered the held request: a change made afterwards is not in it."""
+        await poll(self.answered.is_set, what="the server to answer the held request")
 
     def release(self) -> None:
         self.released.set()
