@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import orjson
-from playwright.async_api import expect
+from playwright.async_api import Request, expect
 
 from api.audit.record import EventDraft, now_ms, record_events
 from api.models import EventType, Role
 from tests.console.conftest import Console
 from tests.console.late_answers import hold_first_answer, note_answers_read, operation_is, until_read
+from tests.console.seed import MINUTE_MS, ago, event, record
 from tests.console.test_logs import save_screenshots
 from tests.helpers import Key
 from tests.receivers import SET_WEBHOOK, WEBHOOK_QUERY, Receiver, Reply, webhook_input
@@ -168,6 +169,41 @@ async def test_a_late_answer_of_an_older_load_does_not_replace_the_filtered_log(
     # Read once, not awaited with retries: the log's next refresh (5 s) would mend a wrong page.
     assert await log.locator("tbody tr").count() == 0
     assert await log.get_by_text("No failed deliveries.").is_visible()
+
+
+async def test_a_next_page_arriving_after_a_filter_change_is_not_added_to_the_filtered_log(
+    console: Console, receiver: Receiver
+) -> None:
+    """A next page asked for under "All statuses" ("Load more"), answered after the filter changed to
+    "Delivered", must not add the other statuses' rows to the delivered ones.  No worker runs here: the recorded
+    events' deliveries stay pending, and only the set-up's own payload is delivered."""
+    admin = await console.api.key("acme", Role.ADMIN)
+    (await console.api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
+    await record(console.api, admin, [event("stack.update", "github::alice", ago(MINUTE_MS)) for _ in range(30)])
+    await console.sign_in(admin)
+    page = console.page
+    await page.get_by_role("link", name="Configuration").click()
+    log = page.locator("section.deliveries")
+    await expect(log.locator("tbody tr")).to_have_count(25)
+
+    def next_page(request: Request) -> bool:
+        variables = (request.post_data_json or {}).get("variables") or {}
+        return operation_is(request, "query Deliveries") and bool(variables.get("after"))
+
+    held = await hold_first_answer(page, next_page)
+    await log.get_by_role("button", name="Load more").click()
+    await held.until_held()
+    await log.get_by_label("Status").select_option("DELIVERED")
+    await expect(log.locator("tbody tr")).to_have_count(1)
+    await expect(log.locator("tbody tr")).to_contain_text("audit_trail_webhook.set")
+
+    await note_answers_read(page)
+    held.release()
+    pending = "answer.data?.webhook?.deliveries?.edges?.some((edge) => edge.node.status === 'PENDING')"
+    await until_read(page, pending, "the late next page")
+    # Read once, not awaited with retries.
+    assert await log.locator("tbody tr").count() == 1
+    assert await log.locator(".badge.status-pending").count() == 0
 
 
 async def test_a_refresh_answered_after_a_disable_does_not_show_the_webhook_enabled(
