@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from playwright.async_api import Request, expect
 
@@ -15,8 +17,12 @@ from tests.helpers import Key
 from tests.receivers import SET_WEBHOOK, WEBHOOK_QUERY, Receiver, Reply, webhook_input
 
 
-async def open_configuration(console: Console) -> Key:
+async def open_configuration(console: Console, webhook: dict[str, Any] | None = None) -> Key:
+    """Sign in as a new ADMIN key of acme and open the Configuration tab; with ``webhook`` (an
+    ``auditTrailSetWebhook`` input), that webhook is set up through the API first."""
     admin = await console.api.key("acme", Role.ADMIN)
+    if webhook is not None:
+        (await console.api.gql(SET_WEBHOOK, {"input": webhook}, token=admin.jwt)).ok()
     await console.sign_in(admin)
     await console.page.get_by_role("link", name="Configuration").click()
     await expect(console.page.get_by_role("heading", name="Webhook", exact=True)).to_be_visible()
@@ -85,11 +91,8 @@ async def test_failed_verification_shows_the_server_message_and_keeps_the_form(
 
 
 async def test_disable_enable_and_delete(console: Console, receiver: Receiver, worker: None) -> None:
-    admin = await console.api.key("acme", Role.ADMIN)
-    (await console.api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
-    await console.sign_in(admin)
+    await open_configuration(console, webhook_input(receiver.url))
     page = console.page
-    await page.get_by_role("link", name="Configuration").click()
     card = page.locator("section.webhook")
     await expect(card.get_by_text("Enabled", exact=True)).to_be_visible()
 
@@ -122,13 +125,9 @@ async def test_disable_enable_and_delete(console: Console, receiver: Receiver, w
 
 
 async def test_redeliver_from_the_delivery_log(console: Console, receiver: Receiver) -> None:
-    admin = await console.api.key("acme", Role.ADMIN)
     # Retrying: a delivery that times out on a loaded machine is then pending, not failed.
-    retrying = webhook_input(receiver.url, retryOnFailure=True)
-    (await console.api.gql(SET_WEBHOOK, {"input": retrying}, token=admin.jwt)).ok()
-    await console.sign_in(admin)
+    await open_configuration(console, webhook_input(receiver.url, retryOnFailure=True))
     page = console.page
-    await page.get_by_role("link", name="Configuration").click()
     log = page.locator("section.deliveries")
     row = log.locator("tbody tr", has_text="audit_trail_webhook.set")
     await expect(row).to_contain_text("Delivered")
@@ -150,11 +149,8 @@ async def test_a_late_answer_of_an_older_load_does_not_replace_the_filtered_log(
     """The log reloads on its own (every few seconds, and after a redelivery) while its filter can
     change: an answer for "All statuses" arriving after the "Failed" one must not show every row
     under "Failed" (seen once under load, when the redelivery's refresh came back last)."""
-    admin = await console.api.key("acme", Role.ADMIN)
-    (await console.api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
-    await console.sign_in(admin)
+    await open_configuration(console, webhook_input(receiver.url))
     page = console.page
-    await page.get_by_role("link", name="Configuration").click()
     log = page.locator("section.deliveries")
     await expect(log.locator("tbody tr", has_text="audit_trail_webhook.set")).to_contain_text("Delivered")
     held = await hold_first_answer(page, lambda request: operation_is(request, "query Deliveries", status=None))
@@ -177,13 +173,11 @@ async def test_a_next_page_arriving_after_a_filter_change_is_not_added_to_the_fi
     """A next page asked for under "All statuses" ("Load more"), answered after the filter changed to
     "Delivered", must not add the other statuses' rows to the delivered ones.  No worker runs here: the recorded
     events' deliveries stay pending, and only the set-up's own payload is delivered."""
-    admin = await console.api.key("acme", Role.ADMIN)
-    (await console.api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
+    admin = await open_configuration(console, webhook_input(receiver.url))
     await record(console.api, admin, [event("stack.update", "github::alice", ago(MINUTE_MS)) for _ in range(30)])
-    await console.sign_in(admin)
     page = console.page
-    await page.get_by_role("link", name="Configuration").click()
     log = page.locator("section.deliveries")
+    await log.get_by_role("button", name="Refresh").click()
     await expect(log.locator("tbody tr")).to_have_count(25)
 
     def next_page(request: Request) -> bool:
@@ -211,11 +205,8 @@ async def test_a_refresh_answered_after_a_disable_does_not_show_the_webhook_enab
 ) -> None:
     """The card reloads every 5 s and after each change: a reload answered "Enabled" before Disable
     but arriving after the Disable's own reload must not show the webhook enabled again."""
-    await open_configuration(console)
-    admin = await console.api.key("acme", Role.ADMIN)
-    (await console.api.gql(SET_WEBHOOK, {"input": webhook_input(receiver.url)}, token=admin.jwt)).ok()
+    await open_configuration(console, webhook_input(receiver.url))
     page = console.page
-    await page.reload()
     card = page.locator("section.webhook")
     await expect(card.get_by_text("Enabled", exact=True)).to_be_visible()
     held = await hold_first_answer(page, lambda request: operation_is(request, "query Webhook"))
