@@ -84,7 +84,27 @@ class Listing:
 
 
 @strawberry.type
+class Tree:
+    """A type nesting itself: a selection as deep as a document makes it."""
+
+    name: str
+    children: list[Tree]
+    grid: list[list[Resource | None] | None]
+
+
+def tree(depth: int, width: int) -> Tree:
+    """A tree ``depth`` levels deep, ``width`` children a level, with a grid of lists of resources, nulls between."""
+    grid: list[list[Resource | None] | None] = [[Resource(resource_type="STACK", resource_id=str(depth)), None], None]
+    children = [tree(depth - 1, width) for _ in range(width)] if depth > 1 else []
+    return Tree(name=f"level-{depth}", children=children, grid=grid)
+
+
+@strawberry.type
 class Query:
+    @strawberry.field
+    def tree(self, depth: int = 3, width: int = 2) -> Tree:
+        return tree(depth, width)
+
     @strawberry.field
     def listing(self, broken: bool = False) -> Listing:
         edges = [Edge(cursor=f"c{i}", node=node) for i, node in enumerate(nodes())]
@@ -258,3 +278,40 @@ def test_a_null_in_an_objects_own_non_null_field_is_reported_at_its_path_as_grap
     assert compiled.errors is not None and plain.errors is not None
     assert [(e.message, e.path) for e in compiled.errors] == [(e.message, e.path) for e in plain.errors]
     assert compiled.errors[0].path == ["listing", "label"]
+
+
+def test_lists_of_lists_of_objects_with_nulls_are_completed_as_graphql_core_does() -> None:
+    COMPILED_OBJECTS.clear()
+    document = (
+        "{ tree { name grid { resourceType resourceId } children { name grid { resourceId } children { name } } } }"
+    )
+    compiled = run(CountingContext, document)
+    plain = run(StrawberryGraphQLCoreExecutionContext, document)
+    assert compiled.errors is None and plain.errors is None
+    assert json.dumps(compiled.data) == json.dumps(plain.data)  # key order included
+    assert COMPILED_OBJECTS == ["Tree"], "the tree was completed field by field"
+
+
+def test_a_selection_nested_past_what_python_compiles_is_answered_as_graphql_core_does() -> None:
+    """Each level of the tree is a loop in the generated function, and Python compiles at most 20 nested
+    blocks: the deepest selections keep graphql-core's path, and their lower levels are still compiled."""
+    depth = 24
+    selection = "name"
+    for _ in range(depth - 1):
+        selection = f"name children {{ {selection} }}"
+    document = f"{{ tree(depth: {depth}, width: 1) {{ {selection} }} }}"
+    objects: list[tuple[list[str | int], bool]] = []
+
+    class Recording(CountingContext):
+        def complete_object_value(
+            self, return_type: Any, field_details_list: Any, info: Any, path: Any, *args: Any
+        ) -> Any:
+            objects.append((path.as_list(), self._completer(return_type, field_details_list) is not None))
+            return super().complete_object_value(return_type, field_details_list, info, path, *args)
+
+    compiled = run(Recording, document)
+    plain = run(StrawberryGraphQLCoreExecutionContext, document)
+    assert compiled.errors is None and plain.errors is None
+    assert compiled.data == plain.data
+    assert objects[0] == (["tree"], False), "a function nesting 23 loops was compiled"
+    assert any(compiled for _, compiled in objects[1:]), "no level below was compiled"
