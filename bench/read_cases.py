@@ -87,6 +87,9 @@ class Case:
     floor: dict[str, Any]
     ids_of: Callable[[str, dict[str, Any]], list[str]] | None = None
     goal_p50_ms: float | None = None
+    races_postgraphile: bool = True
+    """Whether ours must beat PostGraphile here (p50, p95, req/s).  Not for ``{ viewer { id } }``: its goal is
+    in ms, and PostGraphile, which has no viewer, answers ``{ __typename }`` for it: not the same query."""
     figures: dict[str, Figures] = field(
         default_factory=lambda: {system: Figures() for system in ("ours", "PostGraphile", "floor")}
     )
@@ -161,5 +164,6 @@ def read_cases(account_id: str, entry_id: str, now: datetime) -> list[Case]:
             {"query": "{ __typename }", "variables": {}},
             {"sql": "SELECT id FROM api_keys WHERE account_id = {0} LIMIT 1", "values": [account_id]},
             goal_p50_ms=1.5,
+            races_postgraphile=False,
         ),
     ]
