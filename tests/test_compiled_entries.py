@@ -29,6 +29,8 @@ from api.graphql.parsed_documents import DocumentCache, ParsedDocuments
 from api.graphql.scalars import SCALARS
 
 COMPILED_LISTS: list[int] = []
+ANSWERED: list[AuditTrailEntryConnection] = []
+"""The connections the resolver returned, newest last."""
 START = datetime(2026, 11, 26, 9, 30, 15, 123456, tzinfo=UTC)
 
 
@@ -78,7 +80,11 @@ class Query:
     def entries(self) -> AuditTrailEntryConnection:
         # A search page as the resolver makes it (edges whose cursors are encoded when read), one row more
         # than asked, so there is a next page.
-        return AuditTrailEntryConnection.from_page(page_of([event(number) for number in range(12)], PageRequest(11)))
+        connection = AuditTrailEntryConnection.from_page(
+            page_of([event(number) for number in range(12)], PageRequest(11))
+        )
+        ANSWERED.append(connection)
+        return connection
 
 
 def schema(context_class: type[StrawberryGraphQLCoreExecutionContext]) -> strawberry.Schema:
@@ -152,6 +158,8 @@ def test_every_entry_field_is_answered_as_the_plain_executor_answers(name: str, 
         # Byte for byte, key order included (the answer's JSON is written in the dicts' order).
         assert json.dumps(compiled.data) == json.dumps(plain.data)
         assert COMPILED_LISTS, f"{name}: the page was completed field by field, not by a compiled function"
+        # Read from the page's rows (``row_reads.py``): its edges and entries were never made.
+        assert "edges" not in vars(ANSWERED[-1]), f"{name}: the page's rows were not read directly"
 
 
 def test_an_entry_decodes_its_rows_json_only_when_a_json_field_is_read() -> None:
@@ -169,3 +177,11 @@ def test_an_entry_decodes_its_rows_json_only_when_a_json_field_is_read() -> None
     assert (read.recorded_by, read.external_id) == ("api::key2", "ext-2")
     assert read.context == json.loads(event(2).context_text or "")  # decoded once, then kept
     assert read.context is read.context
+
+
+def test_the_plain_executor_reads_a_pages_edges_made_when_first_read() -> None:
+    document = "{ entries { edges { cursor node { id actor { username } } } } }"
+    answer = PLAIN.execute_sync(document)
+    assert answer.errors is None and answer.data is not None
+    assert "edges" in vars(ANSWERED[-1]), "graphql-core's path did not read the edges"
+    assert [edge["node"]["id"] for edge in answer.data["entries"]["edges"]] == [event(n).id for n in range(11)]

@@ -85,7 +85,7 @@ class CompiledCompletionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Keyed by the field details' identity, kept alive beside the completer (as graphql-core's own memo).
-        self._completers: dict[tuple[int, int], tuple[list[FieldDetails], Completer | None]] = {}
+        self._completers: dict[tuple[int, int, int], tuple[list[FieldDetails], Completer | None]] = {}
 
     def complete_list_value(
         self,
@@ -115,26 +115,38 @@ class CompiledCompletionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> AwaitableOrValue[dict[str, Any]]:
         """An object whose subtree is all basic fields (a page's connection: its edges and pageInfo)
         in one compiled call; graphql-core calls this only for a value that is not null."""
+        reads = getattr(type(result), "__compiled_reads__", None)
+        if isinstance(reads, ReadsFrom):
+            from_reads = self._completer(return_type, field_details_list, reads)
+            if from_reads is not None:
+                with contextlib.suppress(Exception):  # the attributes' path below answers the same
+                    return from_reads(result)  # type: ignore[no-any-return]
         completer = self._completer(return_type, field_details_list)
         if completer is not None:
             with contextlib.suppress(Exception):  # as for lists: graphql-core completes it again
                 return completer(result)  # type: ignore[no-any-return]
         return super().complete_object_value(return_type, field_details_list, info, path, result, position_context)
 
-    def _completer(self, completed_type: CompiledType, details: list[FieldDetails]) -> Completer | None:
-        key = (id(completed_type), id(details))
+    def _completer(
+        self, completed_type: CompiledType, details: list[FieldDetails], reads: ReadsFrom | None = None
+    ) -> Completer | None:
+        """The function completing ``completed_type`` for these field details, reading its values by their
+        attributes, or as ``reads`` says (module constants: their ids are never another object's)."""
+        key = (id(completed_type), id(details), id(reads))
         cached = self._completers.get(key)
         if cached is None:
             if not self._without_middleware():
                 completer = None
             elif self._shareable:
-                completer = self._shared_completer(completed_type, details)
+                completer = self._shared_completer(completed_type, details, reads)
             else:
-                completer = self._compile_top(completed_type, details)
+                completer = self._compile_top(completed_type, details, reads)
             cached = self._completers[key] = (details, completer)
         return cached[1]
 
-    def _shared_completer(self, completed_type: CompiledType, details: list[FieldDetails]) -> Completer | None:
+    def _shared_completer(
+        self, completed_type: CompiledType, details: list[FieldDetails], reads: ReadsFrom | None
+    ) -> Completer | None:
         """The completer compiled for the same field nodes by an earlier request, or compiled now and kept.
 
         The schema's list or object type and the field nodes (of a document shared by its text)
@@ -142,21 +154,23 @@ class CompiledCompletionContext(StrawberryGraphQLCoreExecutionContext):
         on anything else.
         """
         nodes = tuple(detail.node for detail in details)
-        key = (id(completed_type), *map(id, nodes))
+        key = (id(reads), id(completed_type), *map(id, nodes))
         shared = SHARED_COMPLETERS.get(key)
         if shared is not None:
             return shared[1]
-        completer = self._compile_top(completed_type, details)
-        SHARED_COMPLETERS[key] = ((completed_type, nodes), completer)
+        completer = self._compile_top(completed_type, details, reads)
+        SHARED_COMPLETERS[key] = ((completed_type, nodes, reads), completer)
         return completer
 
-    def _compile_top(self, completed_type: CompiledType, details: list[FieldDetails]) -> Completer | None:
+    def _compile_top(
+        self, completed_type: CompiledType, details: list[FieldDetails], reads: ReadsFrom | None = None
+    ) -> Completer | None:
         if isinstance(completed_type, GraphQLObjectType):
             # Nulls never reach complete_object_value: the type's own nullability is checked before.
             shape: ObjectShape | ListShape | None = self._compile_object(completed_type, details, nullable=False)
         else:
             shape = self._compile_list(completed_type, details)
-        return None if shape is None else _generated(shape)
+        return None if shape is None else _generated(shape, reads)
 
     @cached_property
     def _shareable(self) -> bool:
@@ -312,7 +326,30 @@ class CompiledField:
         self.int32 = int32
 
 
-def _generated(shape: ObjectShape | ListShape) -> Completer | None:
+class ReadsFrom:
+    """Where the generated code reads an object's attributes when they are worked out from another value
+    (a search page's entries from its rows, ``api/graphql/audit/row_reads.py``), in place of ``value.<attribute>``.
+
+    ``expressions`` maps each attribute to Python source over ``{value}`` (the object's own value) and
+    ``{top}`` (the value completed whole), and to how the result's own attributes are read (None: by
+    their names).  An attribute the table lacks leaves that selection to the attributes' path.  The
+    source is this module's callers' constants, never a request's; the names it uses come from
+    ``namespace``.  A class opts in by naming its reads in ``__compiled_reads__``."""
+
+    __slots__ = ("expressions", "namespace")
+
+    def __init__(
+        self, expressions: dict[str, tuple[str, ReadsFrom | None]], namespace: dict[str, object] | None = None
+    ) -> None:
+        self.expressions = expressions
+        self.namespace = namespace or {}
+
+
+class _CannotWrite(Exception):
+    """A selection the reads given do not cover."""
+
+
+def _generated(shape: ObjectShape | ListShape, reads: ReadsFrom | None = None) -> Completer | None:
     """One function completing ``shape`` whole: the objects and lists below it written into its body
     (reads, type checks, dicts and loops), their leaves by one check each or their function.
 
@@ -323,7 +360,10 @@ def _generated(shape: ObjectShape | ListShape) -> Completer | None:
     nested past what Python compiles (blocks, indentation) keeps graphql-core's path: None.
     """
     writer = _SourceWriter()
-    body = writer.value(shape, "value", "answer", 1)
+    try:
+        body = writer.value(shape, "value", "answer", 1, reads)
+    except _CannotWrite:
+        return None
     source = "\n".join(["def complete(value):", *body, "    return answer"])
     try:
         code = compile(source, "<compiled completion>", "exec")
@@ -352,15 +392,16 @@ class _SourceWriter:
             self.namespace[name] = value
         return name
 
-    def value(self, shape: Shape, source: str, target: str, depth: int) -> list[str]:
-        """Statements setting ``target`` to the answer of the value in ``source``."""
+    def value(self, shape: Shape, source: str, target: str, depth: int, reads: ReadsFrom | None) -> list[str]:
+        """Statements setting ``target`` to the answer of the value in ``source``, its attributes read as
+        ``reads`` says (None: by their names)."""
         pad = "    " * depth
         if isinstance(shape, ObjectShape):
             return [
                 f"{pad}if {source} is None:",
                 f"{pad}    {target} = _null({shape.nullable})",
                 f"{pad}else:",
-                *self._object(shape, source, target, depth + 1),
+                *self._object(shape, source, target, depth + 1, reads),
             ]
         if isinstance(shape, ListShape):
             return [
@@ -369,23 +410,27 @@ class _SourceWriter:
                 f"{pad}elif not isinstance({source}, _sequence):",
                 f"{pad}    raise _NotCompletable",
                 f"{pad}else:",
-                *self._items(shape.element, source, target, depth + 1),
+                *self._items(shape.element, source, target, depth + 1, reads),
             ]
         return [f"{pad}{target} = {self.name('c', shape)}({source})"]
 
-    def _object(self, shape: ObjectShape, source: str, target: str, depth: int) -> list[str]:
+    def _object(self, shape: ObjectShape, source: str, target: str, depth: int, reads: ReadsFrom | None) -> list[str]:
         pad = "    " * depth
         lines, entries = [], []
+        read_into: dict[str, str] = {}  # an expression read twice (an alias, createdAt and updatedAt) is read once
         for field in shape.fields:
             key = repr(field.response_key)
             if field.attribute is None:
                 entries.append(f"{key}: {self.name('t', field.constant)}")
                 continue
-            read = self.name("v")
-            lines.append(f"{pad}{read} = {source}.{field.attribute}")
+            expression, inner = self._read(reads, field.attribute, source)
+            read = read_into.get(expression)
+            if read is None:
+                read = read_into[expression] = self.name("v")
+                lines.append(f"{pad}{read} = {expression}")
             if isinstance(field.shape, ObjectShape | ListShape):
                 answer = self.name("a")
-                lines.extend(self.value(field.shape, read, answer, depth))
+                lines.extend(self.value(field.shape, read, answer, depth, inner))
                 entries.append(f"{key}: {answer}")
             elif field.as_is is not None:
                 entries.append(
@@ -399,7 +444,18 @@ class _SourceWriter:
                 entries.append(f"{key}: {self.name('c', field.shape)}({read})")
         return [*lines, f"{pad}{target} = {{" + ", ".join(entries) + "}"]
 
-    def _items(self, element: Shape, source: str, target: str, depth: int) -> list[str]:
+    def _read(self, reads: ReadsFrom | None, attribute: str, source: str) -> tuple[str, ReadsFrom | None]:
+        """The expression reading ``attribute`` of the value in ``source``, and how its own attributes are read."""
+        if reads is None:
+            return f"{source}.{attribute}", None
+        found = reads.expressions.get(attribute)
+        if found is None:
+            raise _CannotWrite(attribute)
+        template, inner = found
+        self.namespace.update(reads.namespace)
+        return template.format(value=source, top="value"), inner
+
+    def _items(self, element: Shape, source: str, target: str, depth: int, reads: ReadsFrom | None) -> list[str]:
         pad = "    " * depth
         if not isinstance(element, ObjectShape | ListShape):
             return [f"{pad}{target} = [{self.name('c', element)}(item) for item in {source}]"]
@@ -407,7 +463,7 @@ class _SourceWriter:
         return [
             f"{pad}{target} = []",
             f"{pad}for {item} in {source}:",
-            *self.value(element, item, answer, depth + 1),
+            *self.value(element, item, answer, depth + 1, reads),
             f"{pad}    {target}.append({answer})",
         ]
 

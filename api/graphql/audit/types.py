@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, ClassVar
 
 import strawberry
@@ -13,6 +12,7 @@ from api.audit.external_ids import EXTERNAL_ID
 from api.audit.query import ORDERABLE_FIELDS, FieldKind
 from api.audit.record import NewEvent
 from api.audit.search import FieldValues, Page, StoredEvent, Suggestions
+from api.graphql.audit.row_reads import PAGE_CONNECTION, context_text, event_type, recorded_ms
 from api.graphql.pagination import PageInfo
 from api.graphql.scalars import JSON
 from api.models import AuditEvent, EventType
@@ -138,7 +138,7 @@ class _EventEntry(_WorkedOutOnRead, AuditTrailEntry):
         self._event = event
         self.id = event.id  # type: ignore[assignment]  # strawberry.ID is a NewType: calling it returns the str
         self.action = event.action
-        self.event_type = _EVENT_TYPES.get(event.event_type) or EventType(event.event_type)
+        self.event_type = event_type(event.event_type)
         self.run_state_change = event.run_state_change
         self.actor = _EventActor(event.actor, run)
         self.affected_resource = _resource(event.affected_resource_type, event.affected_resource_id)
@@ -150,32 +150,14 @@ class _EventEntry(_WorkedOutOnRead, AuditTrailEntry):
         if body is not None:
             self.body = body  # set here when read: worked out on read, it cost 2-4 µs an entry
 
-    def _recorded_at(self) -> float:
-        # Rows older than migration 0005 have no recording time: they were recorded as created.
-        recorded_at, created_at = self._event.recorded_at, self._event.created_at
-        return self.timestamp if recorded_at is None or recorded_at == created_at else _epoch_ms(recorded_at)
-
     _later: ClassVar[dict[str, Callable[[Any], object]]] = {
         "body": lambda entry: entry._event.body,
         "data": lambda entry: JSON(entry._event.data),
         "context": lambda entry: JSON(entry._event.context),
-        "recorded_by": lambda entry: _context_text(entry._event.context, RECORDED_BY),
-        "external_id": lambda entry: _context_text(entry._event.context, EXTERNAL_ID),
-        "recorded_at": _recorded_at,
+        "recorded_by": lambda entry: context_text(entry._event.context, RECORDED_BY),
+        "external_id": lambda entry: context_text(entry._event.context, EXTERNAL_ID),
+        "recorded_at": lambda entry: recorded_ms(entry._event),
     }
-
-
-_EVENT_TYPES: dict[str, EventType] = {event_type.value: event_type for event_type in EventType}
-
-
-def _epoch_ms(moment: datetime) -> float:
-    return float(round(moment.timestamp() * 1000))
-
-
-def _context_text(context: object, key: str) -> str | None:
-    """A key the service writes into an ingested event's ``context`` (ingestion refuses them from senders)."""
-    value = context.get(key) if isinstance(context, dict) else None
-    return value if isinstance(value, str) else None
 
 
 @strawberry.type
@@ -203,14 +185,28 @@ class AuditTrailEntryConnection:
 
     @classmethod
     def from_page(cls, page: Page) -> AuditTrailEntryConnection:
-        return cls(
-            edges=[_PageEdge(page, event) for event in page.events],
-            page_info=PageInfo(
-                end_cursor=page.end_cursor,
-                has_next_page=page.has_next_page,
-                has_previous_page=page.has_previous_page,
-            ),
+        return _PageConnection(page)
+
+
+class _PageConnection(_WorkedOutOnRead, AuditTrailEntryConnection):
+    """A search page's connection.  The compiled completion reads its entries from the page's rows
+    (``__compiled_reads__``, ``row_reads.py``), so its edges and their entries are made only when read
+    (graphql-core's path: a selection the compiled completion does not take).  Not a GraphQL type of
+    its own: the connection type's fields read it."""
+
+    __compiled_reads__ = PAGE_CONNECTION
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.page_info = PageInfo(
+            end_cursor=page.end_cursor,
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
         )
+
+    _later: ClassVar[dict[str, Callable[[Any], object]]] = {
+        "edges": lambda connection: [_PageEdge(connection.page, event) for event in connection.page.events]
+    }
 
 
 @strawberry.type
