@@ -25,6 +25,10 @@ operations without directives, whose fields graphql-core collects the same whate
 variables; parsed documents are shared by their text (``parsed_documents.py``), so a client's
 repeated document finds its functions.  An operation with a directive (``@skip``/``@include``
 read the variables) compiles for its request alone, as before.
+
+The generated code reads a value's fields by their attributes, or, for a class that names other
+reads (``ReadsFrom``), as those say: a search page's entries are read from its rows
+(``api/graphql/audit/row_reads.py``), and the objects between them are never made.
 """
 
 from __future__ import annotations
@@ -114,7 +118,10 @@ class CompiledCompletionContext(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> AwaitableOrValue[dict[str, Any]]:
         """An object whose subtree is all basic fields (a page's connection: its edges and pageInfo)
-        in one compiled call; graphql-core calls this only for a value that is not null."""
+        in one compiled call; graphql-core calls this only for a value that is not null.  A value whose
+        class names its reads (``__compiled_reads__``: a search page's connection) is first completed by
+        the function written with them; if they do not cover the selection, or fail, its attributes are
+        read as for any object."""
         reads = getattr(type(result), "__compiled_reads__", None)
         if isinstance(reads, ReadsFrom):
             from_reads = self._completer(return_type, field_details_list, reads)
