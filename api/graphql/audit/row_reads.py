@@ -30,6 +30,8 @@ EVENT_TYPES: dict[str, EventType] = {event_type.value: event_type for event_type
 
 
 class Recorded(Protocol):
+    """What ``recorded_ms`` reads: a row, a stored event or a new one."""
+
     @property
     def created_at(self) -> datetime: ...
 
