@@ -74,7 +74,7 @@ _ACTOR = ReadsFrom(
 )
 
 
-def _resource(kind: str) -> ReadsFrom:
+def _resource_reads(kind: str) -> ReadsFrom:
     """The reads of the ``kind`` resource (affected or related), from the row's own columns."""
     return ReadsFrom(
         {
@@ -91,8 +91,8 @@ _ENTRY = ReadsFrom(
         "event_type": ("_event_type({value}.event_type)", None),
         "run_state_change": ("{value}.run_state_change", None),
         "actor": ("{value}", _ACTOR),
-        "affected_resource": ("{value} if {value}.affected_resource_type else None", _resource("affected")),
-        "related_resource": ("{value} if {value}.related_resource_type else None", _resource("related")),
+        "affected_resource": ("{value} if {value}.affected_resource_type else None", _resource_reads("affected")),
+        "related_resource": ("{value} if {value}.related_resource_type else None", _resource_reads("related")),
         "body": ("{value}.body", None),
         "data": ("_json({value}.data)", None),
         "context": ("_json({value}.context)", None),
